@@ -1,0 +1,714 @@
+"""ECS rolling-deployment simulation patched into moto 5.2.5 (server mode).
+
+moto keeps a single PRIMARY deployment that never moves, starts no tasks and writes no
+events.  This module replaces the service/task part of moto's ECS backend with a small,
+time-driven model of the ECS rolling update ("ECS" deployment controller):
+
+* UpdateService with a new task definition or forceNewDeployment creates a new PRIMARY
+  deployment; the previous PRIMARY becomes ACTIVE and drains.
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Deployment.html
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-ecs.html
+* minimumHealthyPercent (rounded up) / maximumPercent (rounded down) bound how many tasks
+  run during the rollout (same page as above).
+* The deployment circuit breaker: threshold = clamp(ceil(0.5 * desiredCount), 3, 200)
+  failed tasks; the deployment goes FAILED and, with rollback on, ECS starts a new
+  deployment on the last COMPLETED one.
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-circuit-breaker.html
+* Service event messages as ECS writes them (newest first, at most 100 kept).
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-event-messages.html
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-event-messages-list.html
+* Task fields, stop codes and reasons.
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_Task.html
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-errors.html
+* ListTasks' default desiredStatus is RUNNING.
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html
+
+Time moves the rollout: the state is advanced lazily, on every call, step by step from
+stored timestamps, so the timeline does not depend on how often clients poll.  One step
+is SANDBOX_STEP seconds (default 1); a deployment whose first container carries the docker
+label "sandbox.scenario" = "slow" takes five times longer per step.  Scenarios: healthy
+(default), slow, crashloop, unhealthy, stuck.
+
+All simulation state hangs off the moto backend object, so POST /moto-api/reset (which
+re-initialises every backend) clears it.  One lock guards everything; the serializer only
+ever sees fresh snapshot objects.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from types import SimpleNamespace
+from typing import Any
+
+LOCK = threading.RLock()
+_tls = threading.local()
+
+SCENARIOS = ("healthy", "slow", "crashloop", "unhealthy", "stuck")
+MAX_EVENTS = 100
+MAX_STOPPED_TASKS = 200
+STEADY_TAG = "sandbox.steady"  # CreateService tag: start already steady (used by seeding)
+
+
+def step_seconds() -> float:
+    try:
+        v = float(os.environ.get("SANDBOX_STEP", "1"))
+        return v if v > 0 else 1.0
+    except ValueError:
+        return 1.0
+
+
+def _dt(t: float | None) -> datetime | None:
+    return None if t is None else datetime.fromtimestamp(t, timezone.utc)
+
+
+def _deployment_id() -> str:
+    # Real ids look like ecs-svc/1234567890123456789 (19 digits).
+    return "ecs-svc/" + str(random.randint(10**18, 10**19 - 1))
+
+
+class SimTask:
+    """A task of a simulated service (plain object: not a moto BaseModel)."""
+
+    def __init__(self, sim: "ServiceSim", dep: "SimDeployment", t: float):
+        self.id = uuid.uuid4().hex
+        self.sim = sim
+        self.dep = dep
+        self.arn = f"arn:aws:ecs:{sim.region}:{sim.account}:task/{sim.cluster_name}/{self.id}"
+        self.state = "PENDING"  # PENDING -> RUNNING -> STOPPED
+        self.health = "UNKNOWN"
+        self.created_at = t
+        self.started_at: float | None = None
+        self.stopping_at: float | None = None
+        self.stopped_at: float | None = None
+        self.stopped_reason: str | None = None
+        self.stop_code: str | None = None
+        self.exit_code: int | None = None
+        self.unhealthy_since: float | None = None
+
+    @property
+    def desired_status(self) -> str:
+        return "STOPPED" if self.state == "STOPPED" else "RUNNING"
+
+    def stop(self, t: float, reason: str, code: str, exit_code: int | None = None) -> None:
+        self.state = "STOPPED"
+        self.stopping_at = t
+        self.stopped_at = t
+        self.stopped_reason = reason
+        self.stop_code = code
+        self.exit_code = exit_code
+        if self.health == "HEALTHY":
+            self.health = "UNKNOWN"
+
+    def view(self) -> "TaskView":
+        dep = self.dep
+        containers = []
+        for i, cd in enumerate(dep.container_defs):
+            image = cd.get("image", "")
+            cstatus = self.state if self.state != "PENDING" else "PENDING"
+            c: dict[str, Any] = {
+                "containerArn": f"arn:aws:ecs:{self.sim.region}:{self.sim.account}:container/{self.sim.cluster_name}/{self.id}/{uuid.UUID(int=(int(self.id, 16) + i) % (1 << 128))}",
+                "taskArn": self.arn,
+                "name": cd.get("name", f"container-{i}"),
+                "image": image,
+                "lastStatus": cstatus,
+                "healthStatus": self.health if i == 0 else "UNKNOWN",
+            }
+            digest = dep.image_digests[i]
+            if digest:
+                c["imageDigest"] = digest
+            if self.state == "STOPPED" and self.exit_code is not None and i == 0:
+                c["exitCode"] = self.exit_code
+                if self.stop_code == "EssentialContainerExited":
+                    c["reason"] = "Essential container in task exited"
+            if self.state != "PENDING":
+                c["runtimeId"] = f"{self.id}-{i}"
+            containers.append(c)
+        v: dict[str, Any] = {
+            "taskArn": self.arn,
+            "clusterArn": self.sim.cluster_arn,
+            "taskDefinitionArn": dep.task_definition,
+            "lastStatus": self.state,
+            "desiredStatus": self.desired_status,
+            "healthStatus": self.health,
+            "startedBy": dep.id,
+            "group": f"service:{self.sim.name}",
+            "launchType": self.sim.launch_type,
+            "availabilityZone": f"{self.sim.region}a",
+            "connectivity": "CONNECTED" if self.state != "PENDING" else None,
+            "createdAt": _dt(self.created_at),
+            "pullStartedAt": _dt(self.created_at),
+            "startedAt": _dt(self.started_at),
+            "stoppingAt": _dt(self.stopping_at),
+            "stoppedAt": _dt(self.stopped_at),
+            "executionStoppedAt": _dt(self.stopped_at),
+            "stoppedReason": self.stopped_reason,
+            "stopCode": self.stop_code,
+            "containers": containers,
+            "version": 1 + (self.state != "PENDING") + (self.state == "STOPPED"),
+            "tags": [],
+            "overrides": {"containerOverrides": [{"name": c["name"]} for c in containers]},
+        }
+        return TaskView({k: val for k, val in v.items() if val is not None})
+
+
+class TaskView(dict):
+    """A camelCase snapshot of a task; `task_arn` for moto's ListTasks response."""
+
+    @property
+    def task_arn(self) -> str:
+        return self["taskArn"]
+
+
+class SimDeployment:
+    def __init__(self, sim: "ServiceSim", task_def: Any, t: float, desired: int):
+        self.id = _deployment_id()
+        self.sim = sim
+        self.task_definition = task_def.arn
+        self.container_defs = [dict(cd) for cd in task_def.container_definitions]
+        labels = (self.container_defs[0].get("dockerLabels") or {}) if self.container_defs else {}
+        sc = str(labels.get("sandbox.scenario", "healthy")).strip().lower()
+        self.scenario = sc if sc in SCENARIOS else "healthy"
+        self.image_digests = [sim.resolve_digest(cd.get("image", "")) for cd in self.container_defs]
+        self.status = "PRIMARY"
+        self.rollout_state = "IN_PROGRESS"
+        self.rollout_reason = f"ECS deployment {self.id} in progress."
+        self.created_at = t
+        self.updated_at = t
+        self.desired = desired
+        self.failed_tasks = 0
+        self.tasks: list[SimTask] = []
+
+    def live(self) -> list[SimTask]:
+        return [x for x in self.tasks if x.state != "STOPPED"]
+
+    def running(self) -> list[SimTask]:
+        return [x for x in self.tasks if x.state == "RUNNING"]
+
+    def pending(self) -> list[SimTask]:
+        return [x for x in self.tasks if x.state == "PENDING"]
+
+    def view(self) -> dict[str, Any]:
+        running = len(self.running())
+        pending = len(self.pending())
+        if self.status == "PRIMARY" and self.rollout_state == "IN_PROGRESS":
+            # A fresh deployment reports pending = desired (the tasks it still has to place).
+            pending = max(pending, self.desired - running)
+        sim = self.sim
+        d: dict[str, Any] = {
+            "id": self.id,
+            "status": self.status,
+            "taskDefinition": self.task_definition,
+            "desiredCount": self.desired,
+            "pendingCount": pending,
+            "runningCount": running,
+            "failedTasks": self.failed_tasks,
+            "createdAt": _dt(self.created_at),
+            "updatedAt": _dt(self.updated_at),
+            "launchType": sim.launch_type,
+            "rolloutState": self.rollout_state,
+            "rolloutStateReason": self.rollout_reason,
+        }
+        if sim.platform_version:
+            d["platformVersion"] = sim.platform_version
+        if sim.network_configuration:
+            d["networkConfiguration"] = sim.network_configuration
+        return d
+
+
+class ServiceSim:
+    def __init__(self, backend: Any, service: Any, deployment_configuration: dict | None, t: float):
+        self.backend = backend
+        self.name = service.name
+        self.cluster_name = service.cluster_name
+        self.cluster_arn = service.cluster_arn
+        self.region = backend.region_name
+        self.account = backend.account_id
+        self.launch_type = service.launch_type or "EC2"
+        self.platform_version = getattr(service, "platform_version", None)
+        self.network_configuration = getattr(service, "network_configuration", None) or None
+        self.created_at = t
+        dc = dict(deployment_configuration or {})
+        dc.setdefault("maximumPercent", 200)
+        dc.setdefault("minimumHealthyPercent", 100)
+        dc.setdefault("deploymentCircuitBreaker", {"enable": False, "rollback": False})
+        self.deployment_configuration = dc
+        self.desired = int(service.desired_count or 0)
+        self.deployments: list[SimDeployment] = []
+        self.events: list[dict[str, Any]] = []
+        self.stopped: list[SimTask] = []
+        self.last_completed: SimDeployment | None = None
+        self.deleted = False
+        self.next_step_at = t + self.step_len()
+        self._steady_pending = False
+
+    # ---- helpers -------------------------------------------------------------------
+    @property
+    def primary(self) -> SimDeployment | None:
+        return self.deployments[0] if self.deployments else None
+
+    def step_len(self) -> float:
+        p = self.primary
+        return step_seconds() * (5 if p is not None and p.scenario == "slow" else 1)
+
+    def resolve_digest(self, image: str) -> str | None:
+        if "@sha256:" in image:
+            return "sha256:" + image.split("@sha256:", 1)[1]
+        # repo:tag -> the digest moto's ECR recorded for that tag (if any)
+        try:
+            from moto.ecr.models import ecr_backends
+
+            last = image.rsplit("/", 1)[-1]
+            repo_path = image.split("/", 1)[1] if "/" in image else image
+            if ":" in last:
+                repo_name, tag = repo_path.rsplit(":", 1)
+            else:
+                repo_name, tag = repo_path, "latest"
+            ecr = ecr_backends[self.account][self.region]
+            repo = ecr.repositories.get(repo_name)
+            if repo is None:
+                return None
+            for img in repo.images:
+                if tag in (img.image_tags or []):
+                    return img.get_image_digest()
+        except Exception:
+            return None
+        return None
+
+    def event(self, t: float, msg: str) -> None:
+        self.events.insert(0, {"id": str(uuid.uuid4()), "createdAt": t, "message": f"(service {self.name}) {msg}"})
+        del self.events[MAX_EVENTS:]
+
+    def threshold(self) -> int:
+        return min(max(math.ceil(0.5 * max(self.desired, 0)), 3), 200)
+
+    def breaker(self) -> tuple[bool, bool]:
+        cb = self.deployment_configuration.get("deploymentCircuitBreaker") or {}
+        return bool(cb.get("enable")), bool(cb.get("rollback"))
+
+    def all_tasks(self) -> list[SimTask]:
+        out: list[SimTask] = []
+        for d in self.deployments:
+            out.extend(d.tasks)
+        seen = {id(x) for x in out}
+        out.extend(x for x in self.stopped if id(x) not in seen)
+        return out
+
+    def _retire(self, task: SimTask) -> None:
+        if task not in self.stopped:
+            self.stopped.append(task)
+            del self.stopped[:-MAX_STOPPED_TASKS]
+
+    # ---- mutations -----------------------------------------------------------------
+    def new_deployment(self, task_def: Any, t: float) -> SimDeployment:
+        dep = SimDeployment(self, task_def, t, self.desired)
+        for old in self.deployments:
+            if old.status == "PRIMARY":
+                old.status = "ACTIVE"
+                old.updated_at = t
+        self.deployments.insert(0, dep)
+        self.next_step_at = t + self.step_len()
+        return dep
+
+    def start_steady(self, t: float) -> None:
+        """Seeding shortcut: the primary deployment is already COMPLETED with desired tasks."""
+        dep = self.primary
+        if dep is None:
+            return
+        for _ in range(self.desired):
+            task = SimTask(self, dep, t)
+            task.state = "RUNNING"
+            task.started_at = t
+            task.health = "HEALTHY"
+            dep.tasks.append(task)
+        self._complete(dep, t, quiet=True)
+
+    def set_desired(self, n: int, t: float) -> None:
+        self.desired = n
+        if self.primary is not None:
+            self.primary.desired = n
+            self.primary.updated_at = t
+        self.next_step_at = min(self.next_step_at, t + self.step_len())
+
+    def delete(self, t: float) -> None:
+        for d in self.deployments:
+            for task in d.live():
+                task.stop(t, f"Scaling activity initiated by (deployment {d.id})", "ServiceSchedulerInitiated")
+                self._retire(task)
+        self.deployments = []
+        self.desired = 0
+        self.deleted = True
+
+    def _complete(self, dep: SimDeployment, t: float, quiet: bool = False) -> None:
+        for d in self.deployments[1:]:
+            for task in d.tasks:
+                self._retire(task)
+        self.deployments = [dep]
+        dep.rollout_state = "COMPLETED"
+        dep.rollout_reason = f"ECS deployment {dep.id} completed."
+        dep.updated_at = t
+        self.last_completed = dep
+        if not quiet:
+            self.event(t, f"(deployment {dep.id}) deployment completed.")
+            self.event(t, "has reached a steady state.")
+
+    def advance(self, now: float) -> None:
+        if self.deleted:
+            return
+        n = 0
+        while self.next_step_at <= now:
+            if self.idle():
+                # Nothing can change until the next API call: jump the clock.
+                self.next_step_at = now + self.step_len()
+                break
+            t = self.next_step_at
+            if n > 2000:  # a long-idle stuck service: skip ahead instead of replaying hours
+                self.next_step_at = now
+                t = now
+            self.step(t)
+            self.next_step_at = t + self.step_len()
+            n += 1
+
+    def idle(self) -> bool:
+        p = self.primary
+        if p is None:
+            return True
+        others_live = any(d.live() for d in self.deployments[1:])
+        if others_live:
+            return False
+        if p.pending():
+            return False
+        if p.rollout_state == "FAILED":
+            return True  # circuit breaker tripped without rollback: ECS gives up here
+        if p.scenario == "stuck" and len(p.live()) < self.desired:
+            return False
+        healthy = [x for x in p.running() if x.health != "UNHEALTHY"]
+        return len(healthy) == self.desired and len(p.running()) == self.desired and (
+            p.rollout_state == "COMPLETED"
+        ) and not self._steady_pending
+
+    def step(self, t: float) -> None:
+        p = self.primary
+        if p is None:
+            return
+        changed = False
+        # 1. Task transitions decided by each deployment's scenario.
+        for d in self.deployments:
+            for task in list(d.tasks):
+                if task.state == "PENDING":
+                    if d.scenario == "crashloop":
+                        task.started_at = t
+                        task.stop(t, "Essential container in task exited", "EssentialContainerExited", 1)
+                        d.failed_tasks += 1
+                        d.updated_at = t
+                        self._retire(task)
+                    else:
+                        task.state = "RUNNING"
+                        task.started_at = t
+                        task.health = "UNHEALTHY" if d.scenario == "unhealthy" else "HEALTHY"
+                        if task.health == "UNHEALTHY":
+                            task.unhealthy_since = t
+                    changed = True
+                elif task.state == "RUNNING" and task.health == "UNHEALTHY":
+                    # Stopped by the scheduler after failing its container health checks.
+                    task.stop(t, "Task failed container health checks", "ServiceSchedulerInitiated", 137)
+                    d.failed_tasks += 1
+                    d.updated_at = t
+                    self._retire(task)
+                    self.event(t, f"has stopped 1 running tasks: (task {task.id}).")
+                    self.event(t, f"(task {task.id}) failed container health checks.")
+                    changed = True
+        # 2. The circuit breaker (deployment-circuit-breaker.html).
+        enable, rollback = self.breaker()
+        if enable and p.rollout_state == "IN_PROGRESS" and p.failed_tasks >= self.threshold():
+            p.rollout_state = "FAILED"
+            p.rollout_reason = "ECS deployment circuit breaker: tasks failed to start."
+            p.updated_at = t
+            self.event(t, f"(deployment {p.id}) deployment failed: tasks failed to start.")
+            target = self.last_completed
+            if rollback and target is not None:
+                self.event(t, f"rolling back to deployment {target.id}.")
+                td = self.backend.describe_task_definition(target.task_definition)
+                p = self.new_deployment(td, t)
+            changed = True
+        # 3. Drain older deployments within minimumHealthyPercent.
+        dc = self.deployment_configuration
+        min_healthy = math.ceil(self.desired * int(dc.get("minimumHealthyPercent", 100)) / 100)
+        max_total = math.floor(self.desired * int(dc.get("maximumPercent", 200)) / 100)
+        max_total = max(max_total, min_healthy + 1, self.desired) if self.desired else 0
+        stopped: list[SimTask] = []
+        for d in self.deployments[1:]:
+            for task in d.pending():
+                task.stop(t, f"Scaling activity initiated by (deployment {p.id})", "ServiceSchedulerInitiated")
+                stopped.append(task)
+        healthy_all = [x for d in self.deployments for x in d.running() if x.health == "HEALTHY"]
+        can_stop = max(0, len(healthy_all) - min_healthy)
+        # tasks of the primary beyond desired (scale-in) go first, then the oldest deployments'
+        surplus = p.running()[self.desired:] + [x for x in p.pending()][: max(0, len(p.live()) - self.desired)]
+        for task in surplus:
+            if task.state == "PENDING" or can_stop > 0:
+                if task.state == "RUNNING":
+                    can_stop -= 1
+                task.stop(t, f"Scaling activity initiated by (deployment {p.id})", "ServiceSchedulerInitiated")
+                stopped.append(task)
+        for d in reversed(self.deployments[1:]):
+            for task in d.running():
+                if task.health != "HEALTHY":
+                    task.stop(t, f"Scaling activity initiated by (deployment {p.id})", "ServiceSchedulerInitiated")
+                    stopped.append(task)
+                elif can_stop > 0:
+                    can_stop -= 1
+                    task.stop(t, f"Scaling activity initiated by (deployment {p.id})", "ServiceSchedulerInitiated")
+                    stopped.append(task)
+        if stopped:
+            for task in stopped:
+                task.dep.updated_at = t
+                self._retire(task)
+            ran = [x for x in stopped if x.started_at is not None]
+            if ran:
+                self.event(t, f"has stopped {len(ran)} running tasks: " + " ".join(f"(task {x.id})" for x in ran) + ".")
+            changed = True
+        for d in self.deployments:
+            d.tasks = [x for x in d.tasks if x.state != "STOPPED"]
+        # 4. Launch tasks of the primary within maximumPercent.
+        give_up = p.rollout_state == "FAILED"  # breaker tripped, no rollback: stop retrying
+        live_total = sum(len(d.live()) for d in self.deployments)
+        need = self.desired - len(p.live())
+        room = max_total - live_total
+        if need > 0 and not give_up:
+            if p.scenario == "stuck":
+                self.event(
+                    t,
+                    "was unable to place a task because no container instance met all of its "
+                    "requirements. Reason: No Container Instances were found in your cluster. For more "
+                    "information, see the Troubleshooting section of the Amazon ECS Developer Guide.",
+                )
+                changed = True
+            elif room > 0:
+                started = []
+                for _ in range(min(need, room)):
+                    task = SimTask(self, p, t)
+                    p.tasks.append(task)
+                    started.append(task)
+                p.updated_at = t
+                self.event(t, f"has started {len(started)} tasks: " + " ".join(f"(task {x.id})" for x in started) + ".")
+                changed = True
+        # 5. Completion / steady state.
+        others_live = any(d.live() for d in self.deployments[1:])
+        healthy_p = [x for x in p.running() if x.health == "HEALTHY"]
+        if p.rollout_state == "IN_PROGRESS" and not others_live and len(healthy_p) == self.desired and len(p.live()) == self.desired:
+            self._complete(p, t)
+            self._steady_pending = False
+        elif p.rollout_state == "COMPLETED":
+            if changed:
+                self._steady_pending = True
+            elif self._steady_pending and len(healthy_p) == self.desired and len(p.live()) == self.desired and not others_live:
+                self.event(t, "has reached a steady state.")
+                self._steady_pending = False
+
+    # ---- snapshots -----------------------------------------------------------------
+    def counts(self) -> tuple[int, int]:
+        running = sum(len(d.running()) for d in self.deployments)
+        pending = sum(len(d.pending()) for d in self.deployments)
+        return running, pending
+
+    def service_view(self, service: Any) -> SimpleNamespace:
+        attrs = {k: v for k, v in vars(service).items() if not k.startswith("_")}
+        snap = SimpleNamespace(**attrs)
+        snap.arn = service.arn
+        running, pending = self.counts()
+        snap.desired_count = self.desired
+        snap.running_count = running
+        snap.pending_count = pending
+        snap.status = "INACTIVE" if self.deleted else service.status
+        p = self.primary
+        if p is not None:
+            snap.task_definition = p.task_definition
+        snap.deployment_configuration = _deep(self.deployment_configuration)
+        snap.deployments = [d.view() for d in self.deployments]
+        snap.events = [dict(e, createdAt=_dt(e["createdAt"])) for e in self.events]
+        snap.created_at = _dt(self.created_at)
+        snap.tags = list(service.tags or [])
+        return snap
+
+
+def _deep(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _deep(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_deep(v) for v in x]
+    return x
+
+
+# ---------------------------------------------------------------------------------------
+# Patching moto
+# ---------------------------------------------------------------------------------------
+
+
+def _sims(backend: Any) -> dict[str, ServiceSim]:
+    d = backend.__dict__.get("_sandbox_sims")
+    if d is None:
+        d = backend.__dict__["_sandbox_sims"] = {}
+    return d
+
+
+def _sim_for(backend: Any, service: Any) -> ServiceSim | None:
+    return _sims(backend).get(f"{service.cluster_name}:{service.name}")
+
+
+def install() -> None:
+    from moto.ecs import models as m
+    from moto.ecs import responses as r
+
+    B = m.EC2ContainerServiceBackend
+    R = r.EC2ContainerServiceResponse
+    orig = {
+        name: getattr(B, name)
+        for name in ("create_service", "update_service", "describe_services", "list_tasks", "describe_tasks", "delete_service")
+    }
+    orig_resp_create = R.create_service
+
+    def resp_create_service(self: Any) -> Any:
+        # moto's response layer drops deploymentConfiguration: hand it over on the side.
+        _tls.deployment_configuration = self._get_param("deploymentConfiguration")
+        try:
+            return orig_resp_create(self)
+        finally:
+            _tls.deployment_configuration = None
+
+    def create_service(self: Any, cluster_str: str, service_name: str, desired_count: int, task_definition_str: str | None = None, *args: Any, **kwargs: Any) -> Any:
+        with LOCK:
+            service = orig["create_service"](self, cluster_str, service_name, desired_count, task_definition_str, *args, **kwargs)
+            now = time.time()
+            key = f"{service.cluster_name}:{service.name}"
+            _sims(self).pop(key, None)
+            controller = (service.deployment_controller or {}).get("type", "ECS")
+            if not task_definition_str or controller != "ECS":
+                return service
+            sim = ServiceSim(self, service, getattr(_tls, "deployment_configuration", None), now)
+            _sims(self)[key] = sim
+            td = self.describe_task_definition(task_definition_str)
+            sim.new_deployment(td, now)
+            tags = {t.get("key"): t.get("value") for t in (service.tags or [])}
+            if str(tags.get(STEADY_TAG, "")).lower() == "true":
+                sim.start_steady(now)
+            return sim.service_view(service)
+
+    def update_service(self: Any, props: dict[str, Any]) -> Any:
+        with LOCK:
+            cluster_str = props.get("cluster", "default")
+            service_name = str(props.get("service", "")).split("/")[-1]
+            service = self._get_service(cluster_str, service_name)
+            sim = _sim_for(self, service)
+            if sim is None or sim.deleted:
+                return orig["update_service"](self, props)
+            now = time.time()
+            sim.advance(now)
+            props = dict(props)
+            props.pop("cluster", None)
+            props.pop("service", None)
+            td_str = props.pop("task_definition", None)
+            force = bool(props.pop("force_new_deployment", False))
+            desired = props.pop("desired_count", None)
+            dc = props.pop("deployment_configuration", None)
+            td = self.describe_task_definition(td_str) if td_str else None
+            for k, v in props.items():
+                if v is not None:
+                    setattr(service, k, v)
+            if dc:
+                merged = _deep(sim.deployment_configuration)
+                merged.update(dc)
+                sim.deployment_configuration = merged
+            if desired is not None:
+                sim.set_desired(int(desired), now)
+                service.desired_count = int(desired)
+            p = sim.primary
+            if td is not None and (p is None or td.arn != p.task_definition):
+                sim.new_deployment(td, now)
+            elif force and p is not None:
+                sim.new_deployment(self.describe_task_definition(p.task_definition), now)
+            if sim.primary is not None:
+                service.task_definition = sim.primary.task_definition
+            return sim.service_view(service)
+
+    def describe_services(self: Any, cluster_str: str, names: list[str]) -> Any:
+        with LOCK:
+            result, failures = orig["describe_services"](self, cluster_str, names)
+            now = time.time()
+            out = []
+            for s in result:
+                sim = _sim_for(self, s)
+                if sim is None:
+                    out.append(s)
+                else:
+                    sim.advance(now)
+                    out.append(sim.service_view(s))
+            return out, failures
+
+    def delete_service(self: Any, cluster_name: str, service_name: str, force: bool) -> Any:
+        with LOCK:
+            service = orig["delete_service"](self, cluster_name, service_name, force)
+            sim = _sim_for(self, service)
+            if sim is None:
+                return service
+            sim.advance(time.time())
+            sim.delete(time.time())
+            return sim.service_view(service)
+
+    def _advance_cluster(self: Any, cluster_name: str | None) -> list[ServiceSim]:
+        now = time.time()
+        sims = [s for s in _sims(self).values() if cluster_name is None or s.cluster_name == cluster_name]
+        for s in sims:
+            s.advance(now)
+        return sims
+
+    def list_tasks(self: Any, cluster_str: str | None = None, container_instance: str | None = None, family: str | None = None, started_by: str | None = None, service_name: str | None = None, desiredStatus: str | None = None) -> Any:
+        with LOCK:
+            cluster = self._get_cluster(cluster_str or "default")
+            desired = desiredStatus or "RUNNING"  # AWS default filter
+            base = [] if service_name else orig["list_tasks"](self, cluster.name, container_instance, family, started_by, None, desired)
+            if container_instance:
+                return base
+            out = list(base)
+            for sim in _advance_cluster(self, cluster.name):
+                if service_name and service_name.split("/")[-1] != sim.name:
+                    continue
+                for task in sim.all_tasks():
+                    if task.desired_status != desired:
+                        continue
+                    if started_by and task.dep.id != started_by:
+                        continue
+                    if family and task.dep.task_definition.split("/")[-1].rsplit(":", 1)[0] != family:
+                        continue
+                    out.append(task.view())
+            return out
+
+    def describe_tasks(self: Any, cluster_str: str, tasks: list[str]) -> Any:
+        with LOCK:
+            cluster = self._get_cluster(cluster_str)
+            wanted = {t.split("/")[-1] for t in tasks}
+            try:
+                base = orig["describe_tasks"](self, cluster_str, tasks)
+            except Exception:
+                if not tasks:
+                    raise
+                base = []
+            out = list(base)
+            for sim in _advance_cluster(self, cluster.name):
+                for task in sim.all_tasks():
+                    if task.id in wanted or task.arn in tasks:
+                        out.append(task.view())
+            return out
+
+    B.create_service = create_service
+    B.update_service = update_service
+    B.describe_services = describe_services
+    B.delete_service = delete_service
+    B.list_tasks = list_tasks
+    B.describe_tasks = describe_tasks
+    R.create_service = resp_create_service

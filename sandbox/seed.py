@@ -1,0 +1,235 @@
+"""Seed the sandbox (moto ECS/ECR/SSM + the local registry).
+
+  python sandbox/seed.py --base          the seeded world of plans/local.toml (used by
+                                         `scripts/sandbox up` and `reset`); builds and pushes
+                                         the first image when the registry lacks it
+  python sandbox/seed.py --name NAME     an isolated copy for one test: cluster NAME,
+                                         service NAME, family NAME, secret /NAME/jwt-secret,
+                                         reusing the pushed image
+
+Both print one JSON object: {"cluster","service","family","secret","image","digest","registry"}.
+Reads AWS_ENDPOINT_URL, RELEASE_SANDBOX_REGISTRY, DOCKER_HOST, DOCKER_CONFIG from the
+environment (source .sandbox/env first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import re
+import secrets
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from typing import Any
+
+import boto3
+
+REGION = os.environ.get("AWS_REGION", "us-east-1")
+ACCOUNT = "123456789012"
+REPO = "app"
+TAG = "1.0.0"
+MANIFEST_ACCEPT = ", ".join(
+    [
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    ]
+)
+
+
+def client(name: str) -> Any:
+    return boto3.client(
+        name,
+        endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+        region_name=REGION,
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+    )
+
+
+def registry_credentials() -> tuple[str, str]:
+    """The user/password moto's ECR GetAuthorizationToken hands out ("AWS:<password>")."""
+    tok = client("ecr").get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    user, password = base64.b64decode(tok).decode().split(":", 1)
+    return user, password
+
+
+def registry_request(method: str, path: str, accept: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    registry = os.environ["RELEASE_SANDBOX_REGISTRY"]
+    user, password = registry_credentials()
+    req = urllib.request.Request(f"http://{registry}{path}", method=method)
+    req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+    if accept:
+        req.add_header("Accept", accept)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def fetch_manifest(repo: str = REPO, ref: str = TAG) -> tuple[str, str, bytes] | None:
+    """(digest, media type, manifest bytes) as the registry serves them, or None."""
+    status, headers, _ = registry_request("HEAD", f"/v2/{repo}/manifests/{ref}", MANIFEST_ACCEPT)
+    if status != 200:
+        return None
+    status, headers2, body = registry_request("GET", f"/v2/{repo}/manifests/{ref}", MANIFEST_ACCEPT)
+    if status != 200:
+        return None
+    digest = headers["Docker-Content-Digest"]
+    assert headers2["Docker-Content-Digest"] == digest
+    assert "sha256:" + hashlib.sha256(body).hexdigest() == digest, "manifest bytes do not hash to the digest"
+    return digest, headers2["Content-Type"], body
+
+
+def build_and_push(version: str = TAG, repo: str = REPO, scenario: str | None = None) -> str:
+    """docker build (classic builder, FROM scratch) and push; return the digest the push printed."""
+    registry = os.environ["RELEASE_SANDBOX_REGISTRY"]
+    ref = f"{registry}/{repo}:{version}"
+    with tempfile.TemporaryDirectory() as ctx:
+        with open(os.path.join(ctx, "VERSION"), "w") as f:
+            f.write(version + "\n")
+        label = f'LABEL org.opencontainers.image.version="{version}"'
+        if scenario:
+            label += f' sandbox.scenario="{scenario}"'
+        with open(os.path.join(ctx, "Dockerfile"), "w") as f:
+            f.write(f"FROM scratch\nCOPY VERSION /VERSION\n{label}\n")
+        env = dict(os.environ, DOCKER_BUILDKIT="0")
+        b = subprocess.run(["docker", "build", "-q", "-t", ref, ctx], env=env, capture_output=True, text=True)
+        if b.returncode != 0:
+            raise SystemExit(f"docker build failed:\n{b.stdout}{b.stderr}")
+    out = subprocess.run(["docker", "push", ref], check=True, capture_output=True, text=True).stdout
+    m = re.search(rf"{re.escape(version)}: digest: (sha256:[0-9a-f]{{64}}) size: \d+", out)
+    if not m:
+        raise SystemExit(f"no digest in push output:\n{out}")
+    return m.group(1)
+
+
+def record_in_ecr(digest: str, media_type: str, manifest: bytes, repo: str = REPO, tag: str = TAG) -> None:
+    ecr = client("ecr")
+    try:
+        ecr.create_repository(repositoryName=repo)
+    except ecr.exceptions.RepositoryAlreadyExistsException:
+        pass
+    try:
+        ecr.put_image(
+            repositoryName=repo,
+            imageManifest=manifest.decode(),
+            imageManifestMediaType=media_type,
+            imageTag=tag,
+            imageDigest=digest,
+        )
+    except ecr.exceptions.ImageAlreadyExistsException:
+        pass
+
+
+def ensure_image() -> str:
+    """The first image, in the registry and in moto's ECR, with its true digest."""
+    found = fetch_manifest()
+    if found is None:
+        pushed = build_and_push()
+        found = fetch_manifest()
+        if found is None or found[0] != pushed:
+            raise SystemExit(f"registry digest {found and found[0]} != push output {pushed}")
+    digest, media_type, body = found
+    record_in_ecr(digest, media_type, body)
+    return digest
+
+
+def image_digest_from_ecr(repo: str = REPO, tag: str = TAG) -> str:
+    ecr = client("ecr")
+    return ecr.describe_images(repositoryName=repo, imageIds=[{"imageTag": tag}])["imageDetails"][0]["imageDigest"]
+
+
+def put_secret(name: str) -> None:
+    value = secrets.token_urlsafe(48)  # 64 url-safe characters, no newline
+    assert len(value.encode()) == 64
+    client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
+
+
+def register(family: str, image: str, digest: str, secret: str, scenario: str = "healthy", version: str = TAG) -> str:
+    ecs = client("ecs")
+    td = ecs.register_task_definition(
+        family=family,
+        containerDefinitions=[
+            {
+                "name": "app",
+                "image": image,
+                "memory": 128,
+                "essential": True,
+                "portMappings": [{"containerPort": 8080}],
+                "dockerLabels": {"sandbox.scenario": scenario},
+                "secrets": [{"name": "JWT_SECRET", "valueFrom": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{secret}"}],
+                "environment": [{"name": "RELEASE_VERSION", "value": version}],
+            }
+        ],
+        tags=[{"key": "release:version", "value": version}, {"key": "release:digest", "value": digest}],
+    )
+    return td["taskDefinition"]["taskDefinitionArn"]
+
+
+def seed(cluster: str, service: str, family: str, secret: str, digest: str, desired: int = 2, rollback: bool = True) -> dict[str, Any]:
+    registry = os.environ["RELEASE_SANDBOX_REGISTRY"]
+    image = f"{registry}/{REPO}@{digest}"
+    put_secret(secret)
+    ecs = client("ecs")
+    ecs.create_cluster(clusterName=cluster)
+    td_arn = register(family, image, digest, secret)
+    ecs.create_service(
+        cluster=cluster,
+        serviceName=service,
+        taskDefinition=td_arn,
+        desiredCount=desired,
+        launchType="EC2",
+        deploymentConfiguration={
+            "deploymentCircuitBreaker": {"enable": True, "rollback": rollback},
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 100,
+        },
+        # sandbox-only: the service starts steady (one COMPLETED deployment, 2 RUNNING tasks)
+        tags=[{"key": "sandbox.steady", "value": "true"}],
+    )
+    return {
+        "cluster": cluster,
+        "service": service,
+        "family": family,
+        "secret": secret,
+        "image": image,
+        "digest": digest,
+        "registry": registry,
+        "taskDefinition": td_arn,
+    }
+
+
+def seed_base() -> dict[str, Any]:
+    digest = ensure_image()
+    return seed("local", "local-app", "local-app", "/local/app/jwt-secret", digest)
+
+
+def seed_named(name: str, rollback: bool = True) -> dict[str, Any]:
+    return seed(name, name, name, f"/{name}/jwt-secret", image_digest_from_ecr(), rollback=rollback)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    g = ap.add_mutually_exclusive_group(required=True)
+    g.add_argument("--base", action="store_true")
+    g.add_argument("--name")
+    ap.add_argument("--no-rollback", action="store_true")
+    args = ap.parse_args()
+    if args.name and not re.fullmatch(r"[A-Za-z0-9_-]{1,200}", args.name):
+        raise SystemExit("--name: letters, digits, - and _ only")
+    out = seed_base() if args.base else seed_named(args.name, rollback=not args.no_rollback)
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()
