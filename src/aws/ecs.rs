@@ -1,0 +1,419 @@
+//! ECS calls: clusters, services, task definitions, tasks.
+
+use aws_config::SdkConfig;
+use aws_sdk_ecs::operation::register_task_definition::builders::RegisterTaskDefinitionInputBuilder;
+use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
+use aws_sdk_ecs::types::{self as ecs, DesiredStatus, TaskDefinitionField};
+use aws_sdk_ecs::Client;
+
+use super::{classify, describe, ErrorKind};
+use crate::exit::Failure;
+use crate::rollout::observation::{
+    CircuitBreaker, Container, Deployment, DeploymentConfiguration, Service, ServiceEvent, Task,
+};
+
+/// An ECS call that failed, classified for retrying.
+#[derive(Debug, Clone)]
+pub struct CallError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl From<CallError> for Failure {
+    fn from(e: CallError) -> Failure {
+        Failure::aws(e.message)
+    }
+}
+
+/// What DescribeServices says about one service.
+#[derive(Debug, Clone)]
+pub enum ServiceLookup {
+    Found(Box<Service>),
+    MissingService,
+    MissingCluster,
+}
+
+pub struct Ecs {
+    client: Client,
+    /// Number of ECS API calls made (for measurements).
+    calls: std::sync::atomic::AtomicU64,
+}
+
+macro_rules! call {
+    ($self:ident, $what:expr, $fut:expr) => {{
+        $self
+            .calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        $fut.await.map_err(|e| CallError {
+            kind: classify(&e),
+            message: format!("{}: {}", $what, describe(&e)),
+        })
+    }};
+}
+
+impl Ecs {
+    pub fn new(config: &SdkConfig) -> Ecs {
+        Ecs {
+            client: Client::new(config),
+            calls: Default::default(),
+        }
+    }
+
+    /// How many ECS API calls this adapter made.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The cluster's status (ACTIVE, INACTIVE, …) or None when it does not exist.
+    pub async fn cluster_status(
+        &self,
+        cluster: &str,
+    ) -> std::result::Result<Option<String>, CallError> {
+        let out = call!(
+            self,
+            format!("DescribeClusters {cluster}"),
+            self.client.describe_clusters().clusters(cluster).send()
+        )?;
+        Ok(out
+            .clusters()
+            .first()
+            .map(|c| c.status().unwrap_or("UNKNOWN").to_string()))
+    }
+
+    /// One DescribeServices call.
+    pub async fn service(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> std::result::Result<ServiceLookup, CallError> {
+        let result = self
+            .client
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .send()
+            .await;
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                let message = describe(&e);
+                if message.starts_with("ClusterNotFoundException") {
+                    return Ok(ServiceLookup::MissingCluster);
+                }
+                return Err(CallError {
+                    kind: classify(&e),
+                    message: format!("DescribeServices {cluster}/{service}: {message}"),
+                });
+            }
+        };
+        if out.failures().iter().any(|f| {
+            f.reason() == Some("MISSING")
+                && f.arn().is_some_and(|a| a.contains("cluster/"))
+                && !f.arn().is_some_and(|a| a.contains("service/"))
+        }) {
+            return Ok(ServiceLookup::MissingCluster);
+        }
+        match out.services().first() {
+            Some(s) if s.status() != Some("INACTIVE") => {
+                Ok(ServiceLookup::Found(Box::new(service_from_sdk(s))))
+            }
+            _ => Ok(ServiceLookup::MissingService),
+        }
+    }
+
+    /// DescribeTaskDefinition with its tags. None when it does not exist.
+    pub async fn task_definition(
+        &self,
+        task_definition: &str,
+    ) -> std::result::Result<Option<(ecs::TaskDefinition, Vec<ecs::Tag>)>, CallError> {
+        let result = self
+            .client
+            .describe_task_definition()
+            .task_definition(task_definition)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await;
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match result {
+            Ok(out) => Ok(out
+                .task_definition()
+                .cloned()
+                .map(|td| (td, out.tags().to_vec()))),
+            Err(e) => {
+                let message = describe(&e);
+                if message.starts_with("ClientException")
+                    || message.contains("Unable to describe task definition")
+                {
+                    return Ok(None);
+                }
+                Err(CallError {
+                    kind: classify(&e),
+                    message: format!("DescribeTaskDefinition {task_definition}: {message}"),
+                })
+            }
+        }
+    }
+
+    /// RegisterTaskDefinition; returns the new revision.
+    pub async fn register(
+        &self,
+        input: RegisterTaskDefinitionInput,
+    ) -> std::result::Result<ecs::TaskDefinition, CallError> {
+        let family = input.family.clone().unwrap_or_default();
+        let out = call!(
+            self,
+            format!("RegisterTaskDefinition {family}"),
+            builder_of(input).send_with(&self.client)
+        )?;
+        out.task_definition().cloned().ok_or_else(|| CallError {
+            kind: ErrorKind::Other,
+            message: "RegisterTaskDefinition returned no task definition".into(),
+        })
+    }
+
+    /// UpdateService to a task definition with a forced new deployment; returns the service after.
+    pub async fn update_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: &str,
+    ) -> std::result::Result<Service, CallError> {
+        let out = call!(
+            self,
+            format!("UpdateService {cluster}/{service}"),
+            self.client
+                .update_service()
+                .cluster(cluster)
+                .service(service)
+                .task_definition(task_definition)
+                .force_new_deployment(true)
+                .send()
+        )?;
+        out.service()
+            .map(service_from_sdk)
+            .ok_or_else(|| CallError {
+                kind: ErrorKind::Other,
+                message: "UpdateService returned no service".into(),
+            })
+    }
+
+    /// Tasks of a service (ListTasks + DescribeTasks), optionally only those a deployment started.
+    pub async fn tasks(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired: DesiredStatus,
+        started_by: Option<&str>,
+    ) -> std::result::Result<Vec<Task>, CallError> {
+        let mut arns = Vec::new();
+        let mut token = None;
+        loop {
+            let mut req = self
+                .client
+                .list_tasks()
+                .cluster(cluster)
+                .desired_status(desired.clone())
+                .set_next_token(token.clone());
+            // ListTasks takes serviceName or startedBy, not both.
+            req = match started_by {
+                Some(s) => req.started_by(s),
+                None => req.service_name(service),
+            };
+            let out = call!(self, format!("ListTasks {cluster}/{service}"), req.send())?;
+            arns.extend(out.task_arns().iter().cloned());
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        let mut tasks = Vec::new();
+        for chunk in arns.chunks(100) {
+            let out = call!(
+                self,
+                format!("DescribeTasks {cluster}"),
+                self.client
+                    .describe_tasks()
+                    .cluster(cluster)
+                    .set_tasks(Some(chunk.to_vec()))
+                    .send()
+            )?;
+            tasks.extend(out.tasks().iter().map(task_from_sdk));
+        }
+        let group = format!("service:{service}");
+        Ok(tasks
+            .into_iter()
+            .filter(|t| started_by.is_some() || t.group.as_deref().is_none_or(|g| g == group))
+            .map(|t| t.task)
+            .collect())
+    }
+
+    /// Every revision ARN of a family with the given status (ACTIVE or INACTIVE), oldest first.
+    pub async fn revisions(
+        &self,
+        family: &str,
+        status: ecs::TaskDefinitionStatus,
+    ) -> std::result::Result<Vec<String>, CallError> {
+        let mut arns = Vec::new();
+        let mut token = None;
+        loop {
+            let out = call!(
+                self,
+                format!("ListTaskDefinitions {family}"),
+                self.client
+                    .list_task_definitions()
+                    .family_prefix(family)
+                    .status(status.clone())
+                    .set_next_token(token.clone())
+                    .send()
+            )?;
+            arns.extend(
+                out.task_definition_arns()
+                    .iter()
+                    .filter(|a| {
+                        a.rsplit('/')
+                            .next()
+                            .and_then(|t| t.rsplit_once(':'))
+                            .is_some_and(|(f, _)| f == family)
+                    })
+                    .cloned(),
+            );
+            token = out.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+        Ok(arns)
+    }
+}
+
+/// A task and the service group it belongs to.
+struct GroupedTask {
+    task: Task,
+    group: Option<String>,
+}
+
+fn secs(t: Option<&aws_sdk_ecs::primitives::DateTime>) -> Option<f64> {
+    t.map(|d| d.as_secs_f64())
+}
+
+/// SDK Service -> the core's observation.
+pub fn service_from_sdk(s: &ecs::Service) -> Service {
+    Service {
+        service_name: s.service_name().unwrap_or_default().into(),
+        service_arn: s.service_arn().unwrap_or_default().into(),
+        status: s.status().unwrap_or_default().into(),
+        desired_count: s.desired_count(),
+        running_count: s.running_count(),
+        pending_count: s.pending_count(),
+        task_definition: s.task_definition().unwrap_or_default().into(),
+        deployments: s
+            .deployments()
+            .iter()
+            .map(|d| Deployment {
+                id: d.id().unwrap_or_default().into(),
+                status: d.status().unwrap_or_default().into(),
+                task_definition: d.task_definition().unwrap_or_default().into(),
+                desired_count: d.desired_count(),
+                pending_count: d.pending_count(),
+                running_count: d.running_count(),
+                failed_tasks: d.failed_tasks(),
+                rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
+                rollout_state_reason: d.rollout_state_reason().map(Into::into),
+                created_at: secs(d.created_at()),
+                updated_at: secs(d.updated_at()),
+            })
+            .collect(),
+        events: s
+            .events()
+            .iter()
+            .map(|e| ServiceEvent {
+                id: e.id().unwrap_or_default().into(),
+                created_at: secs(e.created_at()),
+                message: e.message().unwrap_or_default().into(),
+            })
+            .collect(),
+        deployment_configuration: s
+            .deployment_configuration()
+            .map(|c| DeploymentConfiguration {
+                deployment_circuit_breaker: c.deployment_circuit_breaker().map(|b| {
+                    CircuitBreaker {
+                        enable: b.enable(),
+                        rollback: b.rollback(),
+                    }
+                }),
+                maximum_percent: c.maximum_percent(),
+                minimum_healthy_percent: c.minimum_healthy_percent(),
+            }),
+    }
+}
+
+fn task_from_sdk(t: &ecs::Task) -> GroupedTask {
+    GroupedTask {
+        group: t.group().map(Into::into),
+        task: Task {
+            task_arn: t.task_arn().unwrap_or_default().into(),
+            task_definition_arn: t.task_definition_arn().unwrap_or_default().into(),
+            last_status: t.last_status().unwrap_or_default().into(),
+            desired_status: t.desired_status().unwrap_or_default().into(),
+            health_status: t.health_status().map(|h| h.as_str().to_string()),
+            started_by: t.started_by().map(Into::into),
+            stopped_reason: t.stopped_reason().map(Into::into),
+            stop_code: t.stop_code().map(|c| c.as_str().to_string()),
+            started_at: secs(t.started_at()),
+            stopped_at: secs(t.stopped_at()),
+            containers: t
+                .containers()
+                .iter()
+                .map(|c| Container {
+                    name: c.name().unwrap_or_default().into(),
+                    image: c.image().map(Into::into),
+                    image_digest: c.image_digest().map(Into::into),
+                    last_status: c.last_status().map(Into::into),
+                    exit_code: c.exit_code(),
+                    reason: c.reason().map(Into::into),
+                    health_status: c.health_status().map(|h| h.as_str().to_string()),
+                })
+                .collect(),
+        },
+    }
+}
+
+/// The request input as a builder, which is what the SDK sends.
+#[allow(deprecated)] // inferenceAccelerators: still accepted by the API, so still passed on.
+fn builder_of(i: RegisterTaskDefinitionInput) -> RegisterTaskDefinitionInputBuilder {
+    RegisterTaskDefinitionInput::builder()
+        .set_family(i.family)
+        .set_task_role_arn(i.task_role_arn)
+        .set_execution_role_arn(i.execution_role_arn)
+        .set_network_mode(i.network_mode)
+        .set_container_definitions(i.container_definitions)
+        .set_volumes(i.volumes)
+        .set_placement_constraints(i.placement_constraints)
+        .set_requires_compatibilities(i.requires_compatibilities)
+        .set_cpu(i.cpu)
+        .set_memory(i.memory)
+        .set_tags(i.tags)
+        .set_pid_mode(i.pid_mode)
+        .set_ipc_mode(i.ipc_mode)
+        .set_proxy_configuration(i.proxy_configuration)
+        .set_inference_accelerators(i.inference_accelerators)
+        .set_ephemeral_storage(i.ephemeral_storage)
+        .set_runtime_platform(i.runtime_platform)
+        .set_enable_fault_injection(i.enable_fault_injection)
+}
+
+/// The `release:*` tags of a task definition as a map.
+pub fn release_tags(tags: &[ecs::Tag]) -> std::collections::BTreeMap<String, String> {
+    tags.iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .filter(|(k, _)| k.starts_with("release:"))
+        .collect()
+}
+
+/// Turns an ECS call error into a command failure.
+pub fn fail(e: CallError) -> Failure {
+    Failure::aws(e.message)
+}

@@ -1,0 +1,74 @@
+//! One module per command; each composes the core and the adapters.
+
+pub mod deploy;
+pub mod render;
+pub mod status;
+
+use std::path::Path;
+
+use aws_config::SdkConfig;
+use serde_json::json;
+
+use crate::aws;
+use crate::cli::{Cli, Command, Format};
+use crate::exit::{ExitCode, Result};
+use crate::output::Output;
+use crate::plan::{Overrides, Plan};
+
+/// What every command gets: the output, AWS settings, and plan overrides.
+pub struct Ctx {
+    pub out: Output,
+    pub aws: aws::Settings,
+    pub overrides: Overrides,
+}
+
+impl Ctx {
+    pub fn load_plan(&self, path: &Path) -> Result<Plan> {
+        Plan::load(path, &self.overrides)
+    }
+
+    /// AWS configuration for a plan: `--region` > plan region > environment.
+    pub async fn aws_config(&self, plan: Option<&Plan>) -> SdkConfig {
+        let mut settings = self.aws.clone();
+        settings.plan_region = plan.and_then(|p| p.service.region.clone());
+        aws::load(&settings).await
+    }
+}
+
+/// Runs the command and returns the process exit code.
+pub async fn run(args: Cli) -> i32 {
+    let ctx = Ctx {
+        out: Output::new(args.output == Format::Json, args.verbose),
+        aws: aws::Settings {
+            region_flag: args.region.clone(),
+            profile: args.profile.clone(),
+            plan_region: None,
+        },
+        overrides: Overrides {
+            version: args.release_version.clone(),
+        },
+    };
+    let result = match &args.command {
+        Command::Deploy { plan, image, .. } => deploy::run(&ctx, plan, image.as_deref()).await,
+        Command::Render { plan, image } => render::run(&ctx, plan, image.as_deref()).await,
+        Command::Status { plan } => status::run(&ctx, plan).await,
+        other => Err(crate::exit::Failure::usage(format!("{other:?}: not built yet"))),
+    };
+    match result {
+        Ok(code) => code.code(),
+        Err(failure) => {
+            ctx.out.clear_bar();
+            ctx.out.record(
+                "error",
+                &format!("error: {}", failure.message),
+                json!({ "exit_code": failure.code.code() }),
+            );
+            failure.code.code()
+        }
+    }
+}
+
+/// `Ok(ExitCode::Success)`, for commands that have nothing else to say.
+pub fn success() -> Result<ExitCode> {
+    Ok(ExitCode::Success)
+}

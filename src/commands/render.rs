@@ -1,0 +1,34 @@
+//! `release render PLAN [--image REF]`: print exactly the RegisterTaskDefinition request
+//! deploy would send, as JSON (save it, edit it, use it as a template).
+
+use std::path::Path;
+
+use super::Ctx;
+use crate::exit::{ExitCode, Result};
+use crate::{release_image, taskdef, template};
+
+pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<ExitCode> {
+    let plan = ctx.load_plan(plan_path)?;
+    let reference = release_image::reference(&plan, image)?;
+    // Check the template before asking the registry anything.
+    template::render(&plan, &placeholder(&reference))?;
+    let config = ctx.aws_config(Some(&plan)).await;
+    let pinned = release_image::resolve(&plan, &config, &reference).await?;
+    let rendered = template::render(&plan, &pinned)?;
+    let json = taskdef::to_json(&rendered.request);
+    ctx.out
+        .result(&serde_json::to_string_pretty(&json).unwrap_or_default());
+    Ok(ExitCode::Success)
+}
+
+/// The image pinned to a placeholder digest, for checking a template offline.
+pub fn placeholder(reference: &crate::image_ref::ImageRef) -> template::PinnedImage {
+    let digest = reference
+        .digest
+        .clone()
+        .unwrap_or_else(|| template::PLACEHOLDER_DIGEST.to_string());
+    template::PinnedImage {
+        image: reference.pinned(&digest),
+        digest,
+    }
+}

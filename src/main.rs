@@ -1,0 +1,29 @@
+//! `release`: ship a container release to AWS ECS from one declarative plan.
+
+mod aws;
+mod cli;
+mod commands;
+mod exit;
+mod image_ref;
+mod jinja;
+mod output;
+mod plan;
+mod registry;
+mod release_image;
+mod rollout;
+mod suggest;
+mod taskdef;
+mod template;
+mod watch;
+
+use clap::Parser;
+
+fn main() {
+    let args = cli::Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let code = runtime.block_on(commands::run(args));
+    std::process::exit(code);
+}

@@ -1,0 +1,193 @@
+//! How `release` talks to people and machines.
+//!
+//! Three modes: a live indicatif display when stderr is a terminal; plain timestamped lines
+//! (no control characters) when it is not, as in CI; and `--output json`, one JSON object
+//! per line (NDJSON) on stdout. Human output goes to stderr so that stdout carries only
+//! results meant for programs (rendered JSON, a digest, NDJSON).
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Terminal,
+    Plain,
+    Json,
+}
+
+pub struct Output {
+    mode: Mode,
+    verbose: bool,
+    start: Instant,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Output {
+    /// `json` selects NDJSON; otherwise the terminal display when stderr is a terminal.
+    pub fn new(json: bool, verbose: bool) -> Output {
+        let mode = if json {
+            Mode::Json
+        } else if std::io::stderr().is_terminal()
+            && std::env::var_os("TERM").is_some_and(|t| t != "dumb")
+        {
+            Mode::Terminal
+        } else {
+            Mode::Plain
+        };
+        Output {
+            mode,
+            verbose,
+            start: Instant::now(),
+            bar: Mutex::new(None),
+        }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub fn verbose(&self) -> bool {
+        self.verbose
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// A human line; in JSON mode an object `{"event": kind, "message": …, …fields}`.
+    pub fn line(&self, kind: &str, message: &str, fields: Value) {
+        match self.mode {
+            Mode::Json => {
+                let mut obj = json!({ "ts": now_rfc3339(), "event": kind, "message": message });
+                if let (Some(o), Value::Object(extra)) = (obj.as_object_mut(), fields) {
+                    o.extend(extra);
+                }
+                self.stdout_line(&obj.to_string());
+            }
+            Mode::Plain => self.stderr_line(&format!("{} {}", now_rfc3339(), message)),
+            Mode::Terminal => self.stderr_line(message),
+        }
+    }
+
+    /// A step of the command ("registering revision …").
+    pub fn step(&self, message: &str) {
+        let text = match self.mode {
+            Mode::Terminal => format!("==> {message}"),
+            _ => message.to_string(),
+        };
+        self.line("step", &text, json!({}));
+    }
+
+    pub fn info(&self, message: &str) {
+        self.line("info", message, json!({}));
+    }
+
+    pub fn warn(&self, message: &str) {
+        self.line("warning", &format!("warning: {message}"), json!({}));
+    }
+
+    /// Only with `--verbose`.
+    pub fn debug(&self, message: &str) {
+        if self.verbose {
+            self.line("debug", message, json!({}));
+        }
+    }
+
+    /// A structured record: printed as `message` for people, as the object for machines.
+    pub fn record(&self, kind: &str, message: &str, fields: Value) {
+        self.line(kind, message, fields);
+    }
+
+    /// Shows (or updates) the live bar on a terminal. `position/length` are running/desired.
+    pub fn bar(&self, position: u64, length: u64, message: &str) {
+        if self.mode != Mode::Terminal {
+            return;
+        }
+        let mut guard = self.bar.lock().unwrap();
+        let bar = guard.get_or_insert_with(|| {
+            let b = ProgressBar::new(length);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+                )
+                .unwrap()
+                .progress_chars("##-"),
+            );
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        bar.set_length(length);
+        bar.set_position(position);
+        bar.set_message(message.to_string());
+    }
+
+    /// A spinner for a wait with no count (terminal only).
+    pub fn spinner(&self, message: &str) {
+        if self.mode != Mode::Terminal {
+            return;
+        }
+        let mut guard = self.bar.lock().unwrap();
+        let bar = guard.get_or_insert_with(|| {
+            let b = ProgressBar::new_spinner();
+            b.set_style(
+                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap(),
+            );
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        bar.set_message(message.to_string());
+    }
+
+    /// Removes the live bar or spinner.
+    pub fn clear_bar(&self) {
+        if let Some(b) = self.bar.lock().unwrap().take() {
+            b.finish_and_clear();
+        }
+    }
+
+    fn stderr_line(&self, text: &str) {
+        let guard = self.bar.lock().unwrap();
+        match guard.as_ref() {
+            Some(bar) => bar.println(text),
+            None => {
+                let _ = writeln!(std::io::stderr(), "{text}");
+            }
+        }
+    }
+
+    fn stdout_line(&self, text: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+
+    /// Writes a result for programs to stdout (rendered JSON, a digest).
+    pub fn result(&self, text: &str) {
+        self.stdout_line(text);
+    }
+}
+
+/// Now as RFC 3339 UTC with seconds.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+/// Epoch seconds as RFC 3339 UTC with seconds.
+pub fn epoch_rfc3339(secs: f64) -> String {
+    let t = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs.max(0.0));
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// `1m 05s` style for summaries.
+pub fn short_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}

@@ -1,0 +1,734 @@
+//! The plan: one TOML file that says what to release, where, and how to watch it.
+//!
+//! Loading reads the TOML strictly (unknown keys, wrong types and missing keys are errors
+//! anchored at `file:line:col`), then renders every string value through minijinja with
+//! `version` and `env()`, then resolves paths relative to the plan file. Nothing here talks
+//! to the network. Every key is documented in README.md ("Plan reference").
+
+pub mod source;
+pub mod version;
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use crate::exit::{Failure, Result};
+use crate::jinja;
+pub use source::Source;
+pub use version::Version;
+
+type Text = Spanned<String>;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlan {
+    service: RawService,
+    release: Option<RawRelease>,
+    image: RawImage,
+    task_definition: RawTaskDefinition,
+    rollout: Option<RawRollout>,
+    build: Option<RawBuild>,
+    preflight: Option<RawPreflight>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPreflight {
+    #[serde(default)]
+    secret: Vec<RawSecretRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecretRule {
+    name: Text,
+    length: Option<Spanned<usize>>,
+    min_length: Option<Spanned<usize>>,
+    max_length: Option<Spanned<usize>>,
+    charset: Option<Text>,
+    same_as: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuild {
+    context: Text,
+    dockerfile: Option<Text>,
+    platform: Option<Text>,
+    #[serde(default)]
+    before: Vec<Text>,
+    #[serde(default)]
+    args: BTreeMap<String, Text>,
+    builder: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    region: Option<Text>,
+    cluster: Text,
+    name: Text,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRelease {
+    version: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawImage {
+    repository: Text,
+    tags: Option<Vec<Text>>,
+    login: Option<Text>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTaskDefinition {
+    family: Text,
+    template: Text,
+    #[serde(default)]
+    vars: BTreeMap<String, Spanned<toml::Value>>,
+    #[serde(default)]
+    allow_unpinned_images: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRollout {
+    timeout: Option<Text>,
+    poll: Option<Text>,
+    on_failure: Option<Text>,
+}
+
+/// Values given on the command line (or environment) that override the plan.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--version` / `RELEASE_VERSION`.
+    pub version: Option<String>,
+}
+
+/// How to obtain registry credentials for the image repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    /// ECR GetAuthorizationToken (the default for `*.dkr.ecr.*.amazonaws.com` repositories).
+    Ecr,
+    /// The user's docker config (`$DOCKER_CONFIG/config.json`).
+    Docker,
+}
+
+/// What to do when a deploy fails after it changed the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Return the service to the revision that ran before, and watch that.
+    Rollback,
+    /// Leave the service as it is and say how to roll back.
+    Stop,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceTarget {
+    /// The plan's region; `--region` overrides it, and it overrides the environment's.
+    pub region: Option<String>,
+    pub cluster: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ImageSpec {
+    /// `host/path` without tag or digest.
+    pub repository: String,
+    /// Rendered tags; the first is the release's own tag.
+    pub tags: Vec<String>,
+    pub login: Login,
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskDefinitionSpec {
+    pub family: String,
+    /// Absolute (or plan-relative resolved) path of the template.
+    pub template: PathBuf,
+    /// `vars.*` of the template context, rendered.
+    pub vars: serde_json::Map<String, serde_json::Value>,
+    pub allow_unpinned_images: bool,
+}
+
+/// The characters a secret may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Charset {
+    /// `A-Z a-z 0-9 - _` (and `=` padding at the end).
+    Base64Url,
+    /// `0-9 a-f A-F`.
+    Hex,
+    /// `A-Z a-z 0-9`.
+    Alnum,
+    /// Printable ASCII, 0x21..=0x7e (no spaces).
+    Printable,
+}
+
+impl Charset {
+    pub const NAMES: [&'static str; 4] = ["base64url", "hex", "alnum", "printable"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Charset::Base64Url => "base64url",
+            Charset::Hex => "hex",
+            Charset::Alnum => "alnum",
+            Charset::Printable => "printable",
+        }
+    }
+}
+
+/// One `[[preflight.secret]]` rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRule {
+    /// SSM parameter name or ARN.
+    pub name: String,
+    /// Exact byte length.
+    pub length: Option<usize>,
+    pub min_length: Option<usize>,
+    pub max_length: Option<usize>,
+    pub charset: Option<Charset>,
+    /// Another parameter that must hold byte-identical content.
+    pub same_as: Option<String>,
+    /// `file:line:col` of the rule, for messages.
+    pub position: String,
+}
+
+/// How to build the release's image (`[build]`).
+#[derive(Debug, Clone)]
+pub struct BuildSpec {
+    /// The build context directory (resolved against the plan file's directory).
+    pub context: PathBuf,
+    /// The Dockerfile (resolved against the context).
+    pub dockerfile: PathBuf,
+    /// `--platform`, e.g. `linux/amd64`.
+    pub platform: Option<String>,
+    /// Shell commands run in the context first, with RELEASE_VERSION set.
+    pub before: Vec<String>,
+    /// `--build-arg NAME=VALUE`, rendered.
+    pub args: BTreeMap<String, String>,
+    /// Any docker-compatible CLI (default `docker`).
+    pub builder: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct RolloutSpec {
+    pub timeout: Duration,
+    pub poll: Duration,
+    pub on_failure: OnFailure,
+}
+
+/// A loaded, rendered plan.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub source: Source,
+    /// sha256 of the plan file's bytes (the `release:plan` tag).
+    pub sha256: String,
+    pub service: ServiceTarget,
+    pub version: Version,
+    pub image: ImageSpec,
+    pub task_definition: TaskDefinitionSpec,
+    pub rollout: RolloutSpec,
+    /// `[build]`, when the plan builds its image.
+    pub build: Option<BuildSpec>,
+    /// `[[preflight.secret]]` rules.
+    pub secrets: Vec<SecretRule>,
+}
+
+impl Plan {
+    /// Reads, checks and renders the plan at `path`. Errors exit with code 2.
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Failure::usage(format!("{}: cannot read the plan: {e}", path.display()))
+        })?;
+        Plan::parse(Source::new(path, text), overrides)
+    }
+
+    /// Checks and renders a plan already read into memory.
+    pub fn parse(source: Source, overrides: &Overrides) -> Result<Plan> {
+        let raw: RawPlan =
+            toml::from_str(&source.text).map_err(|e| Failure::usage(toml_error(&source, &e)))?;
+        let sha256 = hex(&Sha256::digest(source.text.as_bytes()));
+        let dir = source
+            .path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+
+        let version = resolve_version(&source, &raw, overrides)?;
+        let r = Renderer {
+            source: &source,
+            version: version.as_str(),
+        };
+
+        let service = ServiceTarget {
+            region: raw.service.region.as_ref().map(|t| r.text(t)).transpose()?,
+            cluster: r.nonempty(&raw.service.cluster, "service.cluster")?,
+            name: r.nonempty(&raw.service.name, "service.name")?,
+        };
+
+        let repository = r.nonempty(&raw.image.repository, "image.repository")?;
+        check_repository(&source, &raw.image.repository, &repository)?;
+        let tags = match &raw.image.tags {
+            Some(tags) => tags.iter().map(|t| r.tag(t)).collect::<Result<Vec<_>>>()?,
+            None => vec![version.as_str().to_string()],
+        };
+        let login = match &raw.image.login {
+            None if is_ecr_repository(&repository) => Login::Ecr,
+            None => Login::Docker,
+            Some(t) => match r.text(t)?.as_str() {
+                "ecr" => Login::Ecr,
+                "docker" => Login::Docker,
+                other => {
+                    return Err(Failure::usage(source.error_at(
+                        &t.span(),
+                        format!("image.login is `{other}`; expected \"ecr\" or \"docker\""),
+                    )))
+                }
+            },
+        };
+
+        let template_text = &raw.task_definition.template;
+        let template = dir.join(r.nonempty(template_text, "task_definition.template")?);
+        if !template.is_file() {
+            return Err(Failure::usage(source.error_at(
+                &template_text.span(),
+                format!(
+                    "task_definition.template: no such file {}",
+                    template.display()
+                ),
+            )));
+        }
+        let mut vars = serde_json::Map::new();
+        for (key, value) in &raw.task_definition.vars {
+            vars.insert(key.clone(), r.value(value.get_ref(), &value.span())?);
+        }
+
+        let rollout = match &raw.rollout {
+            None => RolloutSpec {
+                timeout: Duration::from_secs(600),
+                poll: Duration::from_secs(2),
+                on_failure: OnFailure::Rollback,
+            },
+            Some(ro) => RolloutSpec {
+                timeout: r.duration(ro.timeout.as_ref(), "rollout.timeout", 600)?,
+                poll: r.duration(ro.poll.as_ref(), "rollout.poll", 2)?,
+                on_failure: match &ro.on_failure {
+                    None => OnFailure::Rollback,
+                    Some(t) => match r.text(t)?.as_str() {
+                        "rollback" => OnFailure::Rollback,
+                        "stop" => OnFailure::Stop,
+                        other => {
+                            return Err(Failure::usage(source.error_at(
+                                &t.span(),
+                                format!(
+                                    "rollout.on_failure is `{other}`; expected \"rollback\" or \"stop\""
+                                ),
+                            )))
+                        }
+                    },
+                },
+            },
+        };
+
+        let task_definition = TaskDefinitionSpec {
+            family: r.nonempty(&raw.task_definition.family, "task_definition.family")?,
+            template,
+            vars,
+            allow_unpinned_images: raw.task_definition.allow_unpinned_images,
+        };
+
+        let build = match &raw.build {
+            None => None,
+            Some(b) => {
+                let context = dir.join(r.nonempty(&b.context, "build.context")?);
+                if !context.is_dir() {
+                    return Err(Failure::usage(source.error_at(
+                        &b.context.span(),
+                        format!("build.context: no such directory {}", context.display()),
+                    )));
+                }
+                let dockerfile = match &b.dockerfile {
+                    Some(d) => context.join(r.nonempty(d, "build.dockerfile")?),
+                    None => context.join("Dockerfile"),
+                };
+                if !dockerfile.is_file() {
+                    let span = b.dockerfile.as_ref().map(|d| d.span()).unwrap_or(b.context.span());
+                    return Err(Failure::usage(source.error_at(
+                        &span,
+                        format!("build.dockerfile: no such file {}", dockerfile.display()),
+                    )));
+                }
+                Some(BuildSpec {
+                    context,
+                    dockerfile,
+                    platform: b.platform.as_ref().map(|p| r.text(p)).transpose()?,
+                    before: b.before.iter().map(|c| r.text(c)).collect::<Result<_>>()?,
+                    args: b
+                        .args
+                        .iter()
+                        .map(|(k, v)| Ok((k.clone(), r.text(v)?)))
+                        .collect::<Result<_>>()?,
+                    builder: match &b.builder {
+                        Some(t) => r.nonempty(t, "build.builder")?,
+                        None => "docker".into(),
+                    },
+                })
+            }
+        };
+
+        let mut secrets = Vec::new();
+        for rule in raw.preflight.iter().flat_map(|p| p.secret.iter()) {
+            let charset = match &rule.charset {
+                None => None,
+                Some(t) => Some(match r.text(t)?.as_str() {
+                    "base64url" => Charset::Base64Url,
+                    "hex" => Charset::Hex,
+                    "alnum" => Charset::Alnum,
+                    "printable" => Charset::Printable,
+                    other => {
+                        return Err(Failure::usage(source.error_at(
+                            &t.span(),
+                            format!(
+                                "preflight.secret.charset is `{other}`{}; expected one of {}",
+                                crate::suggest::hint(other, Charset::NAMES),
+                                Charset::NAMES.join(", ")
+                            ),
+                        )))
+                    }
+                }),
+            };
+            let n = |v: &Option<Spanned<usize>>| v.as_ref().map(|s| *s.get_ref());
+            if rule.length.is_some() && (rule.min_length.is_some() || rule.max_length.is_some()) {
+                return Err(Failure::usage(source.error_at(
+                    &rule.name.span(),
+                    "preflight.secret: give either length, or min_length/max_length, not both",
+                )));
+            }
+            if let (Some(lo), Some(hi)) = (n(&rule.min_length), n(&rule.max_length)) {
+                if lo > hi {
+                    return Err(Failure::usage(source.error_at(
+                        &rule.name.span(),
+                        format!("preflight.secret: min_length {lo} is above max_length {hi}"),
+                    )));
+                }
+            }
+            secrets.push(SecretRule {
+                name: r.nonempty(&rule.name, "preflight.secret.name")?,
+                length: n(&rule.length),
+                min_length: n(&rule.min_length),
+                max_length: n(&rule.max_length),
+                charset,
+                same_as: rule.same_as.as_ref().map(|t| r.nonempty(t, "preflight.secret.same_as")).transpose()?,
+                position: source.position(rule.name.span().start),
+            });
+        }
+
+        Ok(Plan {
+            secrets,
+            build,
+            sha256,
+            service,
+            version,
+            image: ImageSpec {
+                repository,
+                tags,
+                login,
+            },
+            task_definition,
+            rollout,
+            source,
+        })
+    }
+
+    /// The plan's path as given.
+    pub fn path(&self) -> &Path {
+        &self.source.path
+    }
+}
+
+/// Whether a repository is hosted by ECR (`<account>.dkr.ecr.<region>.amazonaws.com/...`).
+pub fn is_ecr_repository(repository: &str) -> bool {
+    let host = repository.split('/').next().unwrap_or("");
+    host.contains(".dkr.ecr.")
+        && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"))
+}
+
+fn check_repository(source: &Source, raw: &Text, repository: &str) -> Result<()> {
+    let last = repository.rsplit('/').next().unwrap_or("");
+    if repository.contains('@') || last.contains(':') || !repository.contains('/') {
+        return Err(Failure::usage(source.error_at(
+            &raw.span(),
+            format!(
+                "image.repository is `{repository}`; expected host/name without a tag or digest, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/app"
+            ),
+        )));
+    }
+    Ok(())
+}
+
+fn resolve_version(source: &Source, raw: &RawPlan, overrides: &Overrides) -> Result<Version> {
+    if let Some(v) = &overrides.version {
+        return Version::parse(v).map_err(|e| Failure::usage(format!("--version: {e}")));
+    }
+    let text = raw.release.as_ref().and_then(|r| r.version.as_ref());
+    match text {
+        Some(t) => Version::parse(t.get_ref())
+            .map_err(|e| Failure::usage(source.error_at(&t.span(), format!("release.version: {e}")))),
+        None => Err(Failure::usage(format!(
+            "{}: no version: set release.version in the plan, or pass --version (or RELEASE_VERSION)",
+            source.path.display()
+        ))),
+    }
+}
+
+/// Renders plan string values, anchoring errors at the value's position.
+struct Renderer<'a> {
+    source: &'a Source,
+    version: &'a str,
+}
+
+impl Renderer<'_> {
+    fn render(&self, template: &str, span: &Range<usize>) -> Result<String> {
+        if !template.contains("{{") && !template.contains("{%") {
+            return Ok(template.to_string());
+        }
+        let env = jinja::environment();
+        env.render_str(template, minijinja::context! { version => self.version })
+            .map_err(|e| Failure::usage(self.source.error_at(span, jinja::describe(&e))))
+    }
+
+    fn text(&self, t: &Text) -> Result<String> {
+        self.render(t.get_ref(), &t.span())
+    }
+
+    fn nonempty(&self, t: &Text, key: &str) -> Result<String> {
+        let value = self.text(t)?;
+        if value.trim().is_empty() {
+            return Err(Failure::usage(
+                self.source.error_at(&t.span(), format!("{key} is empty")),
+            ));
+        }
+        Ok(value)
+    }
+
+    fn tag(&self, t: &Text) -> Result<String> {
+        let tag = self.text(t)?;
+        let valid = !tag.is_empty()
+            && tag.len() <= 128
+            && tag
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !valid {
+            return Err(Failure::usage(self.source.error_at(
+                &t.span(),
+                format!("image.tags: `{tag}` is not a valid image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})"),
+            )));
+        }
+        Ok(tag)
+    }
+
+    fn value(&self, v: &toml::Value, span: &Range<usize>) -> Result<serde_json::Value> {
+        Ok(match v {
+            toml::Value::String(s) => serde_json::Value::String(self.render(s, span)?),
+            toml::Value::Integer(i) => serde_json::Value::from(*i),
+            toml::Value::Float(f) => serde_json::Value::from(*f),
+            toml::Value::Boolean(b) => serde_json::Value::Bool(*b),
+            toml::Value::Datetime(d) => serde_json::Value::String(d.to_string()),
+            toml::Value::Array(items) => serde_json::Value::Array(
+                items
+                    .iter()
+                    .map(|i| self.value(i, span))
+                    .collect::<Result<_>>()?,
+            ),
+            toml::Value::Table(t) => serde_json::Value::Object(
+                t.iter()
+                    .map(|(k, i)| Ok((k.clone(), self.value(i, span)?)))
+                    .collect::<Result<_>>()?,
+            ),
+        })
+    }
+
+    fn duration(&self, t: Option<&Text>, key: &str, default_secs: u64) -> Result<Duration> {
+        let Some(t) = t else {
+            return Ok(Duration::from_secs(default_secs));
+        };
+        let text = self.text(t)?;
+        match humantime::parse_duration(&text) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            _ => Err(Failure::usage(self.source.error_at(
+                &t.span(),
+                format!(
+                    "{key} is `{text}`; expected a duration such as \"90s\", \"10m\" or \"1h 30m\""
+                ),
+            ))),
+        }
+    }
+}
+
+/// Turns a TOML/serde error into `file:line:col: message (did you mean …?)`.
+fn toml_error(source: &Source, err: &toml::de::Error) -> String {
+    let span = err.span().unwrap_or(0..0);
+    let message = err.message().trim().to_string();
+    let table = source.table_at(span.start);
+    let names: Vec<&str> = message.split('`').skip(1).step_by(2).collect();
+    let text = if let Some(rest) = message.strip_prefix("unknown field `") {
+        let key = rest.split('`').next().unwrap_or("");
+        let expected = &names[1.min(names.len())..];
+        let place = table.map(|t| format!(" in [{t}]")).unwrap_or_default();
+        format!(
+            "unknown key `{key}`{place}{}; known keys: {}",
+            crate::suggest::hint(key, expected.iter().copied()),
+            expected.join(", ")
+        )
+    } else if let Some(rest) = message.strip_prefix("missing field `") {
+        let key = rest.split('`').next().unwrap_or("");
+        match table {
+            Some(t) => format!("missing key `{key}` in [{t}]"),
+            None => format!("missing key or table `{key}`"),
+        }
+    } else {
+        match table {
+            Some(t) => format!("{message} (in [{t}])"),
+            None => message,
+        }
+    };
+    source.error_at(&span, text)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[service]
+region  = "us-east-1"
+cluster = "sales-prod"
+name    = "sales-prod-nginx_catalog"
+
+[release]
+version = "1.64.1a9"
+
+[image]
+repository = "850787717197.dkr.ecr.us-east-1.amazonaws.com/quiltdata/catalog"
+tags = ["{{ version }}", "latest"]
+
+[task_definition]
+family   = "sales-prod-nginx_catalog"
+template = "Cargo.toml"
+[task_definition.vars]
+jwt_secret_arn = "arn:aws:ssm:us-east-1:850787717197:parameter/quilt/mcp-server/jwt-secret"
+home = "{{ env('RELEASE_PLAN_TEST_HOME', 'none') }}"
+
+[rollout]
+timeout = "10m"
+poll    = "2s"
+"#;
+
+    fn parse(text: &str) -> Result<Plan> {
+        // Template paths resolve against the plan's directory: the crate root here.
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("test.toml");
+        Plan::parse(Source::new(&path, text.to_string()), &Overrides::default())
+    }
+
+    fn err(text: &str) -> String {
+        let e = parse(text).unwrap_err();
+        assert_eq!(e.code, crate::exit::ExitCode::Usage);
+        e.message
+    }
+
+    #[test]
+    fn parses_the_production_shape() {
+        let plan = parse(GOOD).unwrap();
+        assert_eq!(plan.service.cluster, "sales-prod");
+        assert_eq!(plan.version.as_str(), "1.64.1a9");
+        assert_eq!(plan.image.tags, vec!["1.64.1a9", "latest"]);
+        assert_eq!(plan.image.login, Login::Ecr);
+        assert_eq!(plan.rollout.timeout, Duration::from_secs(600));
+        assert_eq!(plan.rollout.poll, Duration::from_secs(2));
+        assert_eq!(plan.rollout.on_failure, OnFailure::Rollback);
+        assert_eq!(plan.task_definition.vars["home"], "none");
+        assert_eq!(plan.sha256.len(), 64);
+    }
+
+    #[test]
+    fn version_override_wins() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("test.toml");
+        let o = Overrides {
+            version: Some("2.0.0".into()),
+        };
+        let plan = Plan::parse(Source::new(&path, GOOD.into()), &o).unwrap();
+        assert_eq!(plan.image.tags, vec!["2.0.0", "latest"]);
+    }
+
+    #[test]
+    fn misspelt_key_names_position_and_suggestion() {
+        let msg = err(&GOOD.replace("cluster = ", "clustr = "));
+        assert!(msg.contains("test.toml:4:1:"), "{msg}");
+        assert!(msg.contains("unknown key `clustr` in [service]"), "{msg}");
+        assert!(msg.contains("did you mean `cluster`?"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_table_is_an_error() {
+        let msg = err(&format!("{GOOD}\n[rolout]\npoll = \"1s\"\n"));
+        assert!(msg.contains("unknown key `rolout`"), "{msg}");
+        assert!(msg.contains("did you mean `rollout`?"), "{msg}");
+    }
+
+    #[test]
+    fn wrong_type_and_missing_key() {
+        let msg = err(&GOOD.replace("cluster = \"sales-prod\"", "cluster = 3"));
+        assert!(msg.contains("test.toml:4:11:"), "{msg}");
+        assert!(msg.contains("invalid type"), "{msg}");
+        let msg = err(&GOOD.replace("cluster = \"sales-prod\"\n", ""));
+        assert!(msg.contains("missing key `cluster` in [service]"), "{msg}");
+    }
+
+    #[test]
+    fn unset_env_names_variable_and_position() {
+        let msg = err(&GOOD.replace(
+            "'RELEASE_PLAN_TEST_HOME', 'none'",
+            "'RELEASE_PLAN_TEST_SURELY_UNSET'",
+        ));
+        assert!(msg.contains("test.toml:19:8:"), "{msg}");
+        assert!(
+            msg.contains("RELEASE_PLAN_TEST_SURELY_UNSET is not set"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(err(&GOOD.replace("\"1.64.1a9\"", "\"latest\"")).contains("not a version"));
+        assert!(err(&GOOD.replace("\"10m\"", "\"ten\"")).contains("rollout.timeout"));
+        assert!(err(&GOOD.replace("Cargo.toml", "nope.json")).contains("no such file"));
+        assert!(
+            err(&GOOD.replace("quiltdata/catalog\"", "quiltdata/catalog:1\""))
+                .contains("without a tag")
+        );
+        assert!(err(&GOOD.replace("\"latest\"]", "\"bad tag\"]")).contains("not a valid image tag"));
+    }
+
+    #[test]
+    fn ecr_detection() {
+        assert!(is_ecr_repository("1.dkr.ecr.us-east-1.amazonaws.com/a"));
+        assert!(!is_ecr_repository("127.0.0.1:5000/app"));
+    }
+}

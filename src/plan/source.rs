@@ -1,0 +1,80 @@
+//! Positions in a plan file: byte offsets to `file:line:col`, and the TOML table around them.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// A plan file's path and text, kept to turn byte spans into readable positions.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl Source {
+    pub fn new(path: &Path, text: String) -> Self {
+        Source {
+            path: path.to_path_buf(),
+            text,
+        }
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let col = before[line_start..].chars().count() + 1;
+        (line, col)
+    }
+
+    /// `path:line:col` of a byte offset.
+    pub fn position(&self, offset: usize) -> String {
+        let (line, col) = self.line_col(offset);
+        format!("{}:{}:{}", self.path.display(), line, col)
+    }
+
+    /// An error message anchored at a span: `path:line:col: message`.
+    pub fn error_at(&self, span: &Range<usize>, message: impl AsRef<str>) -> String {
+        format!("{}: {}", self.position(span.start), message.as_ref())
+    }
+
+    /// The `[table]` or `[[array]]` header in force at an offset (or on its line), if any.
+    pub fn table_at(&self, offset: usize) -> Option<String> {
+        let offset = offset.min(self.text.len());
+        let line_end = self.text[offset..]
+            .find('\n')
+            .map(|i| offset + i)
+            .unwrap_or(self.text.len());
+        let before = &self.text[..line_end];
+        before.lines().rev().find_map(|line| {
+            let t = line.trim();
+            if t.starts_with('[') {
+                let name = t.trim_start_matches('[');
+                let end = name.find(']')?;
+                Some(name[..end].trim().to_string())
+            } else {
+                None
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based() {
+        let s = Source::new(
+            Path::new("p.toml"),
+            "a = 1\n[service]\nname = \"x\"\n".into(),
+        );
+        assert_eq!(s.line_col(0), (1, 1));
+        let off = s.text.find("name").unwrap();
+        assert_eq!(s.line_col(off), (3, 1));
+        assert_eq!(s.position(off + 7), "p.toml:3:8");
+        assert_eq!(s.table_at(off).as_deref(), Some("service"));
+        assert_eq!(s.table_at(0), None);
+    }
+}

@@ -1,0 +1,188 @@
+//! Task-definition templates: render the plan's minijinja template into the JSON of a
+//! RegisterTaskDefinition request, convert it, and check that every image is pinned.
+//!
+//! The context holds `version`, `image` (`repository@sha256:…`), `digest`, `family`,
+//! `vars.*` and the function `env("NAME")`. Errors name the template file and line.
+
+use std::path::Path;
+
+use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
+use aws_sdk_ecs::types::Tag;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::exit::{Failure, Result};
+use crate::jinja;
+use crate::plan::Plan;
+use crate::taskdef;
+
+/// The image a release runs, pinned by digest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedImage {
+    /// `repository@sha256:…`
+    pub image: String,
+    /// `sha256:…`
+    pub digest: String,
+}
+
+/// A rendered, converted, checked request.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The request to register, with the `release:*` tags added.
+    pub request: RegisterTaskDefinitionInput,
+    /// sha256 of the canonical request JSON without `release:*` tags: equal hashes mean
+    /// equal task definitions (the `release:content` tag).
+    pub content_hash: String,
+}
+
+/// A digest that stands in for the real one when a template is only checked.
+pub const PLACEHOLDER_DIGEST: &str =
+    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Renders and converts the plan's template for an image.
+pub fn render(plan: &Plan, image: &PinnedImage) -> Result<Rendered> {
+    let path = &plan.task_definition.template;
+    let source = std::fs::read_to_string(path).map_err(|e| {
+        Failure::usage(format!("{}: cannot read the template: {e}", path.display()))
+    })?;
+    let text = render_text(plan, image, path, &source)?;
+    let doc: Value = serde_json::from_str(&text).map_err(|e| {
+        let rendered_line = text
+            .lines()
+            .nth(e.line().saturating_sub(1))
+            .unwrap_or("")
+            .trim();
+        Failure::usage(format!(
+            "{}: the rendered template is not valid JSON: {} at rendered line {} column {} (`{}`)",
+            path.display(),
+            e,
+            e.line(),
+            e.column(),
+            rendered_line
+        ))
+    })?;
+    let mut request = taskdef::to_request(&doc).map_err(|e| {
+        let line = template_line(&source, &e.path)
+            .map(|l| format!(":{l}"))
+            .unwrap_or_default();
+        Failure::usage(format!(
+            "{}{}: {}: {}",
+            path.display(),
+            line,
+            e.path,
+            e.message
+        ))
+    })?;
+
+    let family = &plan.task_definition.family;
+    match request.family.as_deref() {
+        Some(f) if f != family => {
+            return Err(Failure::usage(format!(
+                "{}: family is `{f}` but the plan's task_definition.family is `{family}` (use \"{{{{ family }}}}\")",
+                path.display()
+            )))
+        }
+        Some(_) => {}
+        None => request.family = Some(family.clone()),
+    }
+
+    if !plan.task_definition.allow_unpinned_images {
+        for (container, img) in taskdef::images(&request) {
+            if !img.contains("@sha256:") {
+                return Err(Failure::usage(format!(
+                    "{}: container `{container}` runs `{img}`, which is not pinned by digest; use \"{{{{ image }}}}\" or an image with @sha256:…, or set task_definition.allow_unpinned_images = true",
+                    path.display()
+                )));
+            }
+        }
+    }
+
+    let mut tags: Vec<Tag> = request
+        .tags
+        .take()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| !t.key().unwrap_or("").starts_with("release:"))
+        .collect();
+    request.tags = if tags.is_empty() {
+        None
+    } else {
+        Some(tags.clone())
+    };
+    let content_hash = hex(&Sha256::digest(
+        taskdef::to_json(&request).to_string().as_bytes(),
+    ));
+    for (k, v) in [
+        ("release:version", plan.version.as_str().to_string()),
+        ("release:digest", image.digest.clone()),
+        ("release:plan", plan.sha256.clone()),
+        ("release:content", content_hash.clone()),
+    ] {
+        tags.push(Tag::builder().key(k).value(v).build());
+    }
+    request.tags = Some(tags);
+    Ok(Rendered {
+        request,
+        content_hash,
+    })
+}
+
+fn render_text(plan: &Plan, image: &PinnedImage, path: &Path, source: &str) -> Result<String> {
+    let mut env = jinja::environment();
+    let name = path.display().to_string();
+    env.add_template(&name, source)
+        .map_err(|e| Failure::usage(template_error(path, &e)))?;
+    let ctx = minijinja::context! {
+        version => plan.version.as_str(),
+        image => image.image.clone(),
+        digest => image.digest.clone(),
+        family => plan.task_definition.family.clone(),
+        vars => Value::Object(plan.task_definition.vars.clone()),
+    };
+    env.get_template(&name)
+        .and_then(|t| t.render(ctx))
+        .map_err(|e| Failure::usage(template_error(path, &e)))
+}
+
+fn template_error(path: &Path, e: &minijinja::Error) -> String {
+    match e.line() {
+        Some(line) => format!("{}:{}: {}", path.display(), line, jinja::describe(e)),
+        None => format!("{}: {}", path.display(), jinja::describe(e)),
+    }
+}
+
+/// The template line holding the last key of a JSON path such as `containerDefinitions[0].imagee`.
+fn template_line(source: &str, json_path: &str) -> Option<usize> {
+    let segments: Vec<&str> = json_path
+        .split('.')
+        .map(|s| s.split('[').next().unwrap_or(s))
+        .filter(|s| !s.is_empty())
+        .collect();
+    for key in segments.iter().rev() {
+        let needle = format!("\"{key}\"");
+        if let Some(i) = source.lines().position(|l| l.contains(&needle)) {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_line_of_a_key() {
+        let src = "{\n  \"containerDefinitions\": [{\n    \"imagee\": \"x\"\n  }]\n}\n";
+        assert_eq!(
+            template_line(src, "containerDefinitions[0].imagee"),
+            Some(3)
+        );
+        assert_eq!(template_line(src, "containerDefinitions[0]"), Some(2));
+        assert_eq!(template_line(src, "nothing"), None);
+    }
+}

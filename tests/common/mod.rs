@@ -1,0 +1,229 @@
+//! Shared helpers of the end-to-end tests: the sandbox, isolated seeded services, plans
+//! written for them, and running the `release` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+/// One isolated service seeded in the sandbox (cluster, service and family share its name).
+#[derive(Debug, Clone)]
+pub struct Seed {
+    pub name: String,
+    pub secret: String,
+    pub image: String,
+    pub digest: String,
+    pub registry: String,
+    pub task_definition: String,
+}
+
+/// Fails the test (never skips it) when the sandbox is not there.
+pub fn require_sandbox() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:"),
+        "the sandbox is not set up: run ./scripts/test (or `scripts/sandbox up && . .sandbox/env`)"
+    );
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Seeds a fresh isolated service named `<prefix>-<pid>-<n>`, steady at 2/2 on revision 1.
+pub fn seed(prefix: &str) -> Seed {
+    seed_with(prefix, &[])
+}
+
+pub fn seed_with(prefix: &str, extra: &[&str]) -> Seed {
+    require_sandbox();
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let name = format!("{prefix}-{}-{n}", std::process::id());
+    let python = std::env::var("SANDBOX_PYTHON").expect("SANDBOX_PYTHON (from .sandbox/env)");
+    let out = Command::new(python)
+        .arg(repo().join("sandbox/seed.py"))
+        .args(["--name", &name])
+        .args(extra)
+        .output()
+        .expect("run seed.py");
+    assert!(
+        out.status.success(),
+        "seed.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("seed.py prints JSON");
+    Seed {
+        name,
+        secret: v["secret"].as_str().unwrap().into(),
+        image: v["image"].as_str().unwrap().into(),
+        digest: v["digest"].as_str().unwrap().into(),
+        registry: v["registry"].as_str().unwrap().into(),
+        task_definition: v["taskDefinition"].as_str().unwrap().into(),
+    }
+}
+
+/// A plan (and a copy of templates/local.json) for a seeded service, in a temp dir.
+pub struct TestPlan {
+    pub dir: tempfile::TempDir,
+    pub path: PathBuf,
+}
+
+impl Seed {
+    /// The secret's ARN as task definitions name it.
+    pub fn secret_arn(&self) -> String {
+        format!(
+            "arn:aws:ssm:us-east-1:123456789012:parameter{}",
+            self.secret
+        )
+    }
+
+    /// The plan text for this service; `extra` is appended (more tables or keys).
+    pub fn plan_text(&self, version: &str, scenario: &str, extra: &str) -> String {
+        format!(
+            r#"[service]
+cluster = "{name}"
+name    = "{name}"
+
+[release]
+version = "{version}"
+
+[image]
+repository = "{{{{ env('RELEASE_SANDBOX_REGISTRY') }}}}/app"
+tags       = ["{{{{ version }}}}"]
+login      = "ecr"
+
+[task_definition]
+family   = "{name}"
+template = "template.json"
+
+[task_definition.vars]
+jwt_secret_arn = "{arn}"
+scenario = "{scenario}"
+
+[rollout]
+timeout = "60s"
+poll    = "1s"
+{extra}"#,
+            name = self.name,
+            arn = self.secret_arn(),
+        )
+    }
+
+    pub fn plan(&self, version: &str, scenario: &str, extra: &str) -> TestPlan {
+        write_plan(&self.plan_text(version, scenario, extra), None)
+    }
+}
+
+/// Writes a plan and a template (templates/local.json unless given) to a temp dir.
+pub fn write_plan(plan: &str, template: Option<&str>) -> TestPlan {
+    let dir = tempfile::tempdir().unwrap();
+    let template = match template {
+        Some(t) => t.to_string(),
+        None => std::fs::read_to_string(repo().join("templates/local.json")).unwrap(),
+    };
+    std::fs::write(dir.path().join("template.json"), template).unwrap();
+    let path = dir.path().join("plan.toml");
+    std::fs::write(&path, plan).unwrap();
+    TestPlan { dir, path }
+}
+
+/// What a run of the binary printed and returned.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn all(&self) -> String {
+        format!("{}\n{}", self.stdout, self.stderr)
+    }
+    /// NDJSON records on stdout.
+    pub fn records(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).expect("NDJSON line"))
+            .collect()
+    }
+}
+
+/// Runs `release ARGS` with the test's environment.
+pub fn release(args: &[&str]) -> Run {
+    release_env(args, &[])
+}
+
+pub fn release_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_release"))
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("RELEASE_VERSION")
+        .output()
+        .expect("run release");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into(),
+        stderr: String::from_utf8_lossy(&out.stderr).into(),
+    }
+}
+
+pub fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// An ECS client pointed at the sandbox.
+pub async fn ecs() -> aws_sdk_ecs::Client {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    aws_sdk_ecs::Client::new(&config)
+}
+
+/// Number of registered revisions of a family.
+pub async fn revision_count(family: &str) -> usize {
+    ecs()
+        .await
+        .list_task_definitions()
+        .family_prefix(family)
+        .send()
+        .await
+        .unwrap()
+        .task_definition_arns()
+        .iter()
+        .filter(|a| a.contains(&format!("/{family}:")))
+        .count()
+}
+
+/// The service's current task definition ARN and deployments.
+pub async fn service(cluster: &str, name: &str) -> aws_sdk_ecs::types::Service {
+    ecs()
+        .await
+        .describe_services()
+        .cluster(cluster)
+        .services(name)
+        .send()
+        .await
+        .unwrap()
+        .services()[0]
+        .clone()
+}
+
+/// The container images of a task definition.
+pub async fn images_of(task_definition: &str) -> Vec<String> {
+    ecs()
+        .await
+        .describe_task_definition()
+        .task_definition(task_definition)
+        .send()
+        .await
+        .unwrap()
+        .task_definition()
+        .unwrap()
+        .container_definitions()
+        .iter()
+        .filter_map(|c| c.image().map(str::to_string))
+        .collect()
+}
