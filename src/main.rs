@@ -1,16 +1,20 @@
 //! `release`: ship a container release to AWS ECS from one declarative plan.
 
 mod aws;
+mod build;
 mod cli;
 mod commands;
+mod deployment;
 mod exit;
 mod image_ref;
 mod jinja;
 mod output;
 mod plan;
+mod preflight;
 mod registry;
 mod release_image;
 mod rollout;
+mod secret;
 mod suggest;
 mod taskdef;
 mod template;

@@ -62,7 +62,8 @@ impl Output {
     pub fn line(&self, kind: &str, message: &str, fields: Value) {
         match self.mode {
             Mode::Json => {
-                let mut obj = json!({ "ts": now_rfc3339(), "event": kind, "message": message });
+                let mut obj =
+                    json!({ "ts": now_rfc3339_millis(), "event": kind, "message": message });
                 if let (Some(o), Value::Object(extra)) = (obj.as_object_mut(), fields) {
                     o.extend(extra);
                 }
@@ -176,10 +177,21 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
 
+/// Now as RFC 3339 UTC with milliseconds (NDJSON records).
+pub fn now_rfc3339_millis() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}
+
 /// Epoch seconds as RFC 3339 UTC with seconds.
 pub fn epoch_rfc3339(secs: f64) -> String {
     let t = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs.max(0.0));
     humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Epoch seconds as RFC 3339 UTC with milliseconds.
+pub fn epoch_rfc3339_millis(secs: f64) -> String {
+    let t = SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs.max(0.0));
+    humantime::format_rfc3339_millis(t).to_string()
 }
 
 /// `1m 05s` style for summaries.

@@ -15,10 +15,11 @@ use serde_json::json;
 use crate::aws::ecs::{Ecs, ServiceLookup};
 use crate::aws::ErrorKind;
 use crate::exit::{Failure, Result};
-use crate::output::{epoch_rfc3339, Output};
+use crate::output::{epoch_rfc3339_millis, Output};
 use crate::plan::RolloutSpec;
-use crate::rollout::decision::{decide, Observation, Progress, Target, Verdict};
+use crate::rollout::decision::{Progress, Target, Verdict};
 use crate::rollout::observation::{short_task_definition, Service};
+use crate::rollout::tracker::{AfterService, Tracker};
 
 /// How a watch ended.
 #[derive(Debug)]
@@ -49,18 +50,18 @@ impl Watch<'_> {
     pub async fn run(&self, target: &Target) -> Result<(WatchEnd, WatchStats)> {
         let deadline = self.started + self.rollout.timeout;
         let mut stats = WatchStats::default();
+        let mut tracker = Tracker::new(target.clone(), self.rollout.timeout, self.rollout.poll);
         let mut seen_events: HashSet<String> = HashSet::new();
         let mut last_line = String::new();
-        let mut failed_seen = 0;
-        let mut stopped = Vec::new();
-        let mut backoff = self.rollout.poll;
         let mut delay = Duration::ZERO;
-        let mut last_observation: Option<Observation> = None;
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
+        self.out
+            .spinner(&format!("waiting for deployment {}", target.deployment_id));
 
         loop {
             let now = Instant::now();
+            // Never sleep past the deadline: the timeout is honoured exactly.
             let wake = (now + delay).min(deadline.max(now));
             tokio::select! {
                 _ = tokio::time::sleep_until(wake.into()) => {}
@@ -70,8 +71,7 @@ impl Watch<'_> {
                 }
             }
             stats.polls += 1;
-            let polled = self.ecs.service(self.cluster, self.service).await;
-            let service = match polled {
+            let service = match self.ecs.service(self.cluster, self.service).await {
                 Ok(ServiceLookup::Found(s)) => *s,
                 Ok(ServiceLookup::MissingService) => {
                     return Err(Failure::aws(format!(
@@ -87,59 +87,43 @@ impl Watch<'_> {
                 }
                 Err(e) if e.kind != ErrorKind::Other => {
                     stats.failed_polls += 1;
-                    self.out
-                        .warn(&format!("{} (retrying in {:.0?})", e.message, backoff));
-                    if Instant::now() >= deadline {
-                        let obs = last_observation.clone().unwrap_or_default();
-                        let verdict =
-                            decide(&obs, target, self.rollout.timeout, self.rollout.timeout);
-                        let verdict = match verdict {
-                            Verdict::Progressing(p) => Verdict::TimedOut {
-                                progress: p,
-                                reasons: vec![],
-                            },
-                            v => v,
-                        };
-                        self.out.clear_bar();
-                        return Ok((WatchEnd::Verdict(verdict), stats));
+                    match tracker.error(self.started.elapsed()) {
+                        Ok(backoff) => {
+                            self.out.warn(&format!(
+                                "{} (retrying in {})",
+                                e.message,
+                                humantime::format_duration(round_ms(backoff))
+                            ));
+                            delay = backoff;
+                            continue;
+                        }
+                        Err(verdict) => {
+                            self.out.warn(&e.message);
+                            self.out.clear_bar();
+                            return Ok((WatchEnd::Verdict(verdict), stats));
+                        }
                     }
-                    delay = backoff;
-                    backoff = (backoff * 2).min(Duration::from_secs(30));
-                    continue;
                 }
                 Err(e) => return Err(e.into()),
             };
-            backoff = self.rollout.poll;
 
             self.print_events(&service, target, &mut seen_events);
-            if let Some(ours) = service
-                .deployments
-                .iter()
-                .find(|d| d.id == target.deployment_id)
-            {
-                if ours.failed_tasks > failed_seen {
-                    failed_seen = ours.failed_tasks;
-                    match self
-                        .ecs
-                        .tasks(
-                            self.cluster,
-                            self.service,
-                            DesiredStatus::Stopped,
-                            Some(&target.deployment_id),
-                        )
-                        .await
-                    {
-                        Ok(tasks) => stopped = tasks,
-                        Err(e) => self.out.warn(&e.message),
-                    }
+            if tracker.service(service) == AfterService::FetchStoppedTasks {
+                match self
+                    .ecs
+                    .tasks(
+                        self.cluster,
+                        self.service,
+                        DesiredStatus::Stopped,
+                        Some(&target.deployment_id),
+                    )
+                    .await
+                {
+                    Ok(tasks) => tracker.stopped_tasks(tasks),
+                    Err(e) => self.out.warn(&e.message),
                 }
             }
-            let obs = Observation {
-                service,
-                stopped_tasks: stopped.clone(),
-            };
-            let elapsed = self.started.elapsed();
-            let verdict = decide(&obs, target, elapsed, self.rollout.timeout);
+            let verdict = tracker.decide(self.started.elapsed());
             if let Verdict::Progressing(p) | Verdict::TimedOut { progress: p, .. } = &verdict {
                 self.show_progress(p, target, &mut last_line);
             }
@@ -147,7 +131,6 @@ impl Watch<'_> {
                 self.out.clear_bar();
                 return Ok((WatchEnd::Verdict(verdict), stats));
             }
-            last_observation = Some(obs);
             delay = jitter(self.rollout.poll);
         }
     }
@@ -158,7 +141,7 @@ impl Watch<'_> {
             if e.created_at.is_some_and(|t| t + 1.0 < target.since) || !seen.insert(e.id.clone()) {
                 continue;
             }
-            let at = e.created_at.map(epoch_rfc3339).unwrap_or_default();
+            let at = e.created_at.map(epoch_rfc3339_millis).unwrap_or_default();
             self.out.record(
                 "service_event",
                 &format!("  event: {}", e.message),
@@ -210,6 +193,10 @@ impl Watch<'_> {
             }
         }
     }
+}
+
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(d.as_millis() as u64)
 }
 
 /// `d` ± 10 %, so that many watchers do not poll in step.

@@ -2,18 +2,19 @@
 //! deployment, and watch our deployment (not whatever is PRIMARY) to N/N.
 
 use std::path::Path;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde_json::json;
 
 use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
+use crate::deployment::{bullet, interrupted, revision_of, Deployer};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::output::short_duration;
-use crate::plan::Plan;
-use crate::rollout::decision::{Target, Verdict};
+use crate::plan::{OnFailure, Plan};
+use crate::rollout::decision::Verdict;
 use crate::rollout::observation::{short_task_definition, Service};
-use crate::watch::{Watch, WatchEnd};
+use crate::watch::WatchEnd;
 use crate::{release_image, template};
 
 pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<ExitCode> {
@@ -65,7 +66,15 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<Exi
         "registering a revision of {}",
         plan.task_definition.family
     ));
-    let registered = ecs.register(rendered.request).await?;
+    let mut request = rendered.request;
+    // Lets `release rollback` without --to find what ran before this release.
+    request.tags.get_or_insert_with(Vec::new).push(
+        aws_sdk_ecs::types::Tag::builder()
+            .key("release:previous")
+            .value(before.task_definition.clone())
+            .build(),
+    );
+    let registered = ecs.register(request).await?;
     let new_arn = registered
         .task_definition_arn()
         .unwrap_or_default()
@@ -80,92 +89,41 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<Exi
         json!({ "task_definition": new_arn, "revision": registered.revision() }),
     );
 
-    out.step(&format!(
-        "deploying {} to {cluster}/{name}",
-        short_task_definition(&new_arn)
-    ));
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or_default();
-    let after = ecs
-        .update_service(cluster, name, &new_arn)
-        .await
-        .map_err(|e| {
-            Failure::aws(format!(
-                "{}\nrevision {} is registered but the service was not updated; it still runs {}",
-                e.message,
-                short_task_definition(&new_arn),
-                short_task_definition(&before.task_definition)
-            ))
-        })?;
-    let deployment = after
-        .deployments
-        .iter()
-        .find(|d| d.status == "PRIMARY" && d.task_definition == new_arn)
-        .ok_or_else(|| {
-            Failure::aws(format!(
-                "UpdateService returned no PRIMARY deployment of {new_arn}; {}",
-                undo_hint(&plan, &before)
-            ))
-        })?;
-    let target = Target {
-        deployment_id: deployment.id.clone(),
-        task_definition: new_arn.clone(),
-        previous_task_definition: Some(before.task_definition.clone()),
-        since,
-    };
-    out.record(
-        "deployment",
-        &format!(
-            "deployment {} started; watching it (timeout {})",
-            target.deployment_id,
-            humantime::format_duration(plan.rollout.timeout)
-        ),
-        json!({ "deployment": target.deployment_id, "task_definition": new_arn }),
-    );
-
-    let watch = Watch {
+    let deployer = Deployer {
         ecs: &ecs,
         out,
         cluster,
         service: name,
         rollout: &plan.rollout,
-        started,
     };
-    let (end, stats) = watch.run(&target).await?;
-    out.debug(&format!(
-        "{} polls ({} failed), {} ECS API calls",
-        stats.polls,
-        stats.failed_polls,
-        ecs.calls()
-    ));
+    let outcome = deployer.deploy(&new_arn, &before, started).await?;
     let old = short_task_definition(&before.task_definition).to_string();
     let new = short_task_definition(&new_arn).to_string();
-    let verdict = match end {
+    let verdict = match outcome.end {
         WatchEnd::Interrupted => {
-            out.record(
-                "interrupted",
-                &format!(
-                    "interrupted: stopped watching; deployment {} of {new} goes on in ECS.\n  see it:     release status {}\n  undo it:    release rollback {} --to {}",
-                    target.deployment_id,
-                    plan.path().display(),
-                    plan.path().display(),
-                    revision_of(&before.task_definition)
-                ),
-                json!({ "deployment": target.deployment_id }),
+            let status = format!("release status {}", plan.path().display());
+            let undo = format!(
+                "release rollback {} --to {}",
+                plan.path().display(),
+                revision_of(&before.task_definition)
             );
-            return Ok(ExitCode::Interrupted);
+            return Ok(interrupted(out, &outcome.target, &status, &undo));
         }
         WatchEnd::Verdict(v) => v,
     };
-    let summary = json!({
-        "version": plan.version.as_str(), "digest": pinned.digest, "image": pinned.image,
-        "task_definition": new_arn, "previous_task_definition": before.task_definition,
-        "deployment": target.deployment_id, "seconds": started.elapsed().as_secs_f64(),
-        "polls": stats.polls, "ecs_calls": ecs.calls(), "verdict": verdict,
-    });
-    match verdict {
+    let summary = |verdict: &Verdict, extra: serde_json::Value| {
+        let mut v = json!({
+            "version": plan.version.as_str(), "digest": pinned.digest, "image": pinned.image,
+            "task_definition": new_arn, "previous_task_definition": before.task_definition,
+            "deployment": outcome.target.deployment_id, "seconds": started.elapsed().as_secs_f64(),
+            "polls": outcome.stats.polls, "ecs_calls": ecs.calls(), "verdict": verdict,
+        });
+        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+            o.extend(e);
+        }
+        v
+    };
+    match &verdict {
         Verdict::Succeeded { running, desired } => {
             out.record(
                 "summary",
@@ -175,7 +133,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<Exi
                     pinned.digest,
                     short_duration(started.elapsed())
                 ),
-                summary,
+                summary(&verdict, json!({})),
             );
             Ok(ExitCode::Success)
         }
@@ -183,28 +141,33 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<Exi
             out.record(
                 "summary",
                 &format!(
-                    "deploy of {} failed and ECS rolled the service back to {}:\n{}",
+                    "deploy of {} as {new} failed and ECS rolled the service back to {} (its circuit breaker); release started no second rollback:\n{}",
                     plan.version,
-                    short_task_definition(&to),
-                    bullet(&reasons)
+                    short_task_definition(to),
+                    bullet(reasons)
                 ),
-                summary,
+                summary(&verdict, json!({ "rolled_back_by": "ecs" })),
             );
             Ok(ExitCode::RolledBack)
         }
         Verdict::Failed { reasons } => {
             out.record(
-                "summary",
+                "failed",
                 &format!(
-                    "deploy of {} failed:\n{}\nthe service is left on {new} (deployment {}); {}",
+                    "deploy of {} as {new} failed:\n{}",
                     plan.version,
-                    bullet(&reasons),
-                    target.deployment_id,
-                    undo_hint(&plan, &before)
+                    bullet(reasons)
                 ),
-                summary,
+                json!({ "reasons": reasons }),
             );
-            Ok(ExitCode::Failed)
+            after_failure(
+                &deployer,
+                &plan,
+                &before,
+                &new,
+                summary(&verdict, json!({})),
+            )
+            .await
         }
         Verdict::Superseded {
             by,
@@ -213,11 +176,11 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<Exi
             out.record(
                 "summary",
                 &format!(
-                    "deploy of {} was superseded: deployment {by} of {} (not started by this release) took over; this release is not live",
+                    "deploy of {} was superseded: deployment {by} of {} (not started by this release) took over; {new} is not what runs",
                     plan.version,
-                    short_task_definition(&task_definition)
+                    short_task_definition(task_definition)
                 ),
-                summary,
+                summary(&verdict, json!({})),
             );
             Ok(ExitCode::Failed)
         }
@@ -232,14 +195,88 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<Exi
                     progress.ours.pending,
                     progress.ours.failed,
                     progress.rollout_state,
-                    if reasons.is_empty() { String::new() } else { format!("{}\n", bullet(&reasons)) },
+                    if reasons.is_empty() { String::new() } else { format!("{}\n", bullet(reasons)) },
                     undo_hint(&plan, &before)
                 ),
-                summary,
+                summary(&verdict, json!({})),
             );
             Ok(ExitCode::Timeout)
         }
         Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
+    }
+}
+
+/// After a failed deploy: roll back to what ran before when the plan says so, watched, and
+/// report both outcomes; else say what state was left and how to undo it.
+pub async fn after_failure(
+    deployer: &Deployer<'_>,
+    plan: &Plan,
+    before: &Service,
+    new: &str,
+    summary: serde_json::Value,
+) -> Result<ExitCode> {
+    let out = deployer.out;
+    let old = short_task_definition(&before.task_definition).to_string();
+    if plan.rollout.on_failure == OnFailure::Stop {
+        out.record(
+            "summary",
+            &format!(
+                "the service is left on {new} (rollout.on_failure = \"stop\"); {}",
+                undo_hint(plan, before)
+            ),
+            summary,
+        );
+        return Ok(ExitCode::Failed);
+    }
+    out.step(&format!(
+        "rolling back to {old} (rollout.on_failure = \"rollback\")"
+    ));
+    let rollback = deployer
+        .deploy(&before.task_definition, before, Instant::now())
+        .await?;
+    let (code, text) = match rollback.end {
+        WatchEnd::Verdict(Verdict::Succeeded { running, desired }) => (
+            ExitCode::RolledBack,
+            format!("release rolled the service back to {old}: {running}/{desired} running"),
+        ),
+        WatchEnd::Verdict(v) => (
+            ExitCode::Failed,
+            format!(
+                "the rollback to {old} did not succeed either ({}); the service needs a person: release status {}",
+                verdict_name(&v),
+                plan.path().display()
+            ),
+        ),
+        WatchEnd::Interrupted => {
+            let status = format!("release status {}", plan.path().display());
+            let undo = format!("release rollback {} --to {}", plan.path().display(), revision_of(&before.task_definition));
+            return Ok(interrupted(out, &rollback.target, &status, &undo));
+        }
+    };
+    let mut summary = summary;
+    if let Some(o) = summary.as_object_mut() {
+        o.insert("rolled_back_by".into(), json!("release"));
+        o.insert(
+            "rollback_deployment".into(),
+            json!(rollback.target.deployment_id),
+        );
+        o.insert(
+            "rollback_succeeded".into(),
+            json!(code == ExitCode::RolledBack),
+        );
+    }
+    out.record("summary", &text, summary);
+    Ok(code)
+}
+
+fn verdict_name(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Progressing(_) => "progressing",
+        Verdict::Succeeded { .. } => "succeeded",
+        Verdict::Failed { .. } => "failed",
+        Verdict::RolledBackByEcs { .. } => "rolled back by ECS",
+        Verdict::Superseded { .. } => "superseded",
+        Verdict::TimedOut { .. } => "timed out",
     }
 }
 
@@ -260,10 +297,6 @@ async fn current_service(ecs: &Ecs, cluster: &str, name: &str) -> Result<Service
     }
 }
 
-fn revision_of(arn: &str) -> &str {
-    arn.rsplit(':').next().unwrap_or(arn)
-}
-
 /// The exact command that returns the service to where it was.
 fn undo_hint(plan: &Plan, before: &Service) -> String {
     format!(
@@ -275,15 +308,4 @@ fn undo_hint(plan: &Plan, before: &Service) -> String {
         plan.service.name,
         short_task_definition(&before.task_definition)
     )
-}
-
-fn bullet(lines: &[String]) -> String {
-    if lines.is_empty() {
-        return "  - ECS gave no reason".into();
-    }
-    lines
-        .iter()
-        .map(|l| format!("  - {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
 }

@@ -1,7 +1,12 @@
 //! One module per command; each composes the core and the adapters.
 
+pub mod build;
 pub mod deploy;
+pub mod history;
+pub mod preflight;
 pub mod render;
+pub mod restart;
+pub mod rollback;
 pub mod status;
 
 use std::path::Path;
@@ -52,7 +57,35 @@ pub async fn run(args: Cli) -> i32 {
         Command::Deploy { plan, image, .. } => deploy::run(&ctx, plan, image.as_deref()).await,
         Command::Render { plan, image } => render::run(&ctx, plan, image.as_deref()).await,
         Command::Status { plan } => status::run(&ctx, plan).await,
-        other => Err(crate::exit::Failure::usage(format!("{other:?}: not built yet"))),
+        Command::History { plan } => history::run(&ctx, plan).await,
+        Command::Rollback {
+            plan,
+            to,
+            cluster,
+            service,
+            dry_run,
+            timeout,
+        } => {
+            let args = rollback::Args {
+                plan: plan.as_deref(),
+                to: *to,
+                cluster: cluster.as_deref(),
+                service: service.as_deref(),
+                dry_run: *dry_run,
+                timeout: *timeout,
+            };
+            rollback::run(&ctx, args).await
+        }
+        Command::Preflight {
+            plan,
+            image,
+            checks,
+        } => preflight::run(&ctx, plan, image.as_deref(), *checks).await,
+        Command::Restart { plan } => restart::run(&ctx, plan).await,
+        Command::Build { plan, build } => build::run(&ctx, plan, *build).await,
+        other => Err(crate::exit::Failure::usage(format!(
+            "{other:?}: not built yet"
+        ))),
     };
     match result {
         Ok(code) => code.code(),

@@ -361,7 +361,11 @@ impl Plan {
                     None => context.join("Dockerfile"),
                 };
                 if !dockerfile.is_file() {
-                    let span = b.dockerfile.as_ref().map(|d| d.span()).unwrap_or(b.context.span());
+                    let span = b
+                        .dockerfile
+                        .as_ref()
+                        .map(|d| d.span())
+                        .unwrap_or(b.context.span());
                     return Err(Failure::usage(source.error_at(
                         &span,
                         format!("build.dockerfile: no such file {}", dockerfile.display()),
@@ -427,7 +431,11 @@ impl Plan {
                 min_length: n(&rule.min_length),
                 max_length: n(&rule.max_length),
                 charset,
-                same_as: rule.same_as.as_ref().map(|t| r.nonempty(t, "preflight.secret.same_as")).transpose()?,
+                same_as: rule
+                    .same_as
+                    .as_ref()
+                    .map(|t| r.nonempty(t, "preflight.secret.same_as"))
+                    .transpose()?,
                 position: source.position(rule.name.span().start),
             });
         }

@@ -105,9 +105,9 @@ pub fn decide(obs: &Observation, target: &Target, elapsed: Duration, timeout: Du
         .unwrap_or_default();
 
     let Some(ours) = ours else {
-        // Our deployment is gone: replaced by a rollback or by someone else's deployment.
+        // Our deployment is gone: replaced by ECS's rollback or by someone else's deployment.
         return match primary {
-            Some(p) if Some(&p.task_definition) == target.previous_task_definition.as_ref() => {
+            Some(p) if ecs_rolled_back(obs, target, &p.task_definition) => {
                 Verdict::RolledBackByEcs {
                     to: p.task_definition.clone(),
                     reasons: reasons(obs, target, None),
@@ -150,7 +150,7 @@ pub fn decide(obs: &Observation, target: &Target, elapsed: Duration, timeout: Du
 
     if ours.status != "PRIMARY" {
         if let Some(p) = primary {
-            if Some(&p.task_definition) == target.previous_task_definition.as_ref() {
+            if ecs_rolled_back(obs, target, &p.task_definition) {
                 return Verdict::RolledBackByEcs {
                     to: p.task_definition.clone(),
                     reasons: reasons(obs, target, ours.rollout_state_reason.as_deref()),
@@ -213,6 +213,22 @@ pub fn decide(obs: &Observation, target: &Target, elapsed: Duration, timeout: Du
         };
     }
     Verdict::Progressing(progress)
+}
+
+/// Whether ECS itself rolled our deployment back to `primary_task_definition`: it is the
+/// previous task definition and ECS wrote its rollback event since the deploy started
+/// ("rolling back to deployment …"). Without that event, a newer deployment is someone
+/// else's, even when it runs the previous revision.
+fn ecs_rolled_back(obs: &Observation, target: &Target, primary_task_definition: &str) -> bool {
+    target.previous_task_definition.as_deref() == Some(primary_task_definition)
+        && obs.service.events.iter().any(|e| {
+            e.created_at.is_none_or(|t| t + 1.0 >= target.since)
+                && (e.message.contains("rolling back to deployment")
+                    || e.message.contains(&format!(
+                        "(deployment {}) deployment failed",
+                        target.deployment_id
+                    )))
+        })
 }
 
 fn counts(d: &super::observation::Deployment) -> Counts {
@@ -369,6 +385,33 @@ mod tests {
         assert!(matches!(
             decide(&o, &target(), Duration::ZERO, T),
             Verdict::Superseded { .. }
+        ));
+    }
+
+    #[test]
+    fn a_manual_return_to_the_previous_revision_is_not_an_ecs_rollback() {
+        let o = obs(
+            vec![
+                dep("ecs-svc/3", "PRIMARY", OLD, 0, Some("IN_PROGRESS")),
+                dep("ecs-svc/2", "ACTIVE", NEW, 1, Some("IN_PROGRESS")),
+            ],
+            (true, true),
+        );
+        assert!(matches!(
+            decide(&o, &target(), Duration::ZERO, T),
+            Verdict::Superseded { .. }
+        ));
+        let mut o = o;
+        o.service
+            .events
+            .push(crate::rollout::observation::ServiceEvent {
+                id: "e".into(),
+                created_at: Some(1.0),
+                message: "(service app) rolling back to deployment ecs-svc/1.".into(),
+            });
+        assert!(matches!(
+            decide(&o, &target(), Duration::ZERO, T),
+            Verdict::RolledBackByEcs { .. }
         ));
     }
 

@@ -134,18 +134,46 @@ fn epoch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     Ok(match Option::<Raw>::deserialize(d)? {
         None => None,
         Some(Raw::Number(n)) => Some(n),
-        Some(Raw::Text(s)) => {
-            humantime::parse_rfc3339_weak(s.trim_end_matches('Z').split('+').next().unwrap_or(&s))
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map(|d| d.as_secs_f64())
-        }
+        Some(Raw::Text(s)) => rfc3339_seconds(&s),
     })
+}
+
+/// Epoch seconds of an RFC 3339 timestamp with `Z` or a `±HH:MM` offset, as the AWS CLI prints.
+pub fn rfc3339_seconds(s: &str) -> Option<f64> {
+    let s = s.trim();
+    let n = s.len();
+    let (local, offset_secs) = if let Some(rest) = s.strip_suffix('Z') {
+        (rest, 0i64)
+    } else if n > 6 && matches!(&s[n - 6..n - 5], "+" | "-") && &s[n - 3..n - 2] == ":" {
+        let (l, off) = s.split_at(n - 6);
+        let sign = if off.starts_with('-') { -1 } else { 1 };
+        let h: i64 = off[1..3].parse().ok()?;
+        let m: i64 = off[4..6].parse().ok()?;
+        (l, sign * (h * 3600 + m * 60))
+    } else {
+        (s, 0)
+    };
+    let t = humantime::parse_rfc3339_weak(local).ok()?;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64();
+    Some(secs - offset_secs as f64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_offsets() {
+        assert_eq!(rfc3339_seconds("2023-11-14T22:13:20Z"), Some(1700000000.0));
+        assert_eq!(
+            rfc3339_seconds("2023-11-14T14:13:20.000000-08:00"),
+            Some(1700000000.0)
+        );
+        assert_eq!(
+            rfc3339_seconds("2023-11-15T00:13:20+02:00"),
+            Some(1700000000.0)
+        );
+    }
 
     #[test]
     fn reads_both_timestamp_shapes() {

@@ -1,0 +1,123 @@
+//! `release history PLAN`: the family's revisions, newest first: revision, version, digest,
+//! registered at, status, and which one runs now.
+
+use std::path::Path;
+
+use aws_sdk_ecs::types::TaskDefinitionStatus;
+use serde_json::json;
+
+use super::Ctx;
+use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
+use crate::exit::{ExitCode, Result};
+use crate::output::epoch_rfc3339;
+use crate::rollout::observation::short_task_definition;
+
+/// How many revisions are described (one DescribeTaskDefinition call each).
+const SHOWN: usize = 25;
+
+pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
+    let plan = ctx.load_plan(plan_path)?;
+    let config = ctx.aws_config(Some(&plan)).await;
+    let ecs = Ecs::new(&config);
+    let family = &plan.task_definition.family;
+    let running = match ecs
+        .service(&plan.service.cluster, &plan.service.name)
+        .await?
+    {
+        ServiceLookup::Found(s) => Some(*s),
+        _ => {
+            ctx.out.warn(&format!(
+                "service {} not found in cluster {}: cannot say which revision runs",
+                plan.service.name, plan.service.cluster
+            ));
+            None
+        }
+    };
+    let mut arns = ecs.revisions(family, TaskDefinitionStatus::Active).await?;
+    arns.extend(
+        ecs.revisions(family, TaskDefinitionStatus::Inactive)
+            .await?,
+    );
+    arns.sort_by_key(|a| {
+        a.rsplit(':')
+            .next()
+            .and_then(|r| r.parse::<i64>().ok())
+            .unwrap_or(0)
+    });
+    arns.reverse();
+    if arns.is_empty() {
+        ctx.out.info(&format!("family {family} has no revisions"));
+        return Ok(ExitCode::Success);
+    }
+    for arn in arns.iter().take(SHOWN) {
+        let Some((td, tags)) = ecs.task_definition(arn).await? else {
+            continue;
+        };
+        let tags = release_tags(&tags);
+        let deployments: Vec<String> = running
+            .iter()
+            .flat_map(|s| s.deployments.iter())
+            .filter(|d| &d.task_definition == arn)
+            .map(|d| {
+                format!("{} {}", d.status, d.rollout_state.as_deref().unwrap_or(""))
+                    .trim()
+                    .to_string()
+            })
+            .collect();
+        let runs_now = running.as_ref().is_some_and(|s| &s.task_definition == arn);
+        let status = td
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        let registered = td
+            .registered_at()
+            .map(|t| epoch_rfc3339(t.as_secs_f64()))
+            .unwrap_or_else(|| "-".into());
+        let version = tags
+            .get("release:version")
+            .cloned()
+            .unwrap_or_else(|| "-".into());
+        let digest = tags
+            .get("release:digest")
+            .cloned()
+            .unwrap_or_else(|| "-".into());
+        let mark = if runs_now { "  <- runs now" } else { "" };
+        let deps = if deployments.is_empty() {
+            String::new()
+        } else {
+            format!("  [{}]", deployments.join(", "))
+        };
+        ctx.out.record(
+            "revision",
+            &format!(
+                "{:<28} {:<14} {:<20} {}  {}{}{}",
+                short_task_definition(arn),
+                version,
+                short_digest(&digest),
+                registered,
+                status,
+                mark,
+                deps
+            ),
+            json!({
+                "task_definition": arn, "revision": td.revision(), "version": tags.get("release:version"),
+                "digest": tags.get("release:digest"), "registered_at": registered, "status": status,
+                "runs_now": runs_now, "deployments": deployments,
+            }),
+        );
+    }
+    if arns.len() > SHOWN {
+        ctx.out
+            .info(&format!("… and {} older revisions", arns.len() - SHOWN));
+    }
+    Ok(ExitCode::Success)
+}
+
+/// `sha256:0123456789ab…` for a table column.
+fn short_digest(d: &str) -> String {
+    if d.len() > 19 {
+        format!("{}…", &d[..19])
+    } else {
+        d.to_string()
+    }
+}

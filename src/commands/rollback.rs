@@ -1,0 +1,268 @@
+//! `release rollback [PLAN] --to N`: return the service to revision N of its family, after
+//! checking that N exists, is ACTIVE and that its images still resolve in their registry;
+//! watched exactly like a deploy. Never deregisters anything.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use aws_sdk_ecs::types::TaskDefinitionStatus;
+use serde_json::json;
+
+use super::Ctx;
+use crate::aws::ecr::Ecr;
+use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
+use crate::deployment::{bullet, interrupted, revision_of, Deployer};
+use crate::exit::{ExitCode, Failure, Result};
+use crate::image_ref::ImageRef;
+use crate::plan::{is_ecr_repository, Login, OnFailure, RolloutSpec};
+use crate::registry::{self, ResolveError};
+use crate::rollout::decision::Verdict;
+use crate::rollout::observation::short_task_definition;
+use crate::watch::WatchEnd;
+
+/// What `rollback` was pointed at.
+pub struct Args<'a> {
+    pub plan: Option<&'a Path>,
+    pub to: Option<i32>,
+    pub cluster: Option<&'a str>,
+    pub service: Option<&'a str>,
+    pub dry_run: bool,
+    pub timeout: Option<Duration>,
+}
+
+pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
+    let started = Instant::now();
+    let out = &ctx.out;
+    let plan = args.plan.map(|p| ctx.load_plan(p)).transpose()?;
+    let (cluster, name) = match (&plan, args.cluster, args.service) {
+        (Some(p), _, _) => (p.service.cluster.clone(), p.service.name.clone()),
+        (None, Some(c), Some(s)) => (c.to_string(), s.to_string()),
+        _ => {
+            return Err(Failure::usage(
+                "rollback needs a PLAN, or --cluster and --service",
+            ))
+        }
+    };
+    let mut rollout = plan
+        .as_ref()
+        .map(|p| p.rollout.clone())
+        .unwrap_or(RolloutSpec {
+            timeout: Duration::from_secs(600),
+            poll: Duration::from_secs(2),
+            on_failure: OnFailure::Stop,
+        });
+    if let Some(t) = args.timeout {
+        rollout.timeout = t;
+    }
+    let config = ctx.aws_config(plan.as_ref()).await;
+    let ecs = Ecs::new(&config);
+
+    let before = match ecs.service(&cluster, &name).await? {
+        ServiceLookup::Found(s) => *s,
+        ServiceLookup::MissingService => {
+            return Err(Failure::new(
+                ExitCode::Preflight,
+                format!("service {name} not found in cluster {cluster}"),
+            ))
+        }
+        ServiceLookup::MissingCluster => {
+            return Err(Failure::new(
+                ExitCode::Preflight,
+                format!("cluster {cluster} not found"),
+            ))
+        }
+    };
+    let current_arn = before.task_definition.clone();
+    let current = short_task_definition(&current_arn).to_string();
+    let (family, current_rev) = current
+        .rsplit_once(':')
+        .map(|(f, r)| (f.to_string(), r.parse::<i32>().unwrap_or(0)))
+        .ok_or_else(|| {
+            Failure::aws(format!(
+                "service {name} runs `{current_arn}`, not a family:revision"
+            ))
+        })?;
+    if let Some(p) = &plan {
+        if p.task_definition.family != family {
+            return Err(Failure::new(
+                ExitCode::Preflight,
+                format!("service {name} runs family {family}, but the plan's task_definition.family is {}", p.task_definition.family),
+            ));
+        }
+    }
+    let current_tags = match ecs.task_definition(&current_arn).await? {
+        Some((_, tags)) => release_tags(&tags),
+        None => Default::default(),
+    };
+
+    let to = match args.to {
+        Some(n) => n,
+        None => match current_tags
+            .get("release:previous")
+            .and_then(|arn| revision_of(arn).parse::<i32>().ok())
+        {
+            Some(n) => {
+                out.info(&format!("revision {current_rev} was deployed over revision {n} (its release:previous tag)"));
+                n
+            }
+            None => {
+                out.warn(&format!(
+                    "revision {current_rev} carries no release:previous tag; assuming revision {} ran before it (use --to N to choose)",
+                    current_rev - 1
+                ));
+                current_rev - 1
+            }
+        },
+    };
+    if to < 1 {
+        return Err(Failure::new(
+            ExitCode::Preflight,
+            format!("there is no revision before {family}:{current_rev}"),
+        ));
+    }
+    let wanted = format!("{family}:{to}");
+    let Some((td, tags)) = ecs.task_definition(&wanted).await? else {
+        let latest = ecs
+            .revisions(&family, TaskDefinitionStatus::Active)
+            .await
+            .ok()
+            .and_then(|r| r.last().map(|a| short_task_definition(a).to_string()));
+        return Err(Failure::new(
+            ExitCode::Preflight,
+            format!(
+                "revision {to} of family {family} does not exist{}; nothing changed",
+                latest
+                    .map(|l| format!(" (the latest is {l})"))
+                    .unwrap_or_default()
+            ),
+        ));
+    };
+    let status = td
+        .status()
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_default();
+    if status != "ACTIVE" {
+        return Err(Failure::new(
+            ExitCode::Preflight,
+            format!("revision {wanted} is {status} (deregistered): ECS cannot deploy it; nothing changed"),
+        ));
+    }
+    let target_arn = td.task_definition_arn().unwrap_or(&wanted).to_string();
+    let target_tags = release_tags(&tags);
+
+    // Lifecycle policies delete old images: check each still resolves before changing anything.
+    let mut missing = Vec::new();
+    for c in td.container_definitions() {
+        let Some(image) = c.image() else { continue };
+        let Ok(reference) = ImageRef::parse(image) else {
+            out.warn(&format!(
+                "container {}: cannot check image `{image}` (not host/repo:tag or @digest)",
+                c.name().unwrap_or("?")
+            ));
+            continue;
+        };
+        let ecr = match &plan {
+            Some(p) if reference.repository() == p.image.repository => p.image.login == Login::Ecr,
+            _ => is_ecr_repository(&reference.repository()),
+        };
+        let creds = if ecr {
+            Some(Ecr::new(&config).credentials().await?)
+        } else {
+            registry::docker_credentials(&reference.host)
+        };
+        match registry::resolve_digest(&reference, creds.as_ref()).await {
+            Ok(_) => out.info(&format!("image {image}: resolves")),
+            Err(ResolveError::NotFound(m)) => {
+                missing.push(format!("container {}: {m}", c.name().unwrap_or("?")))
+            }
+            Err(e) => missing.push(format!("container {}: {e}", c.name().unwrap_or("?"))),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(Failure::new(
+            ExitCode::Preflight,
+            format!(
+                "revision {wanted} cannot run: its images do not resolve:\n{}\nnothing changed",
+                bullet(&missing)
+            ),
+        ));
+    }
+
+    let show = |tags: &std::collections::BTreeMap<String, String>, key: &str| {
+        tags.get(key).cloned().unwrap_or_else(|| "?".into())
+    };
+    out.record(
+        "change",
+        &format!(
+            "rollback of {cluster}/{name}:\n  revision: {current} -> {wanted}\n  version:  {} -> {}\n  digest:   {} -> {}",
+            show(&current_tags, "release:version"),
+            show(&target_tags, "release:version"),
+            show(&current_tags, "release:digest"),
+            show(&target_tags, "release:digest"),
+        ),
+        json!({
+            "from": current_arn, "to": target_arn,
+            "from_version": current_tags.get("release:version"), "to_version": target_tags.get("release:version"),
+            "from_digest": current_tags.get("release:digest"), "to_digest": target_tags.get("release:digest"),
+            "dry_run": args.dry_run,
+        }),
+    );
+    if args.dry_run {
+        out.info("dry run: nothing changed");
+        return Ok(ExitCode::Success);
+    }
+
+    let deployer = Deployer {
+        ecs: &ecs,
+        out,
+        cluster: &cluster,
+        service: &name,
+        rollout: &rollout,
+    };
+    let outcome = deployer.deploy(&target_arn, &before, started).await?;
+    let undo = match args.plan {
+        Some(p) => format!("release rollback {} --to {current_rev}", p.display()),
+        None => format!("release rollback --cluster {cluster} --service {name} --to {current_rev}"),
+    };
+    let verdict = match outcome.end {
+        WatchEnd::Interrupted => {
+            let status = match args.plan {
+                Some(p) => format!("release status {}", p.display()),
+                None => format!("aws ecs describe-services --cluster {cluster} --services {name}"),
+            };
+            return Ok(interrupted(out, &outcome.target, &status, &undo));
+        }
+        WatchEnd::Verdict(v) => v,
+    };
+    let summary = json!({
+        "from": current_arn, "to": target_arn, "deployment": outcome.target.deployment_id,
+        "seconds": started.elapsed().as_secs_f64(), "polls": outcome.stats.polls,
+        "ecs_calls": ecs.calls(), "verdict": verdict,
+    });
+    let (code, text) = match &verdict {
+        Verdict::Succeeded { running, desired } => (
+            ExitCode::Success,
+            format!("rolled back {cluster}/{name} to {wanted}: {running}/{desired} running"),
+        ),
+        Verdict::TimedOut { progress, .. } => (
+            ExitCode::Timeout,
+            format!(
+                "timed out after {} waiting for {wanted}: {}/{} running; the deployment goes on in ECS",
+                humantime::format_duration(rollout.timeout),
+                progress.ours.running,
+                progress.ours.desired
+            ),
+        ),
+        Verdict::Failed { reasons } | Verdict::RolledBackByEcs { reasons, .. } => (
+            ExitCode::Failed,
+            format!("the rollback to {wanted} failed:\n{}", bullet(reasons)),
+        ),
+        Verdict::Superseded { by, .. } => (
+            ExitCode::Failed,
+            format!("the rollback to {wanted} was superseded by deployment {by}, which release did not start"),
+        ),
+        Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
+    };
+    out.record("summary", &text, summary);
+    Ok(code)
+}
