@@ -1,0 +1,54 @@
+//! `release preflight PLAN [--image REF] [--force] [--allow-downgrade]`: run every check
+//! deploy runs before its first change, change nothing, and exit 3 when any check failed.
+
+use std::path::Path;
+
+use super::Ctx;
+use crate::cli::CheckFlags;
+use crate::exit::{ExitCode, Result};
+use crate::preflight::{self, ImageToCheck, PreflightOptions};
+use crate::release_image;
+
+pub async fn run(
+    ctx: &Ctx,
+    plan_path: &Path,
+    image: Option<&str>,
+    checks: CheckFlags,
+) -> Result<ExitCode> {
+    let out = &ctx.out;
+    let plan = ctx.load_plan(plan_path)?;
+    let to_check = match image {
+        None if plan.build.is_some() => ImageToCheck::WillBuild,
+        _ => ImageToCheck::Existing(release_image::reference(&plan, image)?),
+    };
+    let config = ctx.aws_config(Some(&plan)).await;
+    let opts = PreflightOptions {
+        force: checks.force,
+        allow_downgrade: checks.allow_downgrade,
+    };
+    out.step(&format!(
+        "preflight of {} {} for {}/{}",
+        plan.path().display(),
+        plan.version,
+        plan.service.cluster,
+        plan.service.name
+    ));
+    let (report, _) = preflight::run(out, &plan, &config, to_check, &opts).await?;
+    let failed = report.failed();
+    out.record(
+        "summary",
+        &format!(
+            "preflight {}: {} (in {:.1}s){}",
+            if failed { "failed" } else { "passed" },
+            report.summary(),
+            report.seconds,
+            if failed { "; nothing was changed" } else { "" }
+        ),
+        report.summary_fields(),
+    );
+    Ok(if failed {
+        ExitCode::Preflight
+    } else {
+        ExitCode::Success
+    })
+}

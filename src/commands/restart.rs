@@ -1,0 +1,116 @@
+//! `release restart PLAN`: force a new deployment of the revision the service runs now
+//! (its tasks are replaced and read their secrets again, e.g. after an SSM parameter was
+//! fixed), and watch that deployment exactly like deploy does.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde_json::json;
+
+use super::Ctx;
+use crate::aws::ecs::{Ecs, ServiceLookup};
+use crate::deployment::{bullet, interrupted, Deployer};
+use crate::exit::{ExitCode, Failure, Result};
+use crate::output::short_duration;
+use crate::rollout::decision::Verdict;
+use crate::rollout::observation::short_task_definition;
+use crate::watch::WatchEnd;
+
+pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
+    let started = Instant::now();
+    let out = &ctx.out;
+    let plan = ctx.load_plan(plan_path)?;
+    let config = ctx.aws_config(Some(&plan)).await;
+    let ecs = Ecs::new(&config);
+    let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
+
+    let before = match ecs.service(cluster, name).await? {
+        ServiceLookup::Found(s) => *s,
+        ServiceLookup::MissingService => {
+            return Err(Failure::new(
+                ExitCode::Preflight,
+                format!("service {name} not found in cluster {cluster}: nothing was restarted"),
+            ))
+        }
+        ServiceLookup::MissingCluster => {
+            return Err(Failure::new(
+                ExitCode::Preflight,
+                format!("cluster {cluster} not found: nothing was restarted"),
+            ))
+        }
+    };
+    let current = before.task_definition.clone();
+    let short = short_task_definition(&current).to_string();
+    out.step(&format!(
+        "restarting {cluster}/{name}: a new deployment of {short} (the running revision)"
+    ));
+    let deployer = Deployer {
+        ecs: &ecs,
+        out,
+        cluster,
+        service: name,
+        rollout: &plan.rollout,
+    };
+    let outcome = deployer.deploy(&current, &before, started).await?;
+    let verdict = match outcome.end {
+        WatchEnd::Interrupted => {
+            let status = format!("release status {}", plan.path().display());
+            return Ok(interrupted(out, &outcome.target, &status, &status));
+        }
+        WatchEnd::Verdict(v) => v,
+    };
+    let summary = json!({
+        "task_definition": current, "deployment": outcome.target.deployment_id,
+        "seconds": started.elapsed().as_secs_f64(), "polls": outcome.stats.polls,
+        "ecs_calls": ecs.calls(), "verdict": verdict,
+    });
+    let (code, message) = match &verdict {
+        Verdict::Succeeded { running, desired } => (
+            ExitCode::Success,
+            format!(
+                "restarted {cluster}/{name} on {short}: {running}/{desired} new tasks running, in {}",
+                short_duration(started.elapsed())
+            ),
+        ),
+        Verdict::RolledBackByEcs { to, reasons } => (
+            ExitCode::RolledBack,
+            format!(
+                "restart of {short} failed and ECS rolled the service back to {}:\n{}",
+                short_task_definition(to),
+                bullet(reasons)
+            ),
+        ),
+        Verdict::Failed { reasons } => (
+            ExitCode::Failed,
+            format!(
+                "restart of {short} failed:\n{}\ndeployment {} is left as it is; see `release status {}`",
+                bullet(reasons),
+                outcome.target.deployment_id,
+                plan.path().display()
+            ),
+        ),
+        Verdict::Superseded { by, task_definition } => (
+            ExitCode::Failed,
+            format!(
+                "restart was superseded: deployment {by} of {} (not started by this restart) took over",
+                short_task_definition(task_definition)
+            ),
+        ),
+        Verdict::TimedOut { progress, reasons } => (
+            ExitCode::Timeout,
+            format!(
+                "timed out after {} waiting for the restart of {short}: {}/{} running, {} pending, {} failed, {}\n{}the deployment goes on in ECS",
+                humantime::format_duration(plan.rollout.timeout),
+                progress.ours.running,
+                progress.ours.desired,
+                progress.ours.pending,
+                progress.ours.failed,
+                progress.rollout_state,
+                if reasons.is_empty() { String::new() } else { format!("{}\n", bullet(reasons)) },
+            ),
+        ),
+        Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
+    };
+    out.record("summary", &message, summary);
+    Ok(code)
+}

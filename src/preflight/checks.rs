@@ -1,0 +1,694 @@
+//! The checks themselves: read-only AWS and registry calls, then one result per check.
+//!
+//! Order of work: ECS (cluster, service, running revision, running tasks) and the image
+//! (repository, digest) concurrently; then the template, rendered with the resolved image
+//! (or a placeholder digest); then one batched, decrypted GetParameters for every SSM
+//! parameter named by a rule, a `same_as`, the rendered task definition or the running
+//! one. A call that fails makes the checks depending on it fail with the reason; it never
+//! stops the other checks.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use aws_config::{Region, SdkConfig};
+use aws_sdk_ecs::types::{self as ecs_types, DesiredStatus};
+
+use super::{secret_rules, CheckResult, ImageToCheck, PreflightOptions, Report};
+use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
+use crate::aws::ssm::{self, Lookup};
+use crate::exit::Result;
+use crate::output::{epoch_rfc3339, Output};
+use crate::plan::{is_ecr_repository, Login, Plan, SecretRule, Version};
+use crate::rollout::observation::{short_task_definition, Service, Task};
+use crate::template::{self, PinnedImage};
+use crate::{release_image, taskdef};
+
+type Lookups = std::result::Result<BTreeMap<String, Lookup>, String>;
+
+/// Runs every check; prints one line per check through `out` (record kind `check`);
+/// returns the report and, when the image resolved, the pinned image.
+pub async fn run(
+    out: &Output,
+    plan: &Plan,
+    config: &SdkConfig,
+    image: ImageToCheck,
+    opts: &PreflightOptions,
+) -> Result<(Report, Option<PinnedImage>)> {
+    let started = Instant::now();
+    out.spinner("running preflight checks");
+    let ecs = Ecs::new(config);
+    let (env, (repository, (image_check, pinned))) = tokio::join!(environment(&ecs, plan), async {
+        tokio::join!(
+            repository_check(plan, config),
+            image_check(plan, config, &image)
+        )
+    });
+
+    // The template, with the real digest when there is one (what deploy will register).
+    let placeholder_ref = match &image {
+        ImageToCheck::Existing(r) => Some(r.clone()),
+        ImageToCheck::WillBuild => release_image::reference(plan, None).ok(),
+    };
+    let for_template = pinned.clone().or_else(|| {
+        placeholder_ref
+            .as_ref()
+            .map(crate::commands::render::placeholder)
+    });
+    let rendered = for_template
+        .as_ref()
+        .map(|p| (template::render(plan, p), p));
+    let template_check = match &rendered {
+        Some((Ok(r), _)) => CheckResult::passed(
+            "template",
+            format!(
+                "{} renders and converts: family {}, {} container{}{}",
+                plan.task_definition.template.display(),
+                r.request.family().unwrap_or_default(),
+                r.request.container_definitions().len(),
+                if r.request.container_definitions().len() == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                if pinned.is_some() {
+                    String::new()
+                } else {
+                    " (checked with a placeholder digest)".into()
+                }
+            ),
+        ),
+        Some((Err(e), _)) => CheckResult::failed("template", e.message.clone()),
+        None => CheckResult::skipped("template", "no image reference to render it with"),
+    };
+    let refs: Option<Vec<(String, String, String)>> = match &rendered {
+        Some((Ok(r), _)) => Some(taskdef::secret_refs(&r.request)),
+        _ => None,
+    };
+
+    // One lookup for every SSM parameter any check needs.
+    let mut names: Vec<String> = Vec::new();
+    for rule in &plan.secrets {
+        names.push(rule.name.clone());
+        names.extend(rule.same_as.clone());
+    }
+    for (_, _, value_from) in refs.iter().flatten() {
+        if kind(value_from) == RefKind::Ssm {
+            names.push(value_from.clone());
+        }
+    }
+    for value_from in &env.running_refs {
+        if kind(value_from) == RefKind::Ssm {
+            names.push(value_from.clone());
+        }
+    }
+    names.sort();
+    names.dedup();
+    let lookups: Lookups = if names.is_empty() {
+        Ok(BTreeMap::new())
+    } else {
+        ssm::get_parameters(config, &names).await
+    };
+
+    let mut checks = vec![env.cluster, env.service, repository, image_check];
+    checks.push(in_progress_check(plan, &env.found, opts));
+    checks.push(version_check(plan, &env.found, &env.running, opts));
+    checks.push(template_check);
+    checks.extend(value_from_checks(refs.as_deref(), &lookups));
+    let mut broken = Vec::new();
+    for rule in &plan.secrets {
+        let check = secret_rule_check(rule, &lookups);
+        if check.status == super::Status::Failed {
+            broken.push(ssm::parameter_name(&rule.name).to_string());
+        }
+        checks.push(check);
+    }
+    checks.push(stale_check(
+        plan, &env.found, &env.tasks, &names, &lookups, &broken,
+    ));
+
+    let report = Report {
+        checks,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    out.clear_bar();
+    report.print(out);
+    Ok((report, pinned))
+}
+
+/// What ECS says about the plan's service.
+struct Environment {
+    cluster: CheckResult,
+    service: CheckResult,
+    found: Found,
+    /// The running revision with its tags; Err is why it could not be read.
+    running: std::result::Result<Option<(ecs_types::TaskDefinition, Vec<ecs_types::Tag>)>, String>,
+    /// `valueFrom`s of the running revision (the values the running tasks hold).
+    running_refs: Vec<String>,
+    /// RUNNING tasks of the service.
+    tasks: std::result::Result<Vec<Task>, String>,
+}
+
+/// The service, or why there is none to look at.
+enum Found {
+    Service(Box<Service>),
+    Not(String),
+}
+
+async fn environment(ecs: &Ecs, plan: &Plan) -> Environment {
+    let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
+    let family = plan.task_definition.family.as_str();
+    let (status, lookup) = tokio::join!(ecs.cluster_status(cluster), ecs.service(cluster, name));
+    let cluster_check = match &status {
+        Ok(Some(s)) if s == "ACTIVE" => {
+            CheckResult::passed("cluster", format!("cluster {cluster} is ACTIVE"))
+        }
+        Ok(Some(s)) => {
+            CheckResult::failed("cluster", format!("cluster {cluster} is {s}, not ACTIVE"))
+        }
+        Ok(None) => CheckResult::failed("cluster", format!("cluster {cluster} not found")),
+        Err(e) => CheckResult::failed("cluster", e.message.clone()),
+    };
+    let cluster_missing = matches!(status, Ok(None));
+    let (service_check, found) = match lookup {
+        Ok(ServiceLookup::Found(s)) => {
+            let runs = family_of(&s.task_definition);
+            let check = if s.status != "ACTIVE" {
+                CheckResult::failed(
+                    "service",
+                    format!(
+                        "service {name} in cluster {cluster} is {}, not ACTIVE",
+                        s.status
+                    ),
+                )
+            } else if runs != family {
+                CheckResult::failed(
+                    "service",
+                    format!(
+                        "service {name} in cluster {cluster} runs family {runs} ({}), not the plan's family {family}",
+                        short_task_definition(&s.task_definition)
+                    ),
+                )
+            } else {
+                CheckResult::passed(
+                    "service",
+                    format!(
+                        "service {name} in cluster {cluster} is ACTIVE and runs {} ({}/{} running)",
+                        short_task_definition(&s.task_definition),
+                        s.running_count,
+                        s.desired_count
+                    ),
+                )
+            };
+            (check, Found::Service(s))
+        }
+        Ok(ServiceLookup::MissingService) if !cluster_missing => (
+            CheckResult::failed(
+                "service",
+                format!("service {name} not found in cluster {cluster}"),
+            ),
+            Found::Not(format!("service {name} not found")),
+        ),
+        Ok(ServiceLookup::MissingService | ServiceLookup::MissingCluster) => (
+            CheckResult::skipped("service", format!("cluster {cluster} not found")),
+            Found::Not(format!("cluster {cluster} not found")),
+        ),
+        Err(e) => (
+            CheckResult::failed("service", e.message.clone()),
+            Found::Not(format!("service {name} could not be read")),
+        ),
+    };
+
+    let (running, tasks) = match &found {
+        Found::Service(s) => {
+            let (td, tasks) = tokio::join!(
+                ecs.task_definition(&s.task_definition),
+                ecs.tasks(cluster, name, DesiredStatus::Running, None)
+            );
+            (
+                td.map_err(|e| e.message),
+                tasks.map_err(|e| e.message).map(|ts| {
+                    ts.into_iter()
+                        .filter(|t| t.last_status == "RUNNING")
+                        .collect()
+                }),
+            )
+        }
+        Found::Not(why) => (Err(why.clone()), Err(why.clone())),
+    };
+    let running_refs = match &running {
+        Ok(Some((td, _))) => td
+            .container_definitions()
+            .iter()
+            .flat_map(|c| {
+                let log = c
+                    .log_configuration()
+                    .map(|l| l.secret_options())
+                    .unwrap_or_default();
+                c.secrets().iter().chain(log).map(|s| s.value_from().into())
+            })
+            .collect(),
+        _ => vec![],
+    };
+    Environment {
+        cluster: cluster_check,
+        service: service_check,
+        found,
+        running,
+        running_refs,
+        tasks,
+    }
+}
+
+/// `arn:…:task-definition/family:3` → `family`.
+fn family_of(task_definition: &str) -> &str {
+    let short = short_task_definition(task_definition);
+    short.rsplit_once(':').map_or(short, |(f, _)| f)
+}
+
+async fn repository_check(plan: &Plan, config: &SdkConfig) -> CheckResult {
+    let repository = &plan.image.repository;
+    let ecr_host = is_ecr_repository(repository);
+    if !ecr_host && plan.image.login != Login::Ecr {
+        return CheckResult::skipped(
+            "repository",
+            format!("{repository} is not an ECR repository: the image check covers it"),
+        );
+    }
+    let (host, path) = repository.split_once('/').unwrap_or((repository, ""));
+    // `<account>.dkr.ecr.<region>.amazonaws.com`: ask that account's registry, in that region.
+    let mut parts = host.split('.');
+    let account = parts
+        .next()
+        .filter(|a| ecr_host && a.chars().all(|c| c.is_ascii_digit()));
+    let region = ecr_host.then(|| host.split('.').nth(3)).flatten();
+    let config = match region {
+        Some(r) if config.region().map(|c| c.as_ref()) != Some(r) => config
+            .to_builder()
+            .region(Region::new(r.to_string()))
+            .build(),
+        _ => config.clone(),
+    };
+    let result = aws_sdk_ecr::Client::new(&config)
+        .describe_repositories()
+        .repository_names(path)
+        .set_registry_id(account.map(str::to_string))
+        .send()
+        .await;
+    match result {
+        Ok(out) if !out.repositories().is_empty() => CheckResult::passed(
+            "repository",
+            format!("ECR repository {path} exists ({repository})"),
+        ),
+        Ok(_) => CheckResult::failed(
+            "repository",
+            format!("ECR repository {path} not found ({repository})"),
+        ),
+        Err(e) => {
+            let d = crate::aws::describe(&e);
+            if d.starts_with("RepositoryNotFoundException") {
+                CheckResult::failed(
+                    "repository",
+                    format!("ECR repository {path} not found ({repository})"),
+                )
+            } else {
+                CheckResult::failed(
+                    "repository",
+                    format!("ECR DescribeRepositories {path}: {d}"),
+                )
+            }
+        }
+    }
+}
+
+async fn image_check(
+    plan: &Plan,
+    config: &SdkConfig,
+    image: &ImageToCheck,
+) -> (CheckResult, Option<PinnedImage>) {
+    match image {
+        ImageToCheck::WillBuild => {
+            let from = plan
+                .build
+                .as_ref()
+                .map(|b| format!(" from {}", b.context.display()))
+                .unwrap_or_default();
+            (
+                CheckResult::skipped(
+                    "image",
+                    format!(
+                        "will be built{from} and pushed as {}:{}",
+                        plan.image.repository, plan.image.tags[0]
+                    ),
+                ),
+                None,
+            )
+        }
+        ImageToCheck::Existing(reference) => {
+            match release_image::resolve(plan, config, reference).await {
+                Ok(p) => (
+                    CheckResult::passed("image", format!("{reference} resolves to {}", p.digest)),
+                    Some(p),
+                ),
+                Err(e) => (CheckResult::failed("image", e.message), None),
+            }
+        }
+    }
+}
+
+fn in_progress_check(plan: &Plan, found: &Found, opts: &PreflightOptions) -> CheckResult {
+    const NAME: &str = "deployments";
+    let s = match found {
+        Found::Service(s) => s,
+        Found::Not(why) => return CheckResult::skipped(NAME, why.clone()),
+    };
+    let rolling: Vec<String> = s
+        .deployments
+        .iter()
+        .filter(|d| d.rollout_state.as_deref() == Some("IN_PROGRESS") || d.status != "PRIMARY")
+        .map(|d| {
+            format!(
+                "deployment {} of {} is {} {} ({}/{} running)",
+                d.id,
+                short_task_definition(&d.task_definition),
+                d.status,
+                d.rollout_state.as_deref().unwrap_or("-"),
+                d.running_count,
+                d.desired_count
+            )
+        })
+        .collect();
+    if rolling.is_empty() {
+        return CheckResult::passed(
+            NAME,
+            format!("no deployment of service {} in progress", plan.service.name),
+        );
+    }
+    let what = format!(
+        "{}: another release is rolling on service {}",
+        rolling.join("; "),
+        plan.service.name
+    );
+    if opts.force {
+        CheckResult::warning(NAME, format!("{what}; going on because of --force"))
+    } else {
+        CheckResult::failed(
+            NAME,
+            format!("{what}; wait for it to finish, or pass --force"),
+        )
+    }
+}
+
+fn version_check(
+    plan: &Plan,
+    found: &Found,
+    running: &std::result::Result<Option<(ecs_types::TaskDefinition, Vec<ecs_types::Tag>)>, String>,
+    opts: &PreflightOptions,
+) -> CheckResult {
+    const NAME: &str = "version";
+    let current = match found {
+        Found::Service(s) => short_task_definition(&s.task_definition).to_string(),
+        Found::Not(why) => return CheckResult::skipped(NAME, why.clone()),
+    };
+    let tags = match running {
+        Ok(Some((_, tags))) => release_tags(tags),
+        Ok(None) => {
+            return CheckResult::skipped(
+                NAME,
+                format!("the running revision {current} could not be found"),
+            )
+        }
+        Err(e) => return CheckResult::failed(NAME, e.clone()),
+    };
+    let Some(text) = tags.get("release:version") else {
+        return CheckResult::skipped(
+            NAME,
+            format!("the running revision {current} has no release:version tag"),
+        );
+    };
+    let theirs = match Version::parse(text) {
+        Ok(v) => v,
+        Err(e) => {
+            return CheckResult::skipped(
+                NAME,
+                format!("the running revision {current}'s release:version tag: {e}"),
+            )
+        }
+    };
+    let ours = &plan.version;
+    match ours.cmp(&theirs) {
+        std::cmp::Ordering::Greater => CheckResult::passed(
+            NAME,
+            format!("{ours} is above {theirs}, which {current} runs"),
+        ),
+        std::cmp::Ordering::Equal => CheckResult::passed(
+            NAME,
+            format!("{ours} is the version {current} runs: a redeploy"),
+        ),
+        std::cmp::Ordering::Less if opts.allow_downgrade => CheckResult::warning(
+            NAME,
+            format!("{ours} is lower than {theirs}, which {current} runs: a downgrade, allowed by --allow-downgrade"),
+        ),
+        std::cmp::Ordering::Less => CheckResult::failed(
+            NAME,
+            format!("{ours} is lower than {theirs}, which {current} runs: a downgrade; pass --allow-downgrade to deploy it anyway"),
+        ),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefKind {
+    Ssm,
+    SecretsManager,
+    Other,
+}
+
+/// What a `valueFrom` names: an SSM parameter (name or ARN), a Secrets Manager secret, or else.
+fn kind(value_from: &str) -> RefKind {
+    if !value_from.starts_with("arn:") {
+        return RefKind::Ssm;
+    }
+    match value_from.split(':').nth(2) {
+        Some("ssm") => RefKind::Ssm,
+        Some("secretsmanager") => RefKind::SecretsManager,
+        _ => RefKind::Other,
+    }
+}
+
+fn value_from_checks(
+    refs: Option<&[(String, String, String)]>,
+    lookups: &Lookups,
+) -> Vec<CheckResult> {
+    let Some(refs) = refs else {
+        return vec![CheckResult::skipped(
+            "secret references",
+            "the template did not render",
+        )];
+    };
+    if refs.is_empty() {
+        return vec![CheckResult::passed(
+            "secret references",
+            "the task definition references no secrets",
+        )];
+    }
+    refs.iter()
+        .map(|(container, secret, value_from)| {
+            let name = format!("valueFrom {container}/{secret}");
+            match kind(value_from) {
+                RefKind::SecretsManager => CheckResult::skipped(
+                    name,
+                    format!("Secrets Manager secret {value_from}: not checked"),
+                ),
+                RefKind::Other => CheckResult::skipped(
+                    name,
+                    format!("{value_from} is neither an SSM parameter nor a Secrets Manager secret: not checked"),
+                ),
+                RefKind::Ssm => match lookups {
+                    Err(e) => CheckResult::failed(name, e.clone()),
+                    Ok(found) => match found.get(value_from) {
+                        Some(Lookup::Found(p)) => CheckResult::passed(
+                            name,
+                            format!("SSM parameter {} exists ({})", p.name, p.kind),
+                        ),
+                        _ => CheckResult::failed(
+                            name,
+                            format!("SSM parameter {value_from} not found (GetParameters lists it in InvalidParameters): the task could not start"),
+                        ),
+                    },
+                },
+            }
+        })
+        .collect()
+}
+
+fn secret_rule_check(rule: &SecretRule, lookups: &Lookups) -> CheckResult {
+    let name = format!("secret {}", rule.name);
+    let found = match lookups {
+        Err(e) => return CheckResult::failed(name, e.clone()),
+        Ok(f) => f,
+    };
+    let p = match found.get(&rule.name) {
+        Some(Lookup::Found(p)) => p,
+        _ => {
+            return CheckResult::failed(
+                name,
+                format!(
+                    "SSM parameter {} not found (GetParameters lists it in InvalidParameters; rule at {})",
+                    rule.name, rule.position
+                ),
+            )
+        }
+    };
+    let value = &p.value;
+    let mut findings = secret_rules::check(value.expose(), rule);
+    let mut same = None;
+    if let Some(other) = &rule.same_as {
+        match found.get(other) {
+            Some(Lookup::Found(o)) if o.value.sha256() == value.sha256() => {
+                same = Some(format!(", identical to {other}"))
+            }
+            Some(Lookup::Found(o)) => findings.push(format!(
+                "differs from {other} (sha256 {}… vs {}…, {} vs {} bytes)",
+                value.fingerprint(),
+                o.value.fingerprint(),
+                value.len(),
+                o.value.len()
+            )),
+            _ => findings.push(format!("same_as {other}: SSM parameter not found")),
+        }
+    }
+    let secure = p.kind == "SecureString";
+    let insecure = format!(
+        "it is a {}, not a SecureString: its value is stored unencrypted",
+        p.kind
+    );
+    if !findings.is_empty() {
+        let also = if secure {
+            String::new()
+        } else {
+            format!("; {insecure}")
+        };
+        return CheckResult::failed(
+            name,
+            format!(
+                "{}{also} (sha256 {}…; rule at {})",
+                findings.join("; "),
+                value.fingerprint(),
+                rule.position
+            ),
+        );
+    }
+    let facts = format!(
+        "{} bytes, sha256 {}…, version {}{}",
+        value.len(),
+        value.fingerprint(),
+        p.version,
+        same.unwrap_or_default()
+    );
+    if secure {
+        CheckResult::passed(name, format!("SecureString, {facts}"))
+    } else {
+        CheckResult::warning(name, format!("{insecure}; {facts}"))
+    }
+}
+
+fn stale_check(
+    plan: &Plan,
+    found: &Found,
+    tasks: &std::result::Result<Vec<Task>, String>,
+    names: &[String],
+    lookups: &Lookups,
+    broken: &[String],
+) -> CheckResult {
+    const NAME: &str = "stale secrets";
+    if let Found::Not(why) = found {
+        return CheckResult::skipped(NAME, why.clone());
+    }
+    let tasks = match tasks {
+        Ok(t) => t,
+        Err(e) => return CheckResult::failed(NAME, e.clone()),
+    };
+    let lookups = match lookups {
+        Ok(l) => l,
+        Err(e) => return CheckResult::failed(NAME, e.clone()),
+    };
+    if tasks.is_empty() {
+        return CheckResult::skipped(
+            NAME,
+            format!("no running tasks in service {}", plan.service.name),
+        );
+    }
+    let mut seen = Vec::new();
+    let mut stale = Vec::new();
+    for n in names {
+        let Some(Lookup::Found(p)) = lookups.get(n) else {
+            continue;
+        };
+        if seen.contains(&p.name) {
+            continue;
+        }
+        seen.push(p.name.clone());
+        let Some(modified) = p.last_modified else {
+            continue;
+        };
+        let older = tasks
+            .iter()
+            .filter(|t| t.started_at.is_some_and(|s| s < modified))
+            .count();
+        if older > 0 {
+            stale.push(format!(
+                "SSM parameter {} changed at {}, after {older} of the {} running tasks of service {} started{}",
+                p.name,
+                epoch_rfc3339(modified),
+                tasks.len(),
+                plan.service.name,
+                if broken.contains(&p.name) {
+                    " (and fails its rule above: fix it before replacing the tasks)"
+                } else {
+                    ""
+                }
+            ));
+        }
+    }
+    if stale.is_empty() {
+        return CheckResult::passed(
+            NAME,
+            format!(
+                "no checked parameter changed since the {} running task{} started",
+                tasks.len(),
+                if tasks.len() == 1 { "" } else { "s" }
+            ),
+        );
+    }
+    CheckResult::warning(
+        NAME,
+        format!(
+            "{}: those tasks still hold the old value until they are replaced (a deploy replaces them; or run `release restart {}`)",
+            stale.join("; "),
+            plan.path().display()
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn value_from_kinds() {
+        assert_eq!(kind("/x/y"), RefKind::Ssm);
+        assert_eq!(kind("arn:aws:ssm:us-east-1:1:parameter/x"), RefKind::Ssm);
+        assert_eq!(
+            kind("arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf"),
+            RefKind::SecretsManager
+        );
+        assert_eq!(kind("arn:aws:s3:::bucket/x"), RefKind::Other);
+    }
+
+    #[test]
+    fn family_of_an_arn() {
+        assert_eq!(
+            family_of("arn:aws:ecs:us-east-1:1:task-definition/local-app:3"),
+            "local-app"
+        );
+    }
+}
