@@ -23,8 +23,21 @@ pub enum ExitCode {
     Verify = 6,
     /// AWS or the registry answered with an error we could not handle.
     Aws = 7,
-    /// Building, logging in or pushing the image failed.
+    /// Building the image failed (the builder's `build` exited non-zero).
     Build = 8,
+    /// The builder CLI (`build.builder`, default `docker`) is not installed or cannot be run.
+    BuilderMissing = 9,
+    /// The builder's daemon does not answer (`<builder> version` fails).
+    DaemonDown = 10,
+    /// A `build.before` command failed.
+    BeforeFailed = 11,
+    /// Logging in to the registry failed (ECR token or `<builder> login`).
+    Login = 12,
+    /// Pushing the image failed.
+    Push = 13,
+    /// The registry disagrees with the pushed digest, a tag points elsewhere, or the version's
+    /// tag already holds a different image (refused without `--retag`).
+    Digest = 14,
     /// Interrupted (Ctrl-C) while watching: the deployment itself goes on.
     Interrupted = 130,
 }

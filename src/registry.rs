@@ -93,6 +93,55 @@ pub async fn resolve_digest(
     image: &ImageRef,
     creds: Option<&Credentials>,
 ) -> Result<String, ResolveError> {
+    let resp = manifest_request(reqwest::Method::HEAD, image, creds).await?;
+    content_digest(image, resp.headers())
+}
+
+/// GET /v2/<name>/manifests/<reference>: the digest and the manifest document (used to compare
+/// an image's config digest, i.e. its local image id, with what a tag holds).
+pub async fn fetch_manifest(
+    image: &ImageRef,
+    creds: Option<&Credentials>,
+) -> Result<(String, serde_json::Value), ResolveError> {
+    let resp = manifest_request(reqwest::Method::GET, image, creds).await?;
+    let digest = content_digest(image, resp.headers())?;
+    let body = resp.json().await.map_err(|e| {
+        ResolveError::Other(format!(
+            "{image}: the registry sent a manifest that is not JSON: {e}"
+        ))
+    })?;
+    Ok((digest, body))
+}
+
+/// The `Docker-Content-Digest` of a successful manifest answer, checked against a pinned reference.
+fn content_digest(image: &ImageRef, headers: &HeaderMap) -> Result<String, ResolveError> {
+    let digest = header(headers, "docker-content-digest").ok_or_else(|| {
+        ResolveError::Other(format!(
+            "{image}: the registry sent no Docker-Content-Digest header"
+        ))
+    })?;
+    if !is_digest(&digest) {
+        return Err(ResolveError::Other(format!(
+            "{image}: the registry answered an unexpected digest `{digest}`"
+        )));
+    }
+    if let Some(wanted) = &image.digest {
+        if wanted != &digest {
+            return Err(ResolveError::Other(format!(
+                "{image}: the registry answered digest {digest}"
+            )));
+        }
+    }
+    Ok(digest)
+}
+
+/// Sends a manifest request with the full Accept list, answering an auth challenge once;
+/// returns the successful response or the error its status means.
+async fn manifest_request(
+    method: reqwest::Method,
+    image: &ImageRef,
+    creds: Option<&Credentials>,
+) -> Result<reqwest::Response, ResolveError> {
     let url = format!(
         "{}/v2/{}/manifests/{}",
         base_url(&image.host),
@@ -103,8 +152,10 @@ pub async fn resolve_digest(
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .map_err(|e| ResolveError::Other(format!("HTTP client: {e}")))?;
-    let head = |auth: Option<String>| {
-        let mut req = client.head(&url).header(ACCEPT, MANIFEST_ACCEPT);
+    let send = |auth: Option<String>| {
+        let mut req = client
+            .request(method.clone(), &url)
+            .header(ACCEPT, MANIFEST_ACCEPT);
         if let Some(a) = auth {
             req = req.header(AUTHORIZATION, a);
         }
@@ -116,7 +167,7 @@ pub async fn resolve_digest(
             image.host
         ))
     };
-    let mut resp = head(None).await.map_err(net)?;
+    let mut resp = send(None).await.map_err(net)?;
     if resp.status() == StatusCode::UNAUTHORIZED {
         let challenge = resp
             .headers()
@@ -125,29 +176,10 @@ pub async fn resolve_digest(
             .unwrap_or("")
             .to_string();
         let auth = authorize(&client, &challenge, creds, image).await?;
-        resp = head(Some(auth)).await.map_err(net)?;
+        resp = send(Some(auth)).await.map_err(net)?;
     }
     match resp.status() {
-        s if s.is_success() => {
-            let digest = header(resp.headers(), "docker-content-digest").ok_or_else(|| {
-                ResolveError::Other(format!(
-                    "{image}: the registry sent no Docker-Content-Digest header"
-                ))
-            })?;
-            if !is_digest(&digest) {
-                return Err(ResolveError::Other(format!(
-                    "{image}: the registry answered an unexpected digest `{digest}`"
-                )));
-            }
-            if let Some(wanted) = &image.digest {
-                if wanted != &digest {
-                    return Err(ResolveError::Other(format!(
-                        "{image}: the registry answered digest {digest}"
-                    )));
-                }
-            }
-            Ok(digest)
-        }
+        s if s.is_success() => Ok(resp),
         StatusCode::NOT_FOUND => Err(ResolveError::NotFound(format!(
             "{image}: not found in the registry ({} {} answered 404)",
             image.host, image.path

@@ -1,4 +1,5 @@
-//! ECR calls: registry credentials from GetAuthorizationToken, repositories, images.
+//! ECR calls: registry credentials from GetAuthorizationToken, repositories, images
+//! (DescribeImages, to check what a pushed tag holds).
 
 use aws_config::SdkConfig;
 use aws_sdk_ecr::Client;
@@ -47,23 +48,39 @@ impl Ecr {
         Ok(Credentials::new(user, password))
     }
 
-    /// Whether an ECR repository exists.
-    pub async fn repository_exists(&self, name: &str) -> Result<bool> {
+    /// The digest ECR records for `tag` in a repository (DescribeImages), or `None` when the
+    /// tag (or the repository) is not there. `registry_id` is the account of the registry host.
+    pub async fn image_digest(
+        &self,
+        registry_id: Option<&str>,
+        repository: &str,
+        tag: &str,
+    ) -> Result<Option<String>> {
+        let id = aws_sdk_ecr::types::ImageIdentifier::builder()
+            .image_tag(tag)
+            .build();
         match self
             .client
-            .describe_repositories()
-            .repository_names(name)
+            .describe_images()
+            .set_registry_id(registry_id.map(str::to_string))
+            .repository_name(repository)
+            .image_ids(id)
             .send()
             .await
         {
-            Ok(out) => Ok(!out.repositories().is_empty()),
+            Ok(out) => Ok(out
+                .image_details()
+                .iter()
+                .find_map(|d| d.image_digest().map(str::to_string))),
             Err(e) => {
                 let d = describe(&e);
-                if d.starts_with("RepositoryNotFoundException") {
-                    Ok(false)
+                if d.starts_with("ImageNotFoundException")
+                    || d.starts_with("RepositoryNotFoundException")
+                {
+                    Ok(None)
                 } else {
                     Err(Failure::aws(format!(
-                        "ECR DescribeRepositories {name}: {d}"
+                        "ECR DescribeImages {repository}:{tag}: {d}"
                     )))
                 }
             }

@@ -1,0 +1,252 @@
+//! Build, tag and push the plan's image (`[build]`), and return it pinned by digest.
+//!
+//! Idempotent: when the version's tag is already in the registry, nothing is built or pushed
+//! and its digest is reused (unless `--rebuild`). Otherwise: the `before` commands, the
+//! builder's classic `build` with every tag, a login with ECR's token in a private
+//! DOCKER_CONFIG (or the user's own docker credentials), a push of every tag, and a check
+//! that every tag resolves to the pushed digest. A version's tag is never moved to another
+//! image without `--retag`. The builder is any docker-compatible CLI, run as child processes.
+
+mod before;
+mod builder;
+mod log;
+mod login;
+mod process;
+mod push_digest;
+mod verify;
+
+use aws_config::SdkConfig;
+use serde_json::json;
+
+use crate::exit::{ExitCode, Failure, Result};
+use crate::image_ref::ImageRef;
+use crate::output::{short_duration, Output};
+use crate::plan::{BuildSpec, Login, Plan};
+use crate::registry::{self, ResolveError};
+use crate::release_image;
+use crate::template::PinnedImage;
+use builder::Builder;
+use log::BuildLog;
+use login::PrivateConfig;
+
+/// `--rebuild` / `--retag`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuildOptions {
+    /// Build and push even when the version's tag already exists in the registry.
+    pub rebuild: bool,
+    /// Allow pushing a different digest under an existing version tag.
+    pub retag: bool,
+}
+
+/// Steps 1-4 of issue 6; returns the pushed image pinned by digest.
+///
+/// Ctrl-C stops the build (its children are killed, the private docker config removed)
+/// with exit 130; nothing is registered.
+pub async fn build_and_push(
+    out: &Output,
+    plan: &Plan,
+    config: &SdkConfig,
+    opts: &BuildOptions,
+) -> Result<PinnedImage> {
+    let spec = plan.build.as_ref().ok_or_else(|| {
+        Failure::usage(format!(
+            "{}: the plan has no [build] table, so there is nothing to build",
+            plan.path().display()
+        ))
+    })?;
+    let interrupted = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        r = run(out, plan, spec, config, opts) => r,
+        _ = interrupted => Err(Failure::new(
+            ExitCode::Interrupted,
+            "interrupted while building: nothing was registered (tags pushed before the interruption stay in the registry)",
+        )),
+    };
+    out.clear_bar();
+    result
+}
+
+/// One step on screen: a line, and a spinner with its elapsed time until dropped.
+struct Step<'a>(&'a Output);
+
+impl<'a> Step<'a> {
+    fn begin(out: &'a Output, message: &str) -> Step<'a> {
+        out.step(message);
+        out.spinner(message);
+        Step(out)
+    }
+}
+
+impl Drop for Step<'_> {
+    fn drop(&mut self) {
+        self.0.clear_bar();
+    }
+}
+
+async fn run(
+    out: &Output,
+    plan: &Plan,
+    spec: &BuildSpec,
+    config: &SdkConfig,
+    opts: &BuildOptions,
+) -> Result<PinnedImage> {
+    let started = std::time::Instant::now();
+    let repository = plan.image.repository.as_str();
+    let tags = &plan.image.tags;
+    let version_tag = tags[0].as_str();
+    let version_ref = ImageRef::parse(&format!("{repository}:{version_tag}"))
+        .map_err(|e| Failure::usage(format!("image.repository: {e}")))?;
+    let host = version_ref.host.clone();
+
+    // 0. Idempotence: the version's tag, when the registry has it, is the release's image.
+    let (creds, existing) = {
+        let _step = Step::begin(out, &format!("looking for {version_ref} in the registry"));
+        let creds = release_image::credentials(plan, config, &version_ref)
+            .await
+            .map_err(|f| {
+                Failure::new(
+                    ExitCode::Login,
+                    format!("cannot log in to {host}: {}", f.message),
+                )
+            })?;
+        let existing = match registry::resolve_digest(&version_ref, creds.as_ref()).await {
+            Ok(d) => Some(d),
+            Err(ResolveError::NotFound(_)) => None,
+            Err(e) => return Err(verify::registry_failure(e)),
+        };
+        (creds, existing)
+    };
+    if let (Some(digest), false) = (&existing, opts.rebuild) {
+        let image = version_ref.pinned(digest);
+        out.record(
+            "image_reused",
+            &format!(
+                "{version_ref} is already in the registry as {digest}: reused, nothing built or pushed (--rebuild builds it again)"
+            ),
+            json!({ "image": image, "digest": digest, "tag": version_tag, "built": false }),
+        );
+        return Ok(PinnedImage {
+            image,
+            digest: digest.clone(),
+        });
+    }
+
+    let log = BuildLog::create(&plan.task_definition.family, plan.version.as_str())?;
+    out.info(&format!(
+        "build log: {} (removed if the build succeeds)",
+        log.path().display()
+    ));
+    let builder = Builder {
+        program: &spec.builder,
+        plan_path: plan.path(),
+        out,
+        log: &log,
+    };
+    {
+        let _step = Step::begin(out, &format!("checking the builder `{}`", spec.builder));
+        builder.check().await?;
+    }
+
+    // 1. The `before` commands.
+    for command in &spec.before {
+        let _step = Step::begin(out, &format!("running before: {command}"));
+        before::run(out, &log, spec, plan.version.as_str(), command).await?;
+    }
+
+    // 2. Build with every tag.
+    let references: Vec<String> = tags.iter().map(|t| format!("{repository}:{t}")).collect();
+    {
+        let _step = Step::begin(
+            out,
+            &format!(
+                "building {repository}:{} with {}",
+                tags.join(","),
+                spec.builder
+            ),
+        );
+        builder.build(spec, &references).await?;
+    }
+
+    // A version's tag is immutable: compare before pushing anything.
+    if let Some(existing) = &existing {
+        if opts.retag {
+            out.warn(&format!(
+                "--retag: {version_ref} holds {existing}; it will point at the new build"
+            ));
+        } else {
+            let _step = Step::begin(
+                out,
+                &format!("comparing the rebuilt image with {version_ref}"),
+            );
+            let local_id = builder.image_id(&references[0]).await?;
+            verify::version_tag_unchanged(&version_ref, existing, &local_id, creds.as_ref())
+                .await?;
+            out.info(&format!(
+                "the rebuilt image is the one {version_ref} holds ({local_id}): pushing it again"
+            ));
+        }
+    }
+
+    // 3. Log in (ECR's token, in a private docker config), or use the user's credentials.
+    let private = match (plan.image.login, &creds) {
+        (Login::Ecr, Some(c)) => {
+            let _step = Step::begin(out, &format!("logging in to {host} with ECR's token"));
+            let private = PrivateConfig::create()?;
+            private.login(out, &log, &spec.builder, &host, c).await?;
+            Some(private)
+        }
+        _ => None,
+    };
+
+    // 4. Push every tag (the version's first) and take the digest from the push output.
+    let mut pushed: Option<String> = None;
+    for (tag, reference) in tags.iter().zip(&references) {
+        let _step = Step::begin(out, &format!("pushing {reference}"));
+        let digest = builder.push(reference, tag, private.as_ref()).await?;
+        out.debug(&format!("{reference}: {digest}"));
+        match &pushed {
+            Some(first) if *first != digest => {
+                return Err(Failure::new(
+                    ExitCode::Digest,
+                    format!(
+                        "the push of {reference} reported {digest}, but {} reported {first}: stopping; nothing was registered",
+                        references[0]
+                    ),
+                ))
+            }
+            Some(_) => {}
+            None => pushed = Some(digest),
+        }
+    }
+    drop(private);
+    let digest = pushed.expect("a plan has at least one tag");
+
+    {
+        let _step = Step::begin(
+            out,
+            &format!("checking that every tag resolves to {digest}"),
+        );
+        verify::registry_tags(repository, tags, &digest, creds.as_ref()).await?;
+        verify::ecr_tags(config, repository, tags, &digest).await?;
+    }
+    if let Some(existing) = existing.as_ref().filter(|e| **e != digest) {
+        out.warn(&format!("{version_ref} moved from {existing} to {digest}"));
+    }
+
+    log.remove();
+    let image = version_ref.pinned(&digest);
+    out.record(
+        "image_pushed",
+        &format!(
+            "pushed {repository}:{} as {digest} in {}",
+            tags.join(","),
+            short_duration(started.elapsed())
+        ),
+        json!({ "image": image, "digest": digest, "tags": tags, "built": true }),
+    );
+    Ok(PinnedImage { image, digest })
+}

@@ -1,0 +1,124 @@
+//! Checking what the registry holds: every pushed tag must resolve (registry HEAD, and for
+//! ECR also DescribeImages) to the digest the push reported; and a version's tag that
+//! already exists is not moved to a different image unless asked.
+
+use aws_config::SdkConfig;
+
+use crate::aws::ecr::Ecr;
+use crate::exit::{ExitCode, Failure, Result};
+use crate::image_ref::ImageRef;
+use crate::plan::is_ecr_repository;
+use crate::registry::{self, Credentials, ResolveError};
+
+/// A registry answer that is not about the image itself (network, credentials) as a failure.
+pub fn registry_failure(e: ResolveError) -> Failure {
+    match e {
+        ResolveError::Unauthorized(m) => Failure::new(ExitCode::Login, m),
+        ResolveError::NotFound(m) | ResolveError::Other(m) => Failure::aws(m),
+    }
+}
+
+fn tag_ref(repository: &str, tag: &str) -> Result<ImageRef> {
+    ImageRef::parse(&format!("{repository}:{tag}")).map_err(Failure::usage)
+}
+
+/// HEAD each tag in the registry; each must answer `digest`.
+pub async fn registry_tags(
+    repository: &str,
+    tags: &[String],
+    digest: &str,
+    creds: Option<&Credentials>,
+) -> Result<()> {
+    for tag in tags {
+        let image = tag_ref(repository, tag)?;
+        let found = match registry::resolve_digest(&image, creds).await {
+            Ok(d) => d,
+            Err(ResolveError::NotFound(_)) => "nothing (404)".to_string(),
+            Err(e) => return Err(registry_failure(e)),
+        };
+        if found != digest {
+            return Err(disagreement(&format!(
+                "after the push, the registry resolves {image} to {found}, but the push reported {digest}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// For an ECR repository: DescribeImages must list each tag with `digest`.
+pub async fn ecr_tags(
+    config: &SdkConfig,
+    repository: &str,
+    tags: &[String],
+    digest: &str,
+) -> Result<()> {
+    if !is_ecr_repository(repository) {
+        return Ok(());
+    }
+    let (host, name) = repository.split_once('/').unwrap_or((repository, ""));
+    let account = host.split('.').next().filter(|a| !a.is_empty());
+    let ecr = Ecr::new(config);
+    for tag in tags {
+        let found = ecr.image_digest(account, name, tag).await?;
+        if found.as_deref() != Some(digest) {
+            return Err(disagreement(&format!(
+                "after the push, ECR DescribeImages lists {repository}:{tag} as {}, but the push reported {digest}",
+                found.as_deref().unwrap_or("missing")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn disagreement(what: &str) -> Failure {
+    Failure::new(
+        ExitCode::Digest,
+        format!("{what}: stopping; nothing was registered"),
+    )
+}
+
+/// The config digest (the image id) of a single-image manifest; `None` for an index.
+pub fn config_digest(manifest: &serde_json::Value) -> Option<&str> {
+    manifest
+        .get("config")
+        .and_then(|c| c.get("digest"))
+        .and_then(|d| d.as_str())
+}
+
+/// With `--rebuild` and without `--retag`: the freshly built image (`local_id`) must be the
+/// image the version's tag already holds, or nothing is pushed.
+pub async fn version_tag_unchanged(
+    image: &ImageRef,
+    existing: &str,
+    local_id: &str,
+    creds: Option<&Credentials>,
+) -> Result<()> {
+    let (_, manifest) = registry::fetch_manifest(image, creds)
+        .await
+        .map_err(registry_failure)?;
+    match config_digest(&manifest) {
+        Some(remote) if remote == local_id => Ok(()),
+        remote => Err(Failure::new(
+            ExitCode::Digest,
+            format!(
+                "refusing to move {image}: it holds {existing}, and the rebuilt image differs from it (image id {local_id}; the registry's {}). Nothing was pushed: bump the version, or pass --retag to replace the tag",
+                remote
+                    .map(|r| format!("image id {r}"))
+                    .unwrap_or_else(|| "is a manifest list".to_string())
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_digest_of_a_manifest_and_of_an_index() {
+        let m = serde_json::json!({"schemaVersion": 2, "config": {"digest": "sha256:abc"}});
+        assert_eq!(config_digest(&m), Some("sha256:abc"));
+        let i = serde_json::json!({"schemaVersion": 2, "manifests": []});
+        assert_eq!(config_digest(&i), None);
+    }
+}

@@ -1,0 +1,564 @@
+//! End to end against the sandbox's real dockerd and registry: `release build` runs the
+//! `before` commands, builds examples/app with the classic builder, logs in with ECR's token,
+//! pushes every tag and prints `repository@digest`; it is idempotent, never moves a version's
+//! tag without --retag, and each kind of failure has its own message and exit code.
+
+mod common;
+use common::*;
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+
+/// A version no other test (or earlier run against the same registry) has pushed.
+fn unique_version() -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    format!("2.0.0-{secs}.{}.{n}", std::process::id())
+}
+
+/// A private copy of examples/app (the `before` command writes dist/ into it).
+fn app_copy() -> tempfile::TempDir {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/app");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+    dir
+}
+
+/// A build test: a seeded service, an app copy, a unique version, and the plan's text.
+struct Case {
+    seed: Seed,
+    app: tempfile::TempDir,
+    version: String,
+    /// The second tag, `latest-<seed name>` (a moving tag of this test alone).
+    latest: String,
+    /// TMPDIR of the runs: their build logs and private docker configs land here.
+    tmp: tempfile::TempDir,
+}
+
+impl Case {
+    fn new(prefix: &str) -> Case {
+        let seed = seed(prefix);
+        let latest = format!("latest-{}", seed.name);
+        Case {
+            seed,
+            app: app_copy(),
+            version: unique_version(),
+            latest,
+            tmp: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `release ARGS` with this case's TMPDIR.
+    fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let tmp = path_str(self.tmp.path());
+        let mut env = env.to_vec();
+        env.push(("TMPDIR", tmp));
+        release_env(args, &env)
+    }
+
+    fn repository(&self) -> String {
+        format!("{}/app", self.seed.registry)
+    }
+
+    /// The plan, with `[build]` (plus `extra` keys in it) and both tags.
+    fn plan(&self, extra: &str) -> TestPlan {
+        let build = format!(
+            r#"
+[build]
+context  = "{}"
+platform = "linux/amd64"
+before   = ["sh build.sh"]
+args     = {{ VERSION = "{{{{ version }}}}" }}
+{extra}
+"#,
+            self.app.path().display()
+        );
+        let text = self
+            .seed
+            .plan_text(&self.version, "healthy", &build)
+            .replace(
+                r#"tags       = ["{{ version }}"]"#,
+                &format!(r#"tags       = ["{{{{ version }}}}", "{}"]"#, self.latest),
+            );
+        assert!(text.contains(&self.latest), "{text}");
+        write_plan(&text, None)
+    }
+
+    async fn tag_digest(&self, tag: &str) -> Option<String> {
+        registry_digest(&self.seed.registry, "app", tag).await
+    }
+}
+
+/// What moto's ECR GetAuthorizationToken hands out: ("AWS", password).
+async fn ecr_token() -> (String, String) {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    let out = aws_sdk_ecr::Client::new(&config)
+        .get_authorization_token()
+        .send()
+        .await
+        .unwrap();
+    let token = out.authorization_data()[0].authorization_token().unwrap();
+    let text = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(token)
+            .unwrap(),
+    )
+    .unwrap();
+    let (user, password) = text.split_once(':').unwrap();
+    (user.into(), password.into())
+}
+
+/// The registry's answer to a manifest HEAD for a tag (the Accept list of the plan issue).
+async fn registry_digest(registry: &str, repo: &str, tag: &str) -> Option<String> {
+    let (user, password) = ecr_token().await;
+    let resp = reqwest::Client::new()
+        .head(format!("http://{registry}/v2/{repo}/manifests/{tag}"))
+        .header(
+            "Accept",
+            "application/vnd.oci.image.manifest.v1+json, \
+             application/vnd.docker.distribution.manifest.v2+json, \
+             application/vnd.oci.image.index.v1+json, \
+             application/vnd.docker.distribution.manifest.list.v2+json",
+        )
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap();
+    if resp.status() == 404 {
+        return None;
+    }
+    assert!(resp.status().is_success(), "HEAD {tag}: {}", resp.status());
+    Some(
+        resp.headers()["docker-content-digest"]
+            .to_str()
+            .unwrap()
+            .to_string(),
+    )
+}
+
+/// The digest in `repository@sha256:…` printed on stdout.
+fn printed_digest(run: &Run, repository: &str) -> String {
+    let line = run.stdout.trim();
+    let digest = line
+        .strip_prefix(&format!("{repository}@"))
+        .unwrap_or_else(|| panic!("stdout is not {repository}@digest: {}", run.all()));
+    assert!(
+        digest.starts_with("sha256:") && digest.len() == 71,
+        "{line}"
+    );
+    digest.to_string()
+}
+
+/// A builder that is docker, except where the test's environment says otherwise; it records
+/// each command line and its DOCKER_CONFIG in `calls`.
+fn fake_builder(dir: &Path) -> (PathBuf, PathBuf) {
+    let calls = dir.join("calls");
+    let script = dir.join("fake-docker");
+    std::fs::write(
+        &script,
+        format!(
+            r#"#!/bin/sh
+echo "$* DOCKER_CONFIG=${{DOCKER_CONFIG:-}}" >> '{calls}'
+case "$1" in
+  login)
+    if [ -n "${{FAKE_FAIL_LOGIN:-}}" ]; then echo "Error response from daemon: fake login refusal" >&2; exit 1; fi ;;
+  push)
+    if [ -n "${{FAKE_FAIL_PUSH:-}}" ]; then echo "denied: fake push refusal" >&2; exit 1; fi
+    if [ -n "${{FAKE_WRONG_DIGEST:-}}" ]; then
+      docker "$@" || exit $?
+      ref="$(eval echo \${{$#}})"
+      echo "${{ref##*:}}: digest: sha256:1111111111111111111111111111111111111111111111111111111111111111 size: 524"
+      exit 0
+    fi ;;
+esac
+exec docker "$@"
+"#,
+            calls = calls.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    (script, calls)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_pushes_every_tag_to_one_digest_and_a_second_build_reuses_it() {
+    let case = Case::new("build");
+    let plan = case.plan("");
+    let run = case.run(&["build", path_str(&plan.path)]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let digest = printed_digest(&run, &case.repository());
+
+    // Both tags resolve in the registry to the printed digest.
+    assert_eq!(
+        case.tag_digest(&case.version).await.as_deref(),
+        Some(digest.as_str())
+    );
+    assert_eq!(
+        case.tag_digest(&case.latest).await.as_deref(),
+        Some(digest.as_str())
+    );
+    // The before command ran in the context with RELEASE_VERSION.
+    let page = std::fs::read_to_string(case.app.path().join("dist/index.html")).unwrap();
+    assert!(
+        page.contains(&format!("version {}", case.version)),
+        "{page}"
+    );
+    // Steps shown, no secret anywhere, the private docker config is gone.
+    let all = run.all();
+    assert!(all.contains("running before: sh build.sh"), "{all}");
+    assert!(all.contains("logging in to"), "{all}");
+    assert!(
+        all.contains(&format!("pushed {}:", case.repository())),
+        "{all}"
+    );
+    let (_, password) = ecr_token().await;
+    assert!(!all.contains(&password), "the ECR password leaked: {all}");
+    // The build log is removed after a successful build.
+    let log = all
+        .lines()
+        .find_map(|l| l.split("build log: ").nth(1))
+        .and_then(|l| l.split(' ').next())
+        .expect("the build log is named");
+    assert!(!Path::new(log).exists(), "{log} was left behind");
+
+    // Again: nothing built or pushed, same digest. With no daemon at all, to be sure.
+    let again = case.run_env(
+        &["build", path_str(&plan.path)],
+        &[("DOCKER_HOST", "unix:///nonexistent.sock")],
+    );
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_eq!(printed_digest(&again, &case.repository()), digest);
+    assert!(
+        again.all().contains("reused, nothing built or pushed"),
+        "{}",
+        again.all()
+    );
+    assert!(!again.all().contains("build log:"), "{}", again.all());
+
+    // JSON: NDJSON records only, the result among them.
+    let json = case.run(&["--output", "json", "build", path_str(&plan.path)]);
+    assert_eq!(json.code, 0, "{}", json.all());
+    let records = json.records();
+    assert!(records
+        .iter()
+        .any(|r| r["event"] == "image_reused" && r["digest"] == digest.as_str()));
+    let last = records.last().unwrap();
+    assert_eq!(last["event"], "result");
+    assert_eq!(last["digest"], digest.as_str());
+
+    // --rebuild of unchanged content builds the same image and leaves the tags where they are.
+    let rebuild = case.run(&["build", path_str(&plan.path), "--rebuild"]);
+    assert_eq!(rebuild.code, 0, "{}", rebuild.all());
+    assert_eq!(printed_digest(&rebuild, &case.repository()), digest);
+    assert!(
+        rebuild.all().contains("pushing it again"),
+        "{}",
+        rebuild.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuild_with_other_content_does_not_move_the_version_tag_without_retag() {
+    let case = Case::new("buildretag");
+    let plan = case.plan("");
+    let first = case.run(&["build", path_str(&plan.path)]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let digest = printed_digest(&first, &case.repository());
+
+    // Same version, other content.
+    let template = case.app.path().join("index.html.in");
+    let text = std::fs::read_to_string(&template).unwrap();
+    std::fs::write(&template, format!("{text}<!-- changed -->\n")).unwrap();
+
+    let refused = case.run(&["build", path_str(&plan.path), "--rebuild"]);
+    assert_eq!(refused.code, 14, "{}", refused.all());
+    assert!(
+        refused.stderr.contains(&format!(
+            "refusing to move {}:{}",
+            case.repository(),
+            case.version
+        )),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        refused.stderr.contains("Nothing was pushed"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("--retag"), "{}", refused.stderr);
+    assert!(refused.stdout.is_empty(), "{}", refused.stdout);
+    // Neither tag moved.
+    assert_eq!(case.tag_digest(&case.version).await, Some(digest.clone()));
+    assert_eq!(case.tag_digest(&case.latest).await, Some(digest.clone()));
+
+    // With --retag both tags move to the new build.
+    let retag = case.run(&["build", path_str(&plan.path), "--rebuild", "--retag"]);
+    assert_eq!(retag.code, 0, "{}", retag.all());
+    let new = printed_digest(&retag, &case.repository());
+    assert_ne!(new, digest);
+    assert_eq!(case.tag_digest(&case.version).await, Some(new.clone()));
+    assert_eq!(case.tag_digest(&case.latest).await, Some(new));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_before_command_stops_with_its_output_shown() {
+    let case = Case::new("buildbefore");
+    let plan = case.plan("");
+    // A second before command that fails, after the real one.
+    let text = std::fs::read_to_string(&plan.path).unwrap().replace(
+        r#"before   = ["sh build.sh"]"#,
+        r#"before   = ["sh build.sh", "echo marker-on-stdout; echo marker-on-stderr >&2; exit 3"]"#,
+    );
+    std::fs::write(&plan.path, text).unwrap();
+    let run = case.run(&["build", path_str(&plan.path)]);
+    assert_eq!(run.code, 11, "{}", run.all());
+    let err = &run.stderr;
+    assert!(
+        err.contains("before command `echo marker-on-stdout"),
+        "{err}"
+    );
+    assert!(err.contains("failed (exit 3)"), "{err}");
+    assert!(err.contains("marker-on-stdout"), "{err}");
+    assert!(err.contains("marker-on-stderr"), "{err}");
+    assert!(err.contains("full log: "), "{err}");
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+    // Nothing built or pushed.
+    assert!(!err.contains("building"), "{err}");
+    assert_eq!(case.tag_digest(&case.version).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_builder_and_a_silent_daemon_have_their_own_messages() {
+    let case = Case::new("buildmissing");
+
+    let plan = case.plan(r#"builder = "no-such-docker""#);
+    let run = case.run(&["build", path_str(&plan.path)]);
+    assert_eq!(run.code, 9, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("the builder `no-such-docker` was not found (build.builder in"),
+        "{}",
+        run.stderr
+    );
+    // Checked before the before commands run.
+    assert!(!case.app.path().join("dist").exists());
+
+    let plan = case.plan("");
+    let run = case.run_env(
+        &["build", path_str(&plan.path)],
+        &[("DOCKER_HOST", "unix:///nonexistent.sock")],
+    );
+    assert_eq!(run.code, 10, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("the docker daemon does not answer (DOCKER_HOST=unix:///nonexistent.sock)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("Cannot connect"), "{}", run.stderr);
+    assert!(!case.app.path().join("dist").exists());
+    assert_eq!(case.tag_digest(&case.version).await, None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn login_push_and_digest_failures_have_their_own_messages() {
+    let case = Case::new("buildfail");
+    let tools = tempfile::tempdir().unwrap();
+    let (fake, calls) = fake_builder(tools.path());
+    let plan = case.plan(&format!(r#"builder = "{}""#, fake.display()));
+    let (_, password) = ecr_token().await;
+
+    let run = case.run_env(
+        &["build", path_str(&plan.path)],
+        &[("FAKE_FAIL_LOGIN", "1")],
+    );
+    assert_eq!(run.code, 12, "{}", run.all());
+    assert!(run.stderr.contains("login to 127.0.0.1:"), "{}", run.stderr);
+    assert!(run.stderr.contains("fake login refusal"), "{}", run.stderr);
+    // A failed build keeps its log, which holds the builder's output and never the token.
+    let log = run
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("full log: "))
+        .expect("the log is named");
+    let log_text = std::fs::read_to_string(log).unwrap();
+    assert!(
+        log_text.contains("login --username AWS --password-stdin"),
+        "{log_text}"
+    );
+    assert!(
+        log_text.contains("build --platform linux/amd64"),
+        "{log_text}"
+    );
+    assert!(
+        !log_text.contains(&password),
+        "the ECR password is in the log"
+    );
+    let _ = std::fs::remove_file(log);
+
+    let run = case.run_env(&["build", path_str(&plan.path)], &[("FAKE_FAIL_PUSH", "1")]);
+    assert_eq!(run.code, 13, "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!(
+            "push of {}:{} failed",
+            case.repository(),
+            case.version
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("fake push refusal"), "{}", run.stderr);
+    assert_eq!(case.tag_digest(&case.version).await, None);
+
+    let run = case.run_env(
+        &["build", path_str(&plan.path)],
+        &[("FAKE_WRONG_DIGEST", "1")],
+    );
+    assert_eq!(run.code, 14, "{}", run.all());
+    assert!(
+        run.stderr.contains("but the push reported sha256:1111"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.is_empty(), "{}", run.stdout);
+
+    // The token went through stdin into a private DOCKER_CONFIG that is gone now.
+    let calls = std::fs::read_to_string(calls).unwrap();
+    assert!(
+        !calls.contains(&password),
+        "the password reached argv: {calls}"
+    );
+    let user_config = std::env::var("DOCKER_CONFIG").unwrap_or_default();
+    for line in calls
+        .lines()
+        .filter(|l| l.starts_with("login") || l.starts_with("push"))
+    {
+        let dir = line.rsplit("DOCKER_CONFIG=").next().unwrap();
+        assert!(dir.contains("release-docker-config-"), "{line}");
+        assert_ne!(dir, user_config, "{line}");
+        assert!(!Path::new(dir).exists(), "{dir} was left behind");
+    }
+    assert!(calls
+        .lines()
+        .any(|l| l.starts_with("login --username AWS --password-stdin")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_without_build_is_a_usage_error() {
+    let seed = seed("buildnone");
+    let plan = seed.plan("1.0.0", "healthy", "");
+    let run = release(&["build", path_str(&plan.path)]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains(&format!(
+            "{}: the plan has no [build] table",
+            plan.path.display()
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+// wired by deploy: `release deploy PLAN` without --image builds through crate::build.
+#[tokio::test(flavor = "multi_thread")]
+async fn deploy_without_image_builds_pins_the_pushed_digest_and_runs_it() {
+    let case = Case::new("builddeploy");
+    let plan = case.plan("");
+    let run = case.run(&["deploy", path_str(&plan.path)]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let digest = case
+        .tag_digest(&case.version)
+        .await
+        .expect("the version's tag was pushed");
+    assert_eq!(case.tag_digest(&case.latest).await, Some(digest.clone()));
+
+    // The new revision runs repository@digest, and so do the tasks.
+    let name = &case.seed.name;
+    assert_eq!(revision_count(name).await, 2);
+    let svc = service(name, name).await;
+    let td = svc.task_definition().unwrap().to_string();
+    assert_eq!(
+        images_of(&td).await,
+        vec![format!("{}@{digest}", case.repository())]
+    );
+    let ecs = ecs().await;
+    let tasks = ecs
+        .list_tasks()
+        .cluster(name)
+        .service_name(name)
+        .send()
+        .await
+        .unwrap();
+    let arns = tasks.task_arns().to_vec();
+    assert!(!arns.is_empty());
+    let described = ecs
+        .describe_tasks()
+        .cluster(name)
+        .set_tasks(Some(arns))
+        .send()
+        .await
+        .unwrap();
+    let running: Vec<_> = described
+        .tasks()
+        .iter()
+        .filter(|t| t.task_definition_arn() == Some(td.as_str()))
+        .collect();
+    assert_eq!(running.len(), 2, "{described:?}");
+    for task in running {
+        for c in task.containers() {
+            assert_eq!(c.image_digest(), Some(digest.as_str()), "{task:?}");
+        }
+    }
+
+    // Again: nothing built, pushed or registered.
+    let again = case.run(&["deploy", path_str(&plan.path)]);
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert!(
+        again.all().contains("reused, nothing built or pushed"),
+        "{}",
+        again.all()
+    );
+    assert!(
+        again.all().contains("nothing registered"),
+        "{}",
+        again.all()
+    );
+    assert_eq!(revision_count(name).await, 2);
+
+    // A failing before command of a new version stops the release: output shown, nothing registered.
+    let text = std::fs::read_to_string(&plan.path)
+        .unwrap()
+        .replace(&case.version, &unique_version())
+        .replace(
+            r#"before   = ["sh build.sh"]"#,
+            r#"before   = ["echo marker-of-deploy; exit 5"]"#,
+        );
+    let failing = write_plan(&text, None);
+    let run = case.run(&["deploy", path_str(&failing.path)]);
+    assert_eq!(run.code, 11, "{}", run.all());
+    assert!(run.stderr.contains("marker-of-deploy"), "{}", run.stderr);
+    assert_eq!(revision_count(name).await, 2);
+}
