@@ -111,6 +111,23 @@ pub enum Command {
     },
     /// List the family's revisions, newest first, and which one runs now.
     History { plan: PathBuf },
+    /// Print the revision a service runs now as a request JSON: the start of a template.
+    Export {
+        /// With a plan, images of its repository become `{{ image }}`.
+        plan: Option<PathBuf>,
+        #[arg(long, requires = "service", conflicts_with = "plan")]
+        cluster: Option<String>,
+        #[arg(long, requires = "cluster", conflicts_with = "plan")]
+        service: Option<String>,
+        /// Convert saved `aws ecs describe-task-definition` output instead (no AWS call; `-` reads stdin).
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["cluster", "service"])]
+        from: Option<PathBuf>,
+    },
+    /// Check that what runs is what the plan says, and that it answers as it should.
+    Verify {
+        /// The plan file (default: plans/release.toml if present).
+        plan: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, Default, clap::Args)]

@@ -9,7 +9,7 @@ use crate::aws::ecs::Ecs;
 use crate::exit::{ExitCode, Failure, Result};
 use crate::output::Output;
 use crate::plan::RolloutSpec;
-use crate::rollout::decision::{Target, Verdict};
+use crate::rollout::decision::Target;
 use crate::rollout::observation::{short_task_definition, Service};
 use crate::watch::{Watch, WatchEnd, WatchStats};
 

@@ -18,6 +18,7 @@ mod secret;
 mod suggest;
 mod taskdef;
 mod template;
+mod verify;
 mod watch;
 
 use clap::Parser;

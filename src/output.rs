@@ -7,7 +7,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
@@ -22,7 +22,6 @@ pub enum Mode {
 pub struct Output {
     mode: Mode,
     verbose: bool,
-    start: Instant,
     bar: Mutex<Option<ProgressBar>>,
 }
 
@@ -41,21 +40,12 @@ impl Output {
         Output {
             mode,
             verbose,
-            start: Instant::now(),
             bar: Mutex::new(None),
         }
     }
 
     pub fn mode(&self) -> Mode {
         self.mode
-    }
-
-    pub fn verbose(&self) -> bool {
-        self.verbose
-    }
-
-    pub fn elapsed(&self) -> Duration {
-        self.start.elapsed()
     }
 
     /// A human line; in JSON mode an object `{"event": kind, "message": …, …fields}`.

@@ -61,16 +61,23 @@ async fn crashloop_is_reported_failed_within_a_poll_and_ecs_rolled_it_back() {
     assert_eq!(s["verdict"]["verdict"], "rolled_back_by_ecs", "{s}");
     assert_eq!(s["rolled_back_by"], "ecs");
     let text = s["message"].as_str().unwrap();
-    assert!(text.contains("ECS deployment circuit breaker"), "{text}");
+    // ECS's reason: its rolloutStateReason, or (if the FAILED deployment was already gone
+    // from the list when polled) its "deployment failed" event.
+    assert!(
+        text.contains("ECS deployment circuit breaker")
+            || text.contains("deployment failed: tasks failed to start"),
+        "{text}"
+    );
     assert!(
         text.contains("Essential container in task exited (app exited 1)"),
         "{text}"
     );
     assert!(text.contains("no second rollback"), "{text}");
-    // Poll is 1 s: the verdict comes within one poll (plus the call) of ECS's failure event.
+    // Poll is 1 s: the verdict comes within one poll of ECS's failure event, plus the call;
+    // the bound leaves room for a loaded machine running the whole suite in parallel.
     let latency = verdict_latency(&run);
     assert!(
-        latency < 2.0,
+        latency < 3.0,
         "verdict {latency:.2}s after the failure event"
     );
     // ECS's rollback runs the previous revision again, and release registered one revision only.

@@ -412,8 +412,3 @@ pub fn release_tags(tags: &[ecs::Tag]) -> std::collections::BTreeMap<String, Str
         .filter(|(k, _)| k.starts_with("release:"))
         .collect()
 }
-
-/// Turns an ECS call error into a command failure.
-pub fn fail(e: CallError) -> Failure {
-    Failure::aws(e.message)
-}

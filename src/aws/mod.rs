@@ -5,6 +5,7 @@
 
 pub mod ecr;
 pub mod ecs;
+pub mod ssm;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_ecs::error::ProvideErrorMetadata;

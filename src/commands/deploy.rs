@@ -8,20 +8,31 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
+use crate::cli::{BuildFlags, CheckFlags};
 use crate::deployment::{bullet, interrupted, revision_of, Deployer};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::output::short_duration;
 use crate::plan::{OnFailure, Plan};
+use crate::preflight::{self, ImageToCheck, PreflightOptions};
 use crate::rollout::decision::Verdict;
 use crate::rollout::observation::{short_task_definition, Service};
 use crate::watch::WatchEnd;
-use crate::{release_image, template};
+use crate::{build, release_image, template};
 
-pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<ExitCode> {
+/// What `deploy` was asked for beyond the plan.
+pub struct Args<'a> {
+    /// `--image`: deploy this existing image instead of building.
+    pub image: Option<&'a str>,
+    pub build: BuildFlags,
+    pub checks: CheckFlags,
+}
+
+pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode> {
     let started = Instant::now();
     let out = &ctx.out;
     let plan = ctx.load_plan(plan_path)?;
-    let reference = release_image::reference(&plan, image)?;
+    let builds = args.image.is_none() && plan.build.is_some();
+    let reference = release_image::reference(&plan, args.image)?;
     // Everything that can be checked offline is checked before the first AWS call.
     template::render(&plan, &super::render::placeholder(&reference))?;
 
@@ -29,11 +40,47 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<Exi
     let ecs = Ecs::new(&config);
     let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
 
-    out.step(&format!("checking service {cluster}/{name}"));
+    // Every check that can fail runs before the first change (push, registration, update).
+    out.step(&format!(
+        "preflight of {} {} for {cluster}/{name}",
+        plan.path().display(),
+        plan.version
+    ));
+    let to_check = if builds {
+        ImageToCheck::WillBuild
+    } else {
+        ImageToCheck::Existing(reference.clone())
+    };
+    let opts = PreflightOptions {
+        force: args.checks.force,
+        allow_downgrade: args.checks.allow_downgrade,
+    };
+    let (report, resolved) = preflight::run(out, &plan, &config, to_check, &opts).await?;
+    if report.failed() {
+        out.record(
+            "summary",
+            &format!(
+                "preflight failed: {}; nothing was built, registered or deployed",
+                report.summary()
+            ),
+            report.summary_fields(),
+        );
+        return Ok(ExitCode::Preflight);
+    }
     let before = current_service(&ecs, cluster, name).await?;
 
-    out.step(&format!("resolving {reference}"));
-    let pinned = release_image::resolve(&plan, &config, &reference).await?;
+    let pinned = if builds {
+        let opts = build::BuildOptions {
+            rebuild: args.build.rebuild,
+            retag: args.build.retag,
+        };
+        build::build_and_push(out, &plan, &config, &opts).await?
+    } else {
+        match resolved {
+            Some(p) => p,
+            None => release_image::resolve(&plan, &config, &reference).await?,
+        }
+    };
     out.info(&format!("image {}", pinned.image));
     let rendered = template::render(&plan, &pinned)?;
 
@@ -43,7 +90,8 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<Exi
         None => Default::default(),
     };
     let identical = running_tags.get("release:content") == Some(&rendered.content_hash)
-        && running_tags.get("release:digest") == Some(&pinned.digest);
+        && running_tags.get("release:digest") == Some(&pinned.digest)
+        && running_tags.get("release:version").map(String::as_str) == Some(plan.version.as_str());
     if identical {
         let steady = before.deployments.len() == 1
             && before.running_count == before.desired_count
@@ -59,7 +107,12 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<Exi
             ),
             json!({ "task_definition": before.task_definition, "digest": pinned.digest, "version": plan.version.as_str() }),
         );
-        return Ok(ExitCode::Success);
+        let report = crate::verify::run(out, &plan, &ecs).await?;
+        return Ok(if report.failed() > 0 {
+            ExitCode::Verify
+        } else {
+            ExitCode::Success
+        });
     }
 
     out.step(&format!(
@@ -126,9 +179,39 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<Exi
     match &verdict {
         Verdict::Succeeded { running, desired } => {
             out.record(
+                "rolled_out",
+                &format!("{new} rolled out: {running}/{desired} running"),
+                json!({ "task_definition": new_arn, "running": running, "desired": desired }),
+            );
+            let report = crate::verify::run(out, &plan, &ecs).await?;
+            if report.failed() > 0 {
+                out.record(
+                    "failed",
+                    &format!(
+                        "deploy of {} as {new} failed its verify ({} checks failed)",
+                        plan.version,
+                        report.failed()
+                    ),
+                    json!({ "verify_failed": report.failed() }),
+                );
+                let code = after_failure(
+                    &deployer,
+                    &plan,
+                    &before,
+                    &new,
+                    summary(&verdict, json!({ "verify_failed": report.failed() })),
+                )
+                .await?;
+                return Ok(if code == ExitCode::Failed {
+                    ExitCode::Verify
+                } else {
+                    code
+                });
+            }
+            out.record(
                 "summary",
                 &format!(
-                    "released {} ({}) as {new} (was {old}): {running}/{desired} running, in {}",
+                    "released {} ({}) as {new} (was {old}): {running}/{desired} running, verified, in {}",
                     plan.version,
                     pinned.digest,
                     short_duration(started.elapsed())

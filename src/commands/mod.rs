@@ -2,12 +2,14 @@
 
 pub mod build;
 pub mod deploy;
+pub mod export;
 pub mod history;
 pub mod preflight;
 pub mod render;
 pub mod restart;
 pub mod rollback;
 pub mod status;
+pub mod verify;
 
 use std::path::Path;
 
@@ -16,9 +18,12 @@ use serde_json::json;
 
 use crate::aws;
 use crate::cli::{Cli, Command, Format};
-use crate::exit::{ExitCode, Result};
+use crate::exit::Result;
 use crate::output::Output;
 use crate::plan::{Overrides, Plan};
+
+/// The plan `release verify` reads when none is given.
+pub const DEFAULT_PLAN: &str = "release.toml";
 
 /// What every command gets: the output, AWS settings, and plan overrides.
 pub struct Ctx {
@@ -54,10 +59,45 @@ pub async fn run(args: Cli) -> i32 {
         },
     };
     let result = match &args.command {
-        Command::Deploy { plan, image, .. } => deploy::run(&ctx, plan, image.as_deref()).await,
+        Command::Deploy {
+            plan,
+            image,
+            build,
+            checks,
+        } => {
+            let args = deploy::Args {
+                image: image.as_deref(),
+                build: *build,
+                checks: *checks,
+            };
+            deploy::run(&ctx, plan, args).await
+        }
         Command::Render { plan, image } => render::run(&ctx, plan, image.as_deref()).await,
         Command::Status { plan } => status::run(&ctx, plan).await,
         Command::History { plan } => history::run(&ctx, plan).await,
+        Command::Export {
+            plan,
+            from: Some(file),
+            ..
+        } => export::from_file(&ctx, plan.as_deref(), file),
+        Command::Export {
+            plan,
+            cluster,
+            service,
+            from: None,
+        } => {
+            export::run(
+                &ctx,
+                plan.as_deref(),
+                cluster.as_deref(),
+                service.as_deref(),
+            )
+            .await
+        }
+        Command::Verify { plan } => match plan {
+            Some(p) => verify::run(&ctx, p).await,
+            None => verify::run(&ctx, Path::new(DEFAULT_PLAN)).await,
+        },
         Command::Rollback {
             plan,
             to,
@@ -83,9 +123,6 @@ pub async fn run(args: Cli) -> i32 {
         } => preflight::run(&ctx, plan, image.as_deref(), *checks).await,
         Command::Restart { plan } => restart::run(&ctx, plan).await,
         Command::Build { plan, build } => build::run(&ctx, plan, *build).await,
-        other => Err(crate::exit::Failure::usage(format!(
-            "{other:?}: not built yet"
-        ))),
     };
     match result {
         Ok(code) => code.code(),
@@ -99,9 +136,4 @@ pub async fn run(args: Cli) -> i32 {
             failure.code.code()
         }
     }
-}
-
-/// `Ok(ExitCode::Success)`, for commands that have nothing else to say.
-pub fn success() -> Result<ExitCode> {
-    Ok(ExitCode::Success)
 }

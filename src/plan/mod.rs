@@ -34,6 +34,45 @@ struct RawPlan {
     rollout: Option<RawRollout>,
     build: Option<RawBuild>,
     preflight: Option<RawPreflight>,
+    verify: Option<RawVerify>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawVerify {
+    #[serde(default)]
+    http: Vec<RawHttpCheck>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttpCheck {
+    name: Text,
+    url: Text,
+    method: Option<Text>,
+    #[serde(default)]
+    headers: BTreeMap<String, Text>,
+    body: Option<Text>,
+    expect: RawExpect,
+    retries: Option<Spanned<u32>>,
+    timeout: Option<Text>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExpect {
+    status: Option<Spanned<u16>>,
+    body_contains: Option<Text>,
+    #[serde(default)]
+    json: Vec<RawJsonExpect>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJsonExpect {
+    pointer: Text,
+    non_empty: Option<bool>,
+    equals: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -202,6 +241,48 @@ pub struct SecretRule {
     pub position: String,
 }
 
+/// One `[[verify.http]]` check.
+#[derive(Debug, Clone)]
+pub struct HttpCheck {
+    pub name: String,
+    pub url: String,
+    pub method: String,
+    /// Header name, value, and whether the value is a secret (from `env()`, or a header named
+    /// Authorization, Cookie or *-Token): secrets are redacted in every output.
+    pub headers: Vec<(String, String, bool)>,
+    pub body: Option<String>,
+    pub expect: HttpExpect,
+    pub retries: u32,
+    pub timeout: Duration,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HttpExpect {
+    /// Expected status (default 200).
+    pub status: u16,
+    pub body_contains: Option<String>,
+    pub json: Vec<JsonExpect>,
+}
+
+/// An expectation on the JSON body at an RFC 6901 pointer.
+#[derive(Debug, Clone)]
+pub struct JsonExpect {
+    pub pointer: String,
+    /// The value must be present and not null, "", [] or {}.
+    pub non_empty: bool,
+    pub equals: Option<serde_json::Value>,
+}
+
+/// Whether a header's value is a secret by its name.
+pub fn is_secret_header(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n == "authorization"
+        || n == "cookie"
+        || n == "proxy-authorization"
+        || n.ends_with("-token")
+        || n == "x-api-key"
+}
+
 /// How to build the release's image (`[build]`).
 #[derive(Debug, Clone)]
 pub struct BuildSpec {
@@ -241,6 +322,9 @@ pub struct Plan {
     pub build: Option<BuildSpec>,
     /// `[[preflight.secret]]` rules.
     pub secrets: Vec<SecretRule>,
+    /// `[[verify.http]]`, rendered only when verify runs (its `env()` values, tokens
+    /// among them, are needed by verify alone).
+    verify: Option<RawVerify>,
 }
 
 impl Plan {
@@ -441,6 +525,7 @@ impl Plan {
         }
 
         Ok(Plan {
+            verify: raw.verify.clone(),
             secrets,
             build,
             sha256,
@@ -460,6 +545,88 @@ impl Plan {
     /// The plan's path as given.
     pub fn path(&self) -> &Path {
         &self.source.path
+    }
+
+    /// The `[[verify.http]]` checks, rendered now (errors name `file:line:col`).
+    pub fn http_checks(&self) -> Result<Vec<HttpCheck>> {
+        let r = Renderer {
+            source: &self.source,
+            version: self.version.as_str(),
+        };
+        let source = &self.source;
+        let raw = &self.verify;
+        let mut http_checks = Vec::new();
+        for c in raw.iter().flat_map(|v| v.http.iter()) {
+            let method = match &c.method {
+                Some(m) => r.nonempty(m, "verify.http.method")?.to_ascii_uppercase(),
+                None => "GET".into(),
+            };
+            if !["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+                .contains(&method.as_str())
+            {
+                return Err(Failure::usage(source.error_at(
+                    &c.method.as_ref().map(|m| m.span()).unwrap_or(c.name.span()),
+                    format!("verify.http.method `{method}` is not an HTTP method"),
+                )));
+            }
+            let url = r.nonempty(&c.url, "verify.http.url")?;
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(Failure::usage(source.error_at(
+                    &c.url.span(),
+                    format!("verify.http.url `{url}` must start with http:// or https://"),
+                )));
+            }
+            let mut headers = Vec::new();
+            for (k, v) in &c.headers {
+                let secret = is_secret_header(k) || v.get_ref().contains("env(");
+                headers.push((k.clone(), r.text(v)?, secret));
+            }
+            let mut json = Vec::new();
+            for j in &c.expect.json {
+                let pointer = r.text(&j.pointer)?;
+                if !(pointer.is_empty() || pointer.starts_with('/')) {
+                    return Err(Failure::usage(source.error_at(
+                        &j.pointer.span(),
+                        format!("verify.http.expect.json.pointer `{pointer}` must be a JSON pointer such as /result/tools"),
+                    )));
+                }
+                json.push(JsonExpect {
+                    pointer,
+                    non_empty: j.non_empty.unwrap_or(false),
+                    equals: j
+                        .equals
+                        .as_ref()
+                        .map(|e| r.value(e.get_ref(), &e.span()))
+                        .transpose()?,
+                });
+            }
+            http_checks.push(HttpCheck {
+                name: r.nonempty(&c.name, "verify.http.name")?,
+                url,
+                method,
+                headers,
+                body: c.body.as_ref().map(|b| r.text(b)).transpose()?,
+                expect: HttpExpect {
+                    status: c
+                        .expect
+                        .status
+                        .as_ref()
+                        .map(|s| *s.get_ref())
+                        .unwrap_or(200),
+                    body_contains: c
+                        .expect
+                        .body_contains
+                        .as_ref()
+                        .map(|b| r.text(b))
+                        .transpose()?,
+                    json,
+                },
+                retries: c.retries.as_ref().map(|r| *r.get_ref()).unwrap_or(0),
+                timeout: r.duration(c.timeout.as_ref(), "verify.http.timeout", 10)?,
+            });
+        }
+
+        Ok(http_checks)
     }
 }
 

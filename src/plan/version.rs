@@ -41,6 +41,7 @@ impl Version {
     }
 
     /// The semver reading used for ordering.
+    #[cfg(test)]
     pub fn semver(&self) -> &semver::Version {
         &self.semver
     }

@@ -246,6 +246,15 @@ fn reasons(obs: &Observation, target: &Target, rollout_reason: Option<&str>) -> 
     let mut out = Vec::new();
     if let Some(r) = rollout_reason.filter(|r| !r.is_empty()) {
         out.push(r.to_string());
+    } else if let Some(e) = obs.service.events.iter().find(|e| {
+        e.message.contains(&format!(
+            "(deployment {}) deployment failed",
+            target.deployment_id
+        ))
+    }) {
+        // The FAILED deployment is gone from the list (ECS's rollback finished between two
+        // polls): its failure event still says why.
+        out.push(e.message.clone());
     }
     let mut seen = std::collections::BTreeSet::new();
     for task in obs

@@ -98,6 +98,7 @@ pub struct Container {
 }
 
 /// The `DescribeServices` response shape: `{"services": [...], "failures": [...]}`.
+#[cfg(test)]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct DescribeServicesOutput {
@@ -105,6 +106,7 @@ pub struct DescribeServicesOutput {
 }
 
 /// The `DescribeTasks` response shape: `{"tasks": [...], "failures": [...]}`.
+#[cfg(test)]
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct DescribeTasksOutput {

@@ -104,9 +104,4 @@ impl Tracker {
         let factor = 2u32.saturating_pow(self.consecutive_errors.min(16));
         (self.poll * factor).min(MAX_BACKOFF).max(self.poll)
     }
-
-    /// The last service observed, if any.
-    pub fn last_service(&self) -> Option<&Service> {
-        self.last.as_ref()
-    }
 }

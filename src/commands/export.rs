@@ -1,0 +1,134 @@
+//! `release export`: the revision a service runs now, as a RegisterTaskDefinition request
+//! (read-only fields dropped, tags kept): the starting point of a template. With a plan, the
+//! images of the plan's repository become `{{ image }}` and the family `{{ family }}`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::Ctx;
+use crate::aws::ecs::{Ecs, ServiceLookup};
+use crate::exit::{ExitCode, Failure, Result};
+use crate::taskdef;
+
+pub async fn run(
+    ctx: &Ctx,
+    plan_path: Option<&Path>,
+    cluster: Option<&str>,
+    service: Option<&str>,
+) -> Result<ExitCode> {
+    let plan = plan_path.map(|p| ctx.load_plan(p)).transpose()?;
+    let (cluster, name) = match (&plan, cluster, service) {
+        (Some(p), _, _) => (p.service.cluster.clone(), p.service.name.clone()),
+        (None, Some(c), Some(s)) => (c.to_string(), s.to_string()),
+        _ => {
+            return Err(Failure::usage(
+                "export needs a PLAN, or --cluster and --service",
+            ))
+        }
+    };
+    let config = ctx.aws_config(plan.as_ref()).await;
+    let ecs = Ecs::new(&config);
+    let service = match ecs.service(&cluster, &name).await? {
+        ServiceLookup::Found(s) => *s,
+        ServiceLookup::MissingService => {
+            return Err(Failure::new(
+                ExitCode::Preflight,
+                format!("service {name} not found in cluster {cluster}"),
+            ))
+        }
+        ServiceLookup::MissingCluster => {
+            return Err(Failure::new(
+                ExitCode::Preflight,
+                format!("cluster {cluster} not found"),
+            ))
+        }
+    };
+    let (td, tags) = ecs
+        .task_definition(&service.task_definition)
+        .await?
+        .ok_or_else(|| {
+            Failure::aws(format!(
+                "task definition {} not found",
+                service.task_definition
+            ))
+        })?;
+    let tags: Vec<_> = tags
+        .into_iter()
+        .filter(|t| !t.key().unwrap_or("").starts_with("release:"))
+        .collect();
+    let mut doc = taskdef::to_json(&taskdef::from_described(&td, &tags));
+    if let Some(p) = &plan {
+        templatize(&mut doc, &p.image.repository);
+    }
+    ctx.out
+        .result(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    Ok(ExitCode::Success)
+}
+
+/// Converts saved `aws ecs describe-task-definition` output, offline.
+pub fn from_file(ctx: &Ctx, plan_path: Option<&Path>, file: &Path) -> Result<ExitCode> {
+    let plan = plan_path.map(|p| ctx.load_plan(p)).transpose()?;
+    let text = if file == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(file)
+    }
+    .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
+    let described: Value = serde_json::from_str(&text)
+        .map_err(|e| Failure::usage(format!("{}: not JSON: {e}", file.display())))?;
+    let request = taskdef::described_json_to_request_json(&described);
+    // Check it converts, naming the path of anything the API would refuse.
+    let input = taskdef::to_request(&request)
+        .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
+    let mut doc = taskdef::to_json(&input);
+    if let Some(p) = &plan {
+        templatize(&mut doc, &p.image.repository);
+    }
+    ctx.out
+        .result(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    Ok(ExitCode::Success)
+}
+
+/// Images of `repository` become `{{ image }}`, the family `{{ family }}`.
+fn templatize(doc: &mut Value, repository: &str) {
+    if let Some(f) = doc.get_mut("family") {
+        *f = Value::String("{{ family }}".into());
+    }
+    if let Some(Value::Array(containers)) = doc.get_mut("containerDefinitions") {
+        for c in containers {
+            if let Some(Value::String(image)) = c.get_mut("image") {
+                let repo = image.split(['@']).next().unwrap_or("");
+                let repo = match repo.rsplit_once(':') {
+                    Some((r, tag)) if !tag.contains('/') => r,
+                    _ => repo,
+                };
+                if repo == repository {
+                    *image = "{{ image }}".into();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_images_become_placeholders() {
+        let mut doc = serde_json::json!({
+            "family": "x",
+            "containerDefinitions": [
+                {"name": "a", "image": "h.io/app@sha256:00"},
+                {"name": "b", "image": "h.io/app:1.0"},
+                {"name": "c", "image": "h.io/sidecar:2"}
+            ]
+        });
+        templatize(&mut doc, "h.io/app");
+        assert_eq!(doc["family"], "{{ family }}");
+        assert_eq!(doc["containerDefinitions"][0]["image"], "{{ image }}");
+        assert_eq!(doc["containerDefinitions"][1]["image"], "{{ image }}");
+        assert_eq!(doc["containerDefinitions"][2]["image"], "h.io/sidecar:2");
+    }
+}

@@ -1,0 +1,207 @@
+//! Verify: what runs is what the plan says, and it answers as it should.
+//!
+//! Three groups of checks: the service is steady; the running revision is the plan's
+//! release and every running task runs it with the digests it pins; the plan's HTTP checks.
+//! Used by `release verify` and as deploy's last step.
+
+pub mod expect;
+pub mod http;
+pub mod redact;
+pub mod running;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::types::{DesiredStatus, TaskDefinitionStatus};
+use serde_json::json;
+
+use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
+use crate::exit::{ExitCode, Failure, Result};
+use crate::output::{Mode, Output};
+use crate::plan::Plan;
+use crate::rollout::observation::short_task_definition;
+use redact::Redactor;
+
+/// One verify check's result.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Report {
+    pub checks: Vec<CheckResult>,
+}
+
+impl Report {
+    pub fn failed(&self) -> usize {
+        self.checks.iter().filter(|c| !c.passed).count()
+    }
+
+    fn add(&mut self, out: &Output, name: &str, passed: bool, detail: String) {
+        let mark = if passed { "PASS" } else { "FAIL" };
+        let line = if out.mode() == Mode::Terminal {
+            format!("  {mark}  {name:<40} {detail}")
+        } else {
+            format!("verify {mark} {name}: {detail}")
+        };
+        out.record(
+            "verify_check",
+            &line,
+            json!({ "name": name, "passed": passed, "detail": detail }),
+        );
+        self.checks.push(CheckResult {
+            name: name.to_string(),
+            passed,
+            detail,
+        });
+    }
+}
+
+/// Runs every verify check of the plan and prints one line per check.
+pub async fn run(out: &Output, plan: &Plan, ecs: &Ecs) -> Result<Report> {
+    let http_checks = plan.http_checks()?;
+    let redactor = Redactor::new(
+        http_checks
+            .iter()
+            .flat_map(|c| c.headers.iter())
+            .filter(|(_, _, s)| *s)
+            .map(|(_, v, _)| v.clone()),
+    );
+    let (cluster, name) = (&plan.service.cluster, &plan.service.name);
+    let mut report = Report::default();
+    out.step(&format!(
+        "verifying {cluster}/{name} runs release {}",
+        plan.version
+    ));
+
+    let service = match ecs.service(cluster, name).await? {
+        ServiceLookup::Found(s) => *s,
+        ServiceLookup::MissingService => {
+            return Err(Failure::new(
+                ExitCode::Verify,
+                format!("service {name} not found in cluster {cluster}"),
+            ))
+        }
+        ServiceLookup::MissingCluster => {
+            return Err(Failure::new(
+                ExitCode::Verify,
+                format!("cluster {cluster} not found"),
+            ))
+        }
+    };
+    let steady = running::steady(&service);
+    report.add(
+        out,
+        "service is steady",
+        steady.is_ok(),
+        steady.unwrap_or_else(|e| e),
+    );
+
+    // Which revision is the plan's release: the running one if its tag says so, else the
+    // newest of the family that carries the plan's version.
+    let version = plan.version.as_str();
+    let current_tags = match ecs.task_definition(&service.task_definition).await? {
+        Some((_, tags)) => release_tags(&tags),
+        None => BTreeMap::new(),
+    };
+    let running_version = current_tags.get("release:version").cloned();
+    let release_revision = if running_version.as_deref() == Some(version) {
+        Some(service.task_definition.clone())
+    } else {
+        find_release_revision(ecs, &plan.task_definition.family, version).await?
+    };
+    let current = short_task_definition(&service.task_definition).to_string();
+    match (&running_version, &release_revision) {
+        (Some(v), _) if v == version => report.add(
+            out,
+            "running revision is the release",
+            true,
+            format!("{current} is release {version}"),
+        ),
+        (v, rel) => report.add(
+            out,
+            "running revision is the release",
+            false,
+            format!(
+                "the service runs {current} ({}); the plan's release {version} is {}",
+                v.as_ref()
+                    .map(|v| format!("release:version {v}"))
+                    .unwrap_or_else(|| "no release:version tag".into()),
+                rel.as_ref()
+                    .map(|r| short_task_definition(r).to_string())
+                    .unwrap_or_else(|| "not registered in the family".into())
+            ),
+        ),
+    }
+
+    let expected_revision = release_revision
+        .clone()
+        .unwrap_or_else(|| service.task_definition.clone());
+    let pinned = match ecs.task_definition(&expected_revision).await? {
+        Some((td, _)) => running::pinned_digests(&td),
+        None => BTreeMap::new(),
+    };
+    let tasks = ecs
+        .tasks(cluster, name, DesiredStatus::Running, None)
+        .await?;
+    let running_tasks: Vec<_> = tasks
+        .into_iter()
+        .filter(|t| t.last_status == "RUNNING")
+        .collect();
+    let problems = running::task_problems(&running_tasks, &expected_revision, &pinned);
+    let detail = if problems.is_empty() {
+        format!(
+            "{} running tasks run {} with the pinned digests",
+            running_tasks.len(),
+            short_task_definition(&expected_revision)
+        )
+    } else {
+        problems.join("; ")
+    };
+    report.add(
+        out,
+        "tasks run the release's digests",
+        problems.is_empty() && !running_tasks.is_empty(),
+        if running_tasks.is_empty() {
+            "no RUNNING tasks".into()
+        } else {
+            detail
+        },
+    );
+
+    for check in &http_checks {
+        let result = http::run(check, &redactor).await;
+        report.add(
+            out,
+            &check.name,
+            result.is_ok(),
+            result.unwrap_or_else(|e| e),
+        );
+    }
+
+    let failed = report.failed();
+    out.record(
+        "verify_summary",
+        &format!("verify: {} passed, {} failed", report.checks.len() - failed, failed),
+        json!({ "passed": report.checks.len() - failed, "failed": failed, "checks": report.checks }),
+    );
+    Ok(report)
+}
+
+async fn find_release_revision(ecs: &Ecs, family: &str, version: &str) -> Result<Option<String>> {
+    let arns = ecs.revisions(family, TaskDefinitionStatus::Active).await?;
+    for arn in arns.iter().rev().take(10) {
+        if let Some((_, tags)) = ecs.task_definition(arn).await? {
+            if release_tags(&tags)
+                .get("release:version")
+                .map(String::as_str)
+                == Some(version)
+            {
+                return Ok(Some(arn.clone()));
+            }
+        }
+    }
+    Ok(None)
+}
