@@ -126,6 +126,25 @@ pub fn bullet(lines: &[String]) -> String {
         .join("\n")
 }
 
+/// The message of a timed-out watch: what it waited for, where the rollout stood, why.
+pub fn timed_out(
+    waiting_for: &str,
+    timeout: std::time::Duration,
+    progress: &crate::rollout::decision::Progress,
+    reasons: &[String],
+) -> String {
+    format!(
+        "timed out after {} waiting for {waiting_for}: {}/{} running, {} pending, {} failed, {}\n{}the deployment goes on in ECS",
+        humantime::format_duration(timeout),
+        progress.ours.running,
+        progress.ours.desired,
+        progress.ours.pending,
+        progress.ours.failed,
+        progress.rollout_state,
+        if reasons.is_empty() { String::new() } else { format!("{}\n", bullet(reasons)) },
+    )
+}
+
 /// What to tell the user and which exit code to use when a watch was interrupted.
 pub fn interrupted(
     out: &Output,

@@ -22,7 +22,14 @@ pub enum Mode {
 pub struct Output {
     mode: Mode,
     verbose: bool,
-    bar: Mutex<Option<ProgressBar>>,
+    bar: Mutex<Option<(ProgressBar, Option<Live>)>>,
+}
+
+/// What the live line shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Live {
+    Bar,
+    Spinner,
 }
 
 impl Output {
@@ -98,19 +105,7 @@ impl Output {
         if self.mode != Mode::Terminal {
             return;
         }
-        let mut guard = self.bar.lock().unwrap();
-        let bar = guard.get_or_insert_with(|| {
-            let b = ProgressBar::new(length);
-            b.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
-                )
-                .unwrap()
-                .progress_chars("##-"),
-            );
-            b.enable_steady_tick(Duration::from_millis(120));
-            b
-        });
+        let bar = self.live(Live::Bar);
         bar.set_length(length);
         bar.set_position(position);
         bar.set_message(message.to_string());
@@ -121,21 +116,35 @@ impl Output {
         if self.mode != Mode::Terminal {
             return;
         }
+        self.live(Live::Spinner).set_message(message.to_string());
+    }
+
+    /// The live line, restyled when it changes between spinner and bar.
+    fn live(&self, kind: Live) -> ProgressBar {
         let mut guard = self.bar.lock().unwrap();
-        let bar = guard.get_or_insert_with(|| {
-            let b = ProgressBar::new_spinner();
-            b.set_style(
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap(),
-            );
+        let (bar, current) = guard.get_or_insert_with(|| {
+            let b = ProgressBar::new(0);
             b.enable_steady_tick(Duration::from_millis(120));
-            b
+            (b, None)
         });
-        bar.set_message(message.to_string());
+        if *current != Some(kind) {
+            let template = match kind {
+                Live::Bar => "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+                Live::Spinner => "{spinner} [{elapsed_precise}] {msg}",
+            };
+            bar.set_style(
+                ProgressStyle::with_template(template)
+                    .expect("a valid template")
+                    .progress_chars("##-"),
+            );
+            *current = Some(kind);
+        }
+        bar.clone()
     }
 
     /// Removes the live bar or spinner.
     pub fn clear_bar(&self) {
-        if let Some(b) = self.bar.lock().unwrap().take() {
+        if let Some((b, _)) = self.bar.lock().unwrap().take() {
             b.finish_and_clear();
         }
     }
@@ -143,7 +152,7 @@ impl Output {
     fn stderr_line(&self, text: &str) {
         let guard = self.bar.lock().unwrap();
         match guard.as_ref() {
-            Some(bar) => bar.println(text),
+            Some((bar, _)) => bar.println(text),
             None => {
                 let _ = writeln!(std::io::stderr(), "{text}");
             }

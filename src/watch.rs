@@ -171,10 +171,22 @@ impl Watch<'_> {
                 format!("; {}", others.join(", "))
             }
         );
+        let bar_text = format!(
+            "running {}, {} pending, {} failed, {}{}",
+            short_task_definition(&target.task_definition),
+            ours.pending,
+            ours.failed,
+            p.rollout_state,
+            if others.is_empty() {
+                String::new()
+            } else {
+                format!(" | {}", others.join(", "))
+            }
+        );
         self.out.bar(
             ours.running.max(0) as u64,
             ours.desired.max(0) as u64,
-            &line,
+            &bar_text,
         );
         if *last != line {
             *last = line.clone();

@@ -202,38 +202,15 @@ async fn a_deployment_started_behind_its_back_is_superseded_never_success() {
         ])
     });
     // Wait for release's revision, then start another deployment of a third revision.
-    let client = ecs().await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while revision_count(&seed.name).await < 2 {
-        assert!(Instant::now() < deadline, "release registered nothing");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_revisions(&seed.name, 2).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let rev1 = client
-        .describe_task_definition()
-        .task_definition(format!("{}:1", seed.name))
-        .send()
+    let other = register_copy_of_revision_1(&seed).await;
+    ecs()
         .await
-        .unwrap();
-    let c = rev1.task_definition().unwrap().container_definitions()[0].clone();
-    let other = client
-        .register_task_definition()
-        .family(&seed.name)
-        .container_definitions(c)
-        .send()
-        .await
-        .unwrap();
-    client
         .update_service()
         .cluster(&seed.name)
         .service(&seed.name)
-        .task_definition(
-            other
-                .task_definition()
-                .unwrap()
-                .task_definition_arn()
-                .unwrap(),
-        )
+        .task_definition(other)
         .force_new_deployment(true)
         .send()
         .await
@@ -266,22 +243,9 @@ async fn rollback_to_a_chosen_revision_and_its_refusals() {
         run.stderr
     );
     assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
-    let client = ecs().await;
-    let rev1 = client
-        .describe_task_definition()
-        .task_definition(format!("{}:1", seed.name))
-        .send()
+    register_copy_of_revision_1(&seed).await;
+    ecs()
         .await
-        .unwrap();
-    let c = rev1.task_definition().unwrap().container_definitions()[0].clone();
-    client
-        .register_task_definition()
-        .family(&seed.name)
-        .container_definitions(c)
-        .send()
-        .await
-        .unwrap();
-    client
         .deregister_task_definition()
         .task_definition(format!("{}:3", seed.name))
         .send()
@@ -324,6 +288,12 @@ async fn rollback_to_a_chosen_revision_and_its_refusals() {
         .ends_with(&format!("{}:1", seed.name)));
     assert_eq!(svc.running_count(), 2);
     assert_eq!(svc.deployments().len(), 1);
+
+    // To the revision it already runs: nothing to do, no new deployment.
+    let run = release(&["rollback", p, "--to", "1"]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(run.stderr.contains("already runs"), "{}", run.stderr);
+    assert_eq!(service(&seed.name, &seed.name).await.deployments().len(), 1);
 
     // Without a plan, by cluster and service; without --to, what ran before (release:previous is
     // on revision 2 only, so from revision 1 it falls back to N-1 = 0 and refuses).
@@ -380,11 +350,7 @@ async fn ctrl_c_stops_watching_not_the_deployment() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while revision_count(&seed.name).await < 2 {
-        assert!(Instant::now() < deadline, "release registered nothing");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_revisions(&seed.name, 2).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])

@@ -123,28 +123,9 @@ async fn verify_passes_after_deploy_and_names_a_task_moved_behind_its_back() {
     assert!(!run.all().contains(TOKEN));
 
     // Move the service to another revision behind release's back.
-    let client = ecs().await;
-    let rev1 = client
-        .describe_task_definition()
-        .task_definition(format!("{}:1", seed.name))
-        .send()
+    let other_arn = register_copy_of_revision_1(&seed).await;
+    ecs()
         .await
-        .unwrap();
-    let c = rev1.task_definition().unwrap().container_definitions()[0].clone();
-    let other = client
-        .register_task_definition()
-        .family(&seed.name)
-        .container_definitions(c)
-        .send()
-        .await
-        .unwrap();
-    let other_arn = other
-        .task_definition()
-        .unwrap()
-        .task_definition_arn()
-        .unwrap()
-        .to_string();
-    client
         .update_service()
         .cluster(&seed.name)
         .service(&seed.name)

@@ -123,6 +123,29 @@ impl Ecs {
         }
     }
 
+    /// The service, or a failed check (exit 3) naming the missing service or cluster;
+    /// `unchanged` says what was therefore not done.
+    pub async fn existing_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        unchanged: &str,
+    ) -> crate::exit::Result<Service> {
+        let missing = |what: String| {
+            Failure::new(
+                crate::exit::ExitCode::Preflight,
+                format!("{what}: {unchanged}"),
+            )
+        };
+        match self.service(cluster, service).await? {
+            ServiceLookup::Found(s) => Ok(*s),
+            ServiceLookup::MissingService => Err(missing(format!(
+                "service {service} not found in cluster {cluster}"
+            ))),
+            ServiceLookup::MissingCluster => Err(missing(format!("cluster {cluster} not found"))),
+        }
+    }
+
     /// DescribeTaskDefinition with its tags. None when it does not exist.
     pub async fn task_definition(
         &self,

@@ -7,10 +7,10 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::Ctx;
-use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
+use crate::aws::ecs::{release_tags, Ecs};
 use crate::cli::{BuildFlags, CheckFlags};
-use crate::deployment::{bullet, interrupted, revision_of, Deployer};
-use crate::exit::{ExitCode, Failure, Result};
+use crate::deployment::{bullet, interrupted, revision_of, timed_out, Deployer};
+use crate::exit::{ExitCode, Result};
 use crate::output::short_duration;
 use crate::plan::{OnFailure, Plan};
 use crate::preflight::{self, ImageToCheck, PreflightOptions};
@@ -67,7 +67,9 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         );
         return Ok(ExitCode::Preflight);
     }
-    let before = current_service(&ecs, cluster, name).await?;
+    let before = ecs
+        .existing_service(cluster, name, "nothing was built, registered or deployed")
+        .await?;
 
     let pinned = if builds {
         let opts = build::BuildOptions {
@@ -271,14 +273,8 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
             out.record(
                 "summary",
                 &format!(
-                    "timed out after {} waiting for {new}: {}/{} running, {} pending, {} failed, {}\n{}the deployment goes on in ECS; {}",
-                    humantime::format_duration(plan.rollout.timeout),
-                    progress.ours.running,
-                    progress.ours.desired,
-                    progress.ours.pending,
-                    progress.ours.failed,
-                    progress.rollout_state,
-                    if reasons.is_empty() { String::new() } else { format!("{}\n", bullet(reasons)) },
+                    "{}; {}",
+                    timed_out(&new, plan.rollout.timeout, progress, reasons),
                     undo_hint(&plan, &before)
                 ),
                 summary(&verdict, json!({})),
@@ -360,23 +356,6 @@ fn verdict_name(v: &Verdict) -> &'static str {
         Verdict::RolledBackByEcs { .. } => "rolled back by ECS",
         Verdict::Superseded { .. } => "superseded",
         Verdict::TimedOut { .. } => "timed out",
-    }
-}
-
-/// The service before the deploy; a missing cluster or service is a failed check.
-async fn current_service(ecs: &Ecs, cluster: &str, name: &str) -> Result<Service> {
-    match ecs.service(cluster, name).await? {
-        ServiceLookup::Found(s) => Ok(*s),
-        ServiceLookup::MissingService => Err(Failure::new(
-            ExitCode::Preflight,
-            format!(
-                "service {name} not found in cluster {cluster}: nothing was registered or deployed"
-            ),
-        )),
-        ServiceLookup::MissingCluster => Err(Failure::new(
-            ExitCode::Preflight,
-            format!("cluster {cluster} not found: nothing was registered or deployed"),
-        )),
     }
 }
 

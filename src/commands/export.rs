@@ -7,7 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::Ctx;
-use crate::aws::ecs::{Ecs, ServiceLookup};
+use crate::aws::ecs::Ecs;
 use crate::exit::{ExitCode, Failure, Result};
 use crate::taskdef;
 
@@ -29,21 +29,9 @@ pub async fn run(
     };
     let config = ctx.aws_config(plan.as_ref()).await;
     let ecs = Ecs::new(&config);
-    let service = match ecs.service(&cluster, &name).await? {
-        ServiceLookup::Found(s) => *s,
-        ServiceLookup::MissingService => {
-            return Err(Failure::new(
-                ExitCode::Preflight,
-                format!("service {name} not found in cluster {cluster}"),
-            ))
-        }
-        ServiceLookup::MissingCluster => {
-            return Err(Failure::new(
-                ExitCode::Preflight,
-                format!("cluster {cluster} not found"),
-            ))
-        }
-    };
+    let service = ecs
+        .existing_service(&cluster, &name, "nothing to export")
+        .await?;
     let (td, tags) = ecs
         .task_definition(&service.task_definition)
         .await?

@@ -8,9 +8,9 @@ use std::time::Instant;
 use serde_json::json;
 
 use super::Ctx;
-use crate::aws::ecs::{Ecs, ServiceLookup};
-use crate::deployment::{bullet, interrupted, Deployer};
-use crate::exit::{ExitCode, Failure, Result};
+use crate::aws::ecs::Ecs;
+use crate::deployment::{bullet, interrupted, timed_out, Deployer};
+use crate::exit::{ExitCode, Result};
 use crate::output::short_duration;
 use crate::rollout::decision::Verdict;
 use crate::rollout::observation::short_task_definition;
@@ -24,21 +24,9 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let ecs = Ecs::new(&config);
     let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
 
-    let before = match ecs.service(cluster, name).await? {
-        ServiceLookup::Found(s) => *s,
-        ServiceLookup::MissingService => {
-            return Err(Failure::new(
-                ExitCode::Preflight,
-                format!("service {name} not found in cluster {cluster}: nothing was restarted"),
-            ))
-        }
-        ServiceLookup::MissingCluster => {
-            return Err(Failure::new(
-                ExitCode::Preflight,
-                format!("cluster {cluster} not found: nothing was restarted"),
-            ))
-        }
-    };
+    let before = ecs
+        .existing_service(cluster, name, "nothing was restarted")
+        .await?;
     let current = before.task_definition.clone();
     let short = short_task_definition(&current).to_string();
     out.step(&format!(
@@ -98,16 +86,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
         ),
         Verdict::TimedOut { progress, reasons } => (
             ExitCode::Timeout,
-            format!(
-                "timed out after {} waiting for the restart of {short}: {}/{} running, {} pending, {} failed, {}\n{}the deployment goes on in ECS",
-                humantime::format_duration(plan.rollout.timeout),
-                progress.ours.running,
-                progress.ours.desired,
-                progress.ours.pending,
-                progress.ours.failed,
-                progress.rollout_state,
-                if reasons.is_empty() { String::new() } else { format!("{}\n", bullet(reasons)) },
-            ),
+            timed_out(&format!("the restart of {short}"), plan.rollout.timeout, progress, reasons),
         ),
         Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
     };

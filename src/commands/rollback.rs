@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::aws::ecr::Ecr;
-use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
+use crate::aws::ecs::{release_tags, Ecs};
 use crate::deployment::{bullet, interrupted, revision_of, Deployer};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::image_ref::ImageRef;
@@ -57,21 +57,9 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
     let config = ctx.aws_config(plan.as_ref()).await;
     let ecs = Ecs::new(&config);
 
-    let before = match ecs.service(&cluster, &name).await? {
-        ServiceLookup::Found(s) => *s,
-        ServiceLookup::MissingService => {
-            return Err(Failure::new(
-                ExitCode::Preflight,
-                format!("service {name} not found in cluster {cluster}"),
-            ))
-        }
-        ServiceLookup::MissingCluster => {
-            return Err(Failure::new(
-                ExitCode::Preflight,
-                format!("cluster {cluster} not found"),
-            ))
-        }
-    };
+    let before = ecs
+        .existing_service(&cluster, &name, "nothing changed")
+        .await?;
     let current_arn = before.task_definition.clone();
     let current = short_task_definition(&current_arn).to_string();
     let (family, current_rev) = current
@@ -114,6 +102,14 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
             }
         },
     };
+    if to == current_rev {
+        out.record(
+            "unchanged",
+            &format!("{cluster}/{name} already runs {current}: nothing changed (`release restart` replaces its tasks)"),
+            json!({ "task_definition": current_arn }),
+        );
+        return Ok(ExitCode::Success);
+    }
     if to < 1 {
         return Err(Failure::new(
             ExitCode::Preflight,

@@ -6,8 +6,8 @@ use std::path::Path;
 use serde_json::json;
 
 use super::Ctx;
-use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
-use crate::exit::{ExitCode, Failure, Result};
+use crate::aws::ecs::{release_tags, Ecs};
+use crate::exit::{ExitCode, Result};
 use crate::output::epoch_rfc3339;
 use crate::rollout::observation::short_task_definition;
 
@@ -16,21 +16,9 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let config = ctx.aws_config(Some(&plan)).await;
     let ecs = Ecs::new(&config);
     let (cluster, name) = (&plan.service.cluster, &plan.service.name);
-    let service = match ecs.service(cluster, name).await? {
-        ServiceLookup::Found(s) => *s,
-        ServiceLookup::MissingService => {
-            return Err(Failure::new(
-                ExitCode::Preflight,
-                format!("service {name} not found in cluster {cluster}"),
-            ))
-        }
-        ServiceLookup::MissingCluster => {
-            return Err(Failure::new(
-                ExitCode::Preflight,
-                format!("cluster {cluster} not found"),
-            ))
-        }
-    };
+    let service = ecs
+        .existing_service(cluster, name, "no status to show")
+        .await?;
     let tags = match ecs.task_definition(&service.task_definition).await? {
         Some((_, tags)) => release_tags(&tags),
         None => Default::default(),

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::types::{DesiredStatus, TaskDefinitionStatus};
 use serde_json::json;
 
-use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
+use crate::aws::ecs::{release_tags, Ecs};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::output::{Mode, Output};
 use crate::plan::Plan;
@@ -76,21 +76,10 @@ pub async fn run(out: &Output, plan: &Plan, ecs: &Ecs) -> Result<Report> {
         plan.version
     ));
 
-    let service = match ecs.service(cluster, name).await? {
-        ServiceLookup::Found(s) => *s,
-        ServiceLookup::MissingService => {
-            return Err(Failure::new(
-                ExitCode::Verify,
-                format!("service {name} not found in cluster {cluster}"),
-            ))
-        }
-        ServiceLookup::MissingCluster => {
-            return Err(Failure::new(
-                ExitCode::Verify,
-                format!("cluster {cluster} not found"),
-            ))
-        }
-    };
+    let service = ecs
+        .existing_service(cluster, name, "nothing to verify")
+        .await
+        .map_err(|f| Failure::new(ExitCode::Verify, f.message))?;
     let steady = running::steady(&service);
     report.add(
         out,

@@ -227,3 +227,40 @@ pub async fn images_of(task_definition: &str) -> Vec<String> {
         .filter_map(|c| c.image().map(str::to_string))
         .collect()
 }
+
+/// Registers a copy of revision 1's first container as a new revision of the seed's family,
+/// without `release:*` tags (as someone working behind release's back would); its ARN.
+pub async fn register_copy_of_revision_1(seed: &Seed) -> String {
+    let client = ecs().await;
+    let rev1 = client
+        .describe_task_definition()
+        .task_definition(format!("{}:1", seed.name))
+        .send()
+        .await
+        .unwrap();
+    let container = rev1.task_definition().unwrap().container_definitions()[0].clone();
+    let out = client
+        .register_task_definition()
+        .family(&seed.name)
+        .container_definitions(container)
+        .send()
+        .await
+        .unwrap();
+    out.task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap()
+        .to_string()
+}
+
+/// Waits (up to 20 s) until the family has `n` revisions.
+pub async fn wait_for_revisions(family: &str, n: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while revision_count(family).await < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{family} never reached {n} revisions"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

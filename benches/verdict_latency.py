@@ -1,0 +1,94 @@
+"""Measures, against the running sandbox, how long `release deploy` takes to reach its verdict
+after the sandbox's deployment reaches its terminal state, and how many ECS API calls and polls
+one deploy costs.
+
+Terminal state: the sandbox's "deployment completed" event (healthy) or "deployment failed"
+event (crashloop). Verdict: the `ts` of release's NDJSON `rolled_out` record (healthy; the
+verify that follows is not part of the rollout) or `summary` record (crashloop). Counts come
+from the summary record (`ecs_calls`, `polls`).
+
+Run: . .sandbox/env && $SANDBOX_PYTHON benches/verdict_latency.py [runs]   (after `cargo build`)
+"""
+import datetime
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "debug", "release")
+
+
+def epoch(ts):
+    return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+def seed(name):
+    out = subprocess.run([os.environ["SANDBOX_PYTHON"], os.path.join(ROOT, "sandbox", "seed.py"), "--name", name],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def plan(s, scenario, poll):
+    template = open(os.path.join(ROOT, "templates", "local.json")).read()
+    d = tempfile.mkdtemp()
+    open(os.path.join(d, "template.json"), "w").write(template)
+    text = f"""[service]
+cluster = "{s['cluster']}"
+name = "{s['service']}"
+[release]
+version = "1.0.0"
+[image]
+repository = "{s['registry']}/app"
+login = "ecr"
+[task_definition]
+family = "{s['family']}"
+template = "template.json"
+[task_definition.vars]
+jwt_secret_arn = "arn:aws:ssm:us-east-1:123456789012:parameter{s['secret']}"
+scenario = "{scenario}"
+[rollout]
+timeout = "2m"
+poll = "{poll}"
+"""
+    p = os.path.join(d, "plan.toml")
+    open(p, "w").write(text)
+    return p
+
+
+def run(scenario, poll, n):
+    s = seed(f"bench-{scenario}-{os.getpid()}-{n}")
+    p = plan(s, scenario, poll)
+    res = subprocess.run([BIN, "--output", "json", "deploy", p, "--image", s["image"]], capture_output=True, text=True)
+    records = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    marker = "deployment completed" if scenario == "healthy" else "deployment failed"
+    event = next(r for r in records if r["event"] == "service_event" and marker in r["message"])
+    verdict_kind = "rolled_out" if scenario == "healthy" else "summary"
+    verdict = next(r for r in records if r["event"] == verdict_kind)
+    summary = [r for r in records if r["event"] == "summary"][-1]
+    return {
+        "exit": res.returncode,
+        "latency": epoch(verdict["ts"]) - epoch(event["created_at"]),
+        "ecs_calls": summary["ecs_calls"],
+        "polls": summary["polls"],
+        "seconds": summary["seconds"],
+    }
+
+
+def main():
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    for scenario in ("healthy", "crashloop"):
+        for poll in ("1s", "2s"):
+            rs = [run(scenario, poll, i) for i in range(runs)]
+            lat = [r["latency"] for r in rs]
+            print(f"{scenario:9} poll {poll}: exit {sorted(set(r['exit'] for r in rs))}, "
+                  f"terminal-state->verdict median {statistics.median(lat):.2f}s max {max(lat):.2f}s, "
+                  f"ECS calls per deploy median {statistics.median(r['ecs_calls'] for r in rs):.0f} "
+                  f"(polls {statistics.median(r['polls'] for r in rs):.0f}), deploy {statistics.median(r['seconds'] for r in rs):.1f}s"
+                  f"  [{runs} runs]")
+
+
+if __name__ == "__main__":
+    main()
