@@ -125,7 +125,7 @@ pub enum Command {
     },
     /// Check that what runs is what the plan says, and that it answers as it should.
     Verify {
-        /// The plan file (default: plans/release.toml if present).
+        /// The plan file (default: release.toml in the current directory).
         plan: Option<PathBuf>,
     },
 }

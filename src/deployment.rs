@@ -9,7 +9,7 @@ use crate::aws::ecs::Ecs;
 use crate::exit::{ExitCode, Failure, Result};
 use crate::output::Output;
 use crate::plan::RolloutSpec;
-use crate::rollout::decision::Target;
+use crate::rollout::decision::{Target, Verdict};
 use crate::rollout::observation::{short_task_definition, Service};
 use crate::watch::{Watch, WatchEnd, WatchStats};
 
@@ -31,14 +31,16 @@ pub struct Outcome {
 
 impl Deployer<'_> {
     /// UpdateService(task_definition, forceNewDeployment) and watch the deployment it created.
-    /// `started` is when the operation began: the timeout counts from there.
-    pub async fn deploy(
-        &self,
-        task_definition: &str,
-        before: &Service,
-        started: Instant,
-    ) -> Result<Outcome> {
+    /// The timeout counts from the UpdateService call: a long build or preflight before it
+    /// takes nothing from the rollout's time.
+    pub async fn deploy(&self, task_definition: &str, before: &Service) -> Result<Outcome> {
+        let started = Instant::now();
         let target = self.start(task_definition, before).await?;
+        self.follow(target, started).await
+    }
+
+    /// Watches a deployment already started (by us, or by ECS's own rollback).
+    pub async fn follow(&self, target: Target, started: Instant) -> Result<Outcome> {
         let watch = Watch {
             ecs: self.ecs,
             out: self.out,
@@ -74,11 +76,23 @@ impl Deployer<'_> {
             .await
             .map_err(|e| {
                 Failure::aws(format!(
-                    "{}\nthe service was not updated; it still runs {}",
+                    "{}\nthis UpdateService changed nothing: the service still runs what it ran before the call to {}",
                     e.message,
-                    short_task_definition(&before.task_definition)
+                    short_task_definition(task_definition)
                 ))
             })?;
+        if task_definition != before.task_definition {
+            // What ran before this revision, for `release rollback` without --to; replaced on
+            // every deployment of the revision, so it names the latest one.
+            if let Err(e) = self
+                .ecs
+                .tag(task_definition, "release:previous", &before.task_definition)
+                .await
+            {
+                self.out
+                    .warn(&format!("cannot record what ran before: {}", e.message));
+            }
+        }
         let known: Vec<&str> = before.deployments.iter().map(|d| d.id.as_str()).collect();
         let ours = after
             .deployments
@@ -106,6 +120,44 @@ impl Deployer<'_> {
             json!({ "deployment": target.deployment_id, "task_definition": task_definition }),
         );
         Ok(target)
+    }
+}
+
+impl Deployer<'_> {
+    /// After ECS's circuit breaker rolled our deployment back: follow ECS's rollback
+    /// deployment (the PRIMARY on `to`) until it ends, so that "rolled back" is reported only
+    /// once the old revision runs again. None when no such deployment is listed.
+    pub async fn follow_ecs_rollback(&self, to: &str, failed: &str) -> Result<Option<Verdict>> {
+        let since = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default();
+        let service = self
+            .ecs
+            .existing_service(self.cluster, self.service, "cannot follow ECS's rollback")
+            .await?;
+        let Some(primary) = service
+            .deployments
+            .iter()
+            .find(|d| d.status == "PRIMARY" && d.task_definition == to)
+        else {
+            return Ok(None);
+        };
+        self.out.step(&format!(
+            "following ECS's rollback: deployment {} of {}",
+            primary.id,
+            short_task_definition(to)
+        ));
+        let target = Target {
+            deployment_id: primary.id.clone(),
+            task_definition: to.to_string(),
+            previous_task_definition: Some(failed.to_string()),
+            since,
+        };
+        match self.follow(target, Instant::now()).await?.end {
+            WatchEnd::Verdict(v) => Ok(Some(v)),
+            WatchEnd::Interrupted => Ok(None),
+        }
     }
 }
 
@@ -145,21 +197,25 @@ pub fn timed_out(
     )
 }
 
-/// What to tell the user and which exit code to use when a watch was interrupted.
+/// What to tell the user, and the exit code, when a watch was interrupted: the deployment
+/// goes on; how to see it and, when there is one, how to undo it.
 pub fn interrupted(
     out: &Output,
     target: &Target,
     status_cmd: &str,
-    rollback_cmd: &str,
+    undo_cmd: Option<&str>,
 ) -> ExitCode {
+    let undo = undo_cmd
+        .map(|u| format!("\n  undo it:  {u}"))
+        .unwrap_or_default();
     out.record(
         "interrupted",
         &format!(
-            "interrupted: stopped watching; deployment {} of {} goes on in ECS.\n  see it:   {status_cmd}\n  undo it:  {rollback_cmd}",
+            "interrupted: stopped watching; deployment {} of {} goes on in ECS.\n  see it:   {status_cmd}{undo}",
             target.deployment_id,
             short_task_definition(&target.task_definition),
         ),
-        json!({ "deployment": target.deployment_id, "status_command": status_cmd, "rollback_command": rollback_cmd }),
+        json!({ "deployment": target.deployment_id, "status_command": status_cmd, "rollback_command": undo_cmd }),
     );
     ExitCode::Interrupted
 }

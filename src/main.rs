@@ -7,6 +7,7 @@ mod commands;
 mod deployment;
 mod exit;
 mod image_ref;
+mod interrupt;
 mod jinja;
 mod output;
 mod plan;

@@ -73,6 +73,7 @@ impl Output {
 
     /// A step of the command ("registering revision …").
     pub fn step(&self, message: &str) {
+        crate::interrupt::step(message);
         let text = match self.mode {
             Mode::Terminal => format!("==> {message}"),
             _ => message.to_string(),

@@ -54,6 +54,7 @@ impl Watch<'_> {
         let mut seen_events: HashSet<String> = HashSet::new();
         let mut last_line = String::new();
         let mut delay = Duration::ZERO;
+        let _handled = crate::interrupt::Handled::new();
         let ctrl_c = tokio::signal::ctrl_c();
         tokio::pin!(ctrl_c);
         self.out

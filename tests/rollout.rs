@@ -338,6 +338,14 @@ async fn rollback_without_to_returns_to_what_ran_before() {
         .task_definition()
         .unwrap()
         .ends_with(&format!("{}:1", seed.name)));
+    // And again: what ran before revision 1 this time was revision 2, whatever its tags said.
+    let run = release(&["rollback", p]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let svc = service(&seed.name, &seed.name).await;
+    assert!(svc
+        .task_definition()
+        .unwrap()
+        .ends_with(&format!("{}:2", seed.name)));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -223,6 +223,25 @@ impl Ecs {
             })
     }
 
+    /// TagResource on a task definition: sets (or replaces) one tag.
+    pub async fn tag(
+        &self,
+        arn: &str,
+        key: &str,
+        value: &str,
+    ) -> std::result::Result<(), CallError> {
+        call!(
+            self,
+            format!("TagResource {arn}"),
+            self.client
+                .tag_resource()
+                .resource_arn(arn)
+                .tags(ecs::Tag::builder().key(key).value(value).build())
+                .send()
+        )?;
+        Ok(())
+    }
+
     /// Tasks of a service (ListTasks + DescribeTasks), optionally only those a deployment started.
     pub async fn tasks(
         &self,

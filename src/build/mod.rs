@@ -54,6 +54,7 @@ pub async fn build_and_push(
             plan.path().display()
         ))
     })?;
+    let _handled = crate::interrupt::Handled::new();
     let interrupted = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

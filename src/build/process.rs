@@ -284,8 +284,18 @@ mod tests {
             .unwrap();
         assert_eq!(done.status.code(), Some(3));
         assert_eq!(done.tail.len(), TAIL_LINES);
-        assert!(done.tail.contains(&"err".to_string()));
-        assert_eq!(done.tail.last().unwrap(), "from-stdin");
+        // stdout and stderr are read concurrently: their relative order is not fixed.
+        assert!(done.tail.contains(&"err".to_string()), "{:?}", done.tail);
+        assert!(
+            done.tail.contains(&"from-stdin".to_string()),
+            "{:?}",
+            done.tail
+        );
+        assert!(
+            done.stdout.last().is_some_and(|l| l == "from-stdin"),
+            "{:?}",
+            done.stdout
+        );
         assert_eq!(done.stdout.len(), 31);
         let text = std::fs::read_to_string(log.path()).unwrap();
         assert!(

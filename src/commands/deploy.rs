@@ -10,7 +10,7 @@ use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs};
 use crate::cli::{BuildFlags, CheckFlags};
 use crate::deployment::{bullet, interrupted, revision_of, timed_out, Deployer};
-use crate::exit::{ExitCode, Result};
+use crate::exit::{ExitCode, Failure, Result};
 use crate::output::short_duration;
 use crate::plan::{OnFailure, Plan};
 use crate::preflight::{self, ImageToCheck, PreflightOptions};
@@ -33,8 +33,10 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
     let plan = ctx.load_plan(plan_path)?;
     let builds = args.image.is_none() && plan.build.is_some();
     let reference = release_image::reference(&plan, args.image)?;
-    // Everything that can be checked offline is checked before the first AWS call.
+    // Everything that can be checked offline is checked before the first AWS call: the
+    // template, and the verify checks (their env() values) that run after the deploy.
     template::render(&plan, &super::render::placeholder(&reference))?;
+    plan.http_checks()?;
 
     let config = ctx.aws_config(Some(&plan)).await;
     let ecs = Ecs::new(&config);
@@ -144,145 +146,187 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         json!({ "task_definition": new_arn, "revision": registered.revision() }),
     );
 
-    let deployer = Deployer {
-        ecs: &ecs,
-        out,
-        cluster,
-        service: name,
-        rollout: &plan.rollout,
-    };
-    let outcome = deployer.deploy(&new_arn, &before, started).await?;
-    let old = short_task_definition(&before.task_definition).to_string();
-    let new = short_task_definition(&new_arn).to_string();
-    let verdict = match outcome.end {
-        WatchEnd::Interrupted => {
-            let status = format!("release status {}", plan.path().display());
-            let undo = format!(
-                "release rollback {} --to {}",
-                plan.path().display(),
-                revision_of(&before.task_definition)
-            );
-            return Ok(interrupted(out, &outcome.target, &status, &undo));
-        }
-        WatchEnd::Verdict(v) => v,
-    };
-    let summary = |verdict: &Verdict, extra: serde_json::Value| {
-        let mut v = json!({
-            "version": plan.version.as_str(), "digest": pinned.digest, "image": pinned.image,
-            "task_definition": new_arn, "previous_task_definition": before.task_definition,
-            "deployment": outcome.target.deployment_id, "seconds": started.elapsed().as_secs_f64(),
-            "polls": outcome.stats.polls, "ecs_calls": ecs.calls(), "verdict": verdict,
-        });
-        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
-            o.extend(e);
-        }
-        v
-    };
-    match &verdict {
-        Verdict::Succeeded { running, desired } => {
-            out.record(
-                "rolled_out",
-                &format!("{new} rolled out: {running}/{desired} running"),
-                json!({ "task_definition": new_arn, "running": running, "desired": desired }),
-            );
-            let report = crate::verify::run(out, &plan, &ecs).await?;
-            if report.failed() > 0 {
+    // From here on the service may change: any error says what state it left and how to undo it.
+    let after_registration = async {
+        let deployer = Deployer {
+            ecs: &ecs,
+            out,
+            cluster,
+            service: name,
+            rollout: &plan.rollout,
+        };
+        let outcome = deployer.deploy(&new_arn, &before).await?;
+        let old = short_task_definition(&before.task_definition).to_string();
+        let new = short_task_definition(&new_arn).to_string();
+        let verdict = match outcome.end {
+            WatchEnd::Interrupted => {
+                let status = format!("release status {}", plan.path().display());
+                let undo = format!(
+                    "release rollback {} --to {}",
+                    plan.path().display(),
+                    revision_of(&before.task_definition)
+                );
+                return Ok(interrupted(out, &outcome.target, &status, Some(&undo)));
+            }
+            WatchEnd::Verdict(v) => v,
+        };
+        let summary = |verdict: &Verdict, extra: serde_json::Value| {
+            let mut v = json!({
+                "version": plan.version.as_str(), "digest": pinned.digest, "image": pinned.image,
+                "task_definition": new_arn, "previous_task_definition": before.task_definition,
+                "deployment": outcome.target.deployment_id, "seconds": started.elapsed().as_secs_f64(),
+                "polls": outcome.stats.polls, "ecs_calls": ecs.calls(), "verdict": verdict,
+            });
+            if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+                o.extend(e);
+            }
+            v
+        };
+        match &verdict {
+            Verdict::Succeeded { running, desired } => {
+                out.record(
+                    "rolled_out",
+                    &format!("{new} rolled out: {running}/{desired} running"),
+                    json!({ "task_definition": new_arn, "running": running, "desired": desired }),
+                );
+                let report = crate::verify::run(out, &plan, &ecs).await?;
+                if report.failed() > 0 {
+                    out.record(
+                        "failed",
+                        &format!(
+                            "deploy of {} as {new} failed its verify ({} checks failed)",
+                            plan.version,
+                            report.failed()
+                        ),
+                        json!({ "verify_failed": report.failed() }),
+                    );
+                    let code = after_failure(
+                        &deployer,
+                        &plan,
+                        &before,
+                        &new,
+                        summary(&verdict, json!({ "verify_failed": report.failed() })),
+                    )
+                    .await?;
+                    return Ok(if code == ExitCode::Failed {
+                        ExitCode::Verify
+                    } else {
+                        code
+                    });
+                }
+                out.record(
+                    "summary",
+                    &format!(
+                        "released {} ({}) as {new} (was {old}): {running}/{desired} running, verified, in {}",
+                        plan.version,
+                        pinned.digest,
+                        short_duration(started.elapsed())
+                    ),
+                    summary(&verdict, json!({})),
+                );
+                Ok(ExitCode::Success)
+            }
+            Verdict::RolledBackByEcs { to, reasons } => {
                 out.record(
                     "failed",
                     &format!(
-                        "deploy of {} as {new} failed its verify ({} checks failed)",
+                        "deploy of {} as {new} failed; ECS's circuit breaker is rolling the service back to {}:\n{}",
                         plan.version,
-                        report.failed()
+                        short_task_definition(to),
+                        bullet(reasons)
                     ),
-                    json!({ "verify_failed": report.failed() }),
+                    json!({ "reasons": reasons, "rolled_back_by": "ecs" }),
                 );
-                let code = after_failure(
+                let rollback = deployer.follow_ecs_rollback(to, &new_arn).await?;
+                let done = matches!(rollback, Some(Verdict::Succeeded { .. }));
+                let outcome = match &rollback {
+                    Some(Verdict::Succeeded { running, desired }) => {
+                        format!("{running}/{desired} running")
+                    }
+                    Some(v) => format!(
+                        "ECS's rollback did not complete either ({}); {}",
+                        verdict_name(v),
+                        undo_hint(&plan, &before)
+                    ),
+                    None => format!("see `release status {}`", plan.path().display()),
+                };
+                out.record(
+                    "summary",
+                    &format!(
+                        "deploy of {} as {new} failed and ECS rolled the service back to {} (its circuit breaker): {outcome}; release started no second rollback:\n{}",
+                        plan.version,
+                        short_task_definition(to),
+                        bullet(reasons)
+                    ),
+                    summary(&verdict, json!({ "rolled_back_by": "ecs", "rollback_succeeded": done })),
+                );
+                Ok(if done || rollback.is_none() {
+                    ExitCode::RolledBack
+                } else {
+                    ExitCode::Failed
+                })
+            }
+            Verdict::Failed { reasons } => {
+                out.record(
+                    "failed",
+                    &format!(
+                        "deploy of {} as {new} failed:\n{}",
+                        plan.version,
+                        bullet(reasons)
+                    ),
+                    json!({ "reasons": reasons }),
+                );
+                after_failure(
                     &deployer,
                     &plan,
                     &before,
                     &new,
-                    summary(&verdict, json!({ "verify_failed": report.failed() })),
+                    summary(&verdict, json!({})),
                 )
-                .await?;
-                return Ok(if code == ExitCode::Failed {
-                    ExitCode::Verify
-                } else {
-                    code
-                });
+                .await
             }
-            out.record(
-                "summary",
-                &format!(
-                    "released {} ({}) as {new} (was {old}): {running}/{desired} running, verified, in {}",
-                    plan.version,
-                    pinned.digest,
-                    short_duration(started.elapsed())
-                ),
-                summary(&verdict, json!({})),
-            );
-            Ok(ExitCode::Success)
+            Verdict::Superseded {
+                by,
+                task_definition,
+            } => {
+                out.record(
+                    "summary",
+                    &format!(
+                        "deploy of {} was superseded: deployment {by} of {} (not started by this release) took over; {new} is not what runs",
+                        plan.version,
+                        short_task_definition(task_definition)
+                    ),
+                    summary(&verdict, json!({})),
+                );
+                Ok(ExitCode::Failed)
+            }
+            Verdict::TimedOut { progress, reasons } => {
+                out.record(
+                    "summary",
+                    &format!(
+                        "{}; {}",
+                        timed_out(&new, plan.rollout.timeout, progress, reasons),
+                        undo_hint(&plan, &before)
+                    ),
+                    summary(&verdict, json!({})),
+                );
+                Ok(ExitCode::Timeout)
+            }
+            Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
         }
-        Verdict::RolledBackByEcs { to, reasons } => {
-            out.record(
-                "summary",
-                &format!(
-                    "deploy of {} as {new} failed and ECS rolled the service back to {} (its circuit breaker); release started no second rollback:\n{}",
-                    plan.version,
-                    short_task_definition(to),
-                    bullet(reasons)
-                ),
-                summary(&verdict, json!({ "rolled_back_by": "ecs" })),
-            );
-            Ok(ExitCode::RolledBack)
-        }
-        Verdict::Failed { reasons } => {
-            out.record(
-                "failed",
-                &format!(
-                    "deploy of {} as {new} failed:\n{}",
-                    plan.version,
-                    bullet(reasons)
-                ),
-                json!({ "reasons": reasons }),
-            );
-            after_failure(
-                &deployer,
-                &plan,
-                &before,
-                &new,
-                summary(&verdict, json!({})),
-            )
-            .await
-        }
-        Verdict::Superseded {
-            by,
-            task_definition,
-        } => {
-            out.record(
-                "summary",
-                &format!(
-                    "deploy of {} was superseded: deployment {by} of {} (not started by this release) took over; {new} is not what runs",
-                    plan.version,
-                    short_task_definition(task_definition)
-                ),
-                summary(&verdict, json!({})),
-            );
-            Ok(ExitCode::Failed)
-        }
-        Verdict::TimedOut { progress, reasons } => {
-            out.record(
-                "summary",
-                &format!(
-                    "{}; {}",
-                    timed_out(&new, plan.rollout.timeout, progress, reasons),
-                    undo_hint(&plan, &before)
-                ),
-                summary(&verdict, json!({})),
-            );
-            Ok(ExitCode::Timeout)
-        }
-        Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
-    }
+    };
+    after_registration.await.map_err(|f| {
+        Failure::new(
+            f.code,
+            format!(
+                "{}\nrevision {} is registered and the service may be deploying it: see `release status {}`; {}",
+                f.message,
+                short_task_definition(&new_arn),
+                plan.path().display(),
+                undo_hint(&plan, &before)
+            ),
+        )
+    })
 }
 
 /// After a failed deploy: roll back to what ran before when the plan says so, watched, and
@@ -310,9 +354,7 @@ pub async fn after_failure(
     out.step(&format!(
         "rolling back to {old} (rollout.on_failure = \"rollback\")"
     ));
-    let rollback = deployer
-        .deploy(&before.task_definition, before, Instant::now())
-        .await?;
+    let rollback = deployer.deploy(&before.task_definition, before).await?;
     let (code, text) = match rollback.end {
         WatchEnd::Verdict(Verdict::Succeeded { running, desired }) => (
             ExitCode::RolledBack,
@@ -329,7 +371,7 @@ pub async fn after_failure(
         WatchEnd::Interrupted => {
             let status = format!("release status {}", plan.path().display());
             let undo = format!("release rollback {} --to {}", plan.path().display(), revision_of(&before.task_definition));
-            return Ok(interrupted(out, &rollback.target, &status, &undo));
+            return Ok(interrupted(out, &rollback.target, &status, Some(&undo)));
         }
     };
     let mut summary = summary;

@@ -47,6 +47,7 @@ impl Ctx {
 
 /// Runs the command and returns the process exit code.
 pub async fn run(args: Cli) -> i32 {
+    crate::interrupt::install();
     let ctx = Ctx {
         out: Output::new(args.output == Format::Json, args.verbose),
         aws: aws::Settings {

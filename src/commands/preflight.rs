@@ -17,6 +17,8 @@ pub async fn run(
 ) -> Result<ExitCode> {
     let out = &ctx.out;
     let plan = ctx.load_plan(plan_path)?;
+    // The verify checks deploy runs last must render now (their env() values are set).
+    plan.http_checks()?;
     let to_check = match image {
         None if plan.build.is_some() => ImageToCheck::WillBuild,
         _ => ImageToCheck::Existing(release_image::reference(&plan, image)?),

@@ -39,11 +39,11 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
         service: name,
         rollout: &plan.rollout,
     };
-    let outcome = deployer.deploy(&current, &before, started).await?;
+    let outcome = deployer.deploy(&current, &before).await?;
     let verdict = match outcome.end {
         WatchEnd::Interrupted => {
             let status = format!("release status {}", plan.path().display());
-            return Ok(interrupted(out, &outcome.target, &status, &status));
+            return Ok(interrupted(out, &outcome.target, &status, None));
         }
         WatchEnd::Verdict(v) => v,
     };

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::Ctx;
 use crate::aws::ecr::Ecr;
 use crate::aws::ecs::{release_tags, Ecs};
-use crate::deployment::{bullet, interrupted, revision_of, Deployer};
+use crate::deployment::{bullet, interrupted, revision_of, timed_out, Deployer};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::image_ref::ImageRef;
 use crate::plan::{is_ecr_repository, Login, OnFailure, RolloutSpec};
@@ -215,7 +215,7 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
         service: &name,
         rollout: &rollout,
     };
-    let outcome = deployer.deploy(&target_arn, &before, started).await?;
+    let outcome = deployer.deploy(&target_arn, &before).await?;
     let undo = match args.plan {
         Some(p) => format!("release rollback {} --to {current_rev}", p.display()),
         None => format!("release rollback --cluster {cluster} --service {name} --to {current_rev}"),
@@ -226,7 +226,7 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
                 Some(p) => format!("release status {}", p.display()),
                 None => format!("aws ecs describe-services --cluster {cluster} --services {name}"),
             };
-            return Ok(interrupted(out, &outcome.target, &status, &undo));
+            return Ok(interrupted(out, &outcome.target, &status, Some(&undo)));
         }
         WatchEnd::Verdict(v) => v,
     };
@@ -240,19 +240,34 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
             ExitCode::Success,
             format!("rolled back {cluster}/{name} to {wanted}: {running}/{desired} running"),
         ),
-        Verdict::TimedOut { progress, .. } => (
+        Verdict::TimedOut { progress, reasons } => (
             ExitCode::Timeout,
+            format!("{}; to return to {current}: {undo}", timed_out(&wanted, rollout.timeout, progress, reasons)),
+        ),
+        Verdict::Failed { reasons } => (
+            ExitCode::Failed,
             format!(
-                "timed out after {} waiting for {wanted}: {}/{} running; the deployment goes on in ECS",
-                humantime::format_duration(rollout.timeout),
-                progress.ours.running,
-                progress.ours.desired
+                "the rollback to {wanted} failed:\n{}\nthe service is left on {wanted} (deployment {}); to return to {current}: {undo}",
+                bullet(reasons),
+                outcome.target.deployment_id
             ),
         ),
-        Verdict::Failed { reasons } | Verdict::RolledBackByEcs { reasons, .. } => (
-            ExitCode::Failed,
-            format!("the rollback to {wanted} failed:\n{}", bullet(reasons)),
-        ),
+        Verdict::RolledBackByEcs { to, reasons } => {
+            let back = deployer.follow_ecs_rollback(to, &target_arn).await?;
+            (
+                ExitCode::RolledBack,
+                format!(
+                    "the rollback to {wanted} failed and ECS's circuit breaker returned the service to {}{}:\n{}",
+                    short_task_definition(to),
+                    match back {
+                        Some(Verdict::Succeeded { running, desired }) => format!(" ({running}/{desired} running)"),
+                        Some(_) => " (which did not complete either: see `release status`)".into(),
+                        None => String::new(),
+                    },
+                    bullet(reasons)
+                ),
+            )
+        }
         Verdict::Superseded { by, .. } => (
             ExitCode::Failed,
             format!("the rollback to {wanted} was superseded by deployment {by}, which release did not start"),

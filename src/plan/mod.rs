@@ -241,8 +241,8 @@ pub struct SecretRule {
     pub position: String,
 }
 
-/// One `[[verify.http]]` check.
-#[derive(Debug, Clone)]
+/// One `[[verify.http]]` check. Its Debug hides secret header values and URL credentials.
+#[derive(Clone)]
 pub struct HttpCheck {
     pub name: String,
     pub url: String,
@@ -254,6 +254,29 @@ pub struct HttpCheck {
     pub expect: HttpExpect,
     pub retries: u32,
     pub timeout: Duration,
+}
+
+impl std::fmt::Debug for HttpCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v, secret)| (k.as_str(), if *secret { "<redacted>" } else { v.as_str() }))
+            .collect();
+        f.debug_struct("HttpCheck")
+            .field("name", &self.name)
+            .field("url", &crate::verify::redact::display_url(&self.url))
+            .field("method", &self.method)
+            .field("headers", &headers)
+            .field(
+                "body",
+                &self.body.as_ref().map(|b| format!("<{} bytes>", b.len())),
+            )
+            .field("expect", &self.expect)
+            .field("retries", &self.retries)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Default)]

@@ -128,24 +128,23 @@ pub fn decide(obs: &Observation, target: &Target, elapsed: Duration, timeout: Du
 
     if ours.rollout_state.as_deref() == Some("FAILED") {
         let reasons = reasons(obs, target, ours.rollout_state_reason.as_deref());
-        return match primary {
-            Some(p)
-                if p.id != ours.id && Some(&p.task_definition) != Some(&ours.task_definition) =>
-            {
-                Verdict::RolledBackByEcs {
-                    to: p.task_definition.clone(),
-                    reasons,
-                }
-            }
-            _ if breaker.rollback => Verdict::RolledBackByEcs {
-                to: target
-                    .previous_task_definition
-                    .clone()
-                    .unwrap_or_else(|| "the last completed revision".into()),
-                reasons,
-            },
-            _ => Verdict::Failed { reasons },
+        // ECS rolls back only with the breaker's rollback on (or says so in an event);
+        // otherwise a FAILED deployment is a failure, whoever is PRIMARY now.
+        let rolled_back = breaker.rollback
+            || primary.is_some_and(|p| {
+                p.id != ours.id && ecs_rolled_back(obs, target, &p.task_definition)
+            });
+        if !rolled_back {
+            return Verdict::Failed { reasons };
+        }
+        let to = match primary {
+            Some(p) if p.id != ours.id => p.task_definition.clone(),
+            _ => target
+                .previous_task_definition
+                .clone()
+                .unwrap_or_else(|| "the last completed revision".into()),
         };
+        return Verdict::RolledBackByEcs { to, reasons };
     }
 
     if ours.status != "PRIMARY" {

@@ -19,6 +19,7 @@ pub async fn run(check: &HttpCheck, redactor: &Redactor) -> Result<String, Strin
     let method = Method::from_bytes(check.method.as_bytes())
         .map_err(|e| format!("method {}: {e}", check.method))?;
     let attempts = check.retries + 1;
+    let shown_url = super::redact::display_url(&check.url);
     let mut last = String::new();
     for attempt in 1..=attempts {
         if attempt > 1 {
@@ -33,7 +34,7 @@ pub async fn run(check: &HttpCheck, redactor: &Redactor) -> Result<String, Strin
             req = req.body(b.clone());
         }
         match req.send().await {
-            Err(e) => last = format!("{} {}: {}", check.method, check.url, e),
+            Err(e) => last = format!("{} {}: {}", check.method, shown_url, e.without_url()),
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 let body = resp.text().await.unwrap_or_default();
@@ -46,13 +47,13 @@ pub async fn run(check: &HttpCheck, redactor: &Redactor) -> Result<String, Strin
                     };
                     return Ok(redactor.apply(&format!(
                         "{} {} -> {status}{tries}",
-                        check.method, check.url
+                        check.method, shown_url
                     )));
                 }
                 last = format!(
                     "{} {} -> {status}: {}; body: {}",
                     check.method,
-                    check.url,
+                    shown_url,
                     failed.join("; "),
                     first_lines(&body)
                 );

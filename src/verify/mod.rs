@@ -62,13 +62,16 @@ impl Report {
 /// Runs every verify check of the plan and prints one line per check.
 pub async fn run(out: &Output, plan: &Plan, ecs: &Ecs) -> Result<Report> {
     let http_checks = plan.http_checks()?;
-    let redactor = Redactor::new(
-        http_checks
+    let redactor = Redactor::new(http_checks.iter().flat_map(|c| {
+        let headers = c
+            .headers
             .iter()
-            .flat_map(|c| c.headers.iter())
-            .filter(|(_, _, s)| *s)
-            .map(|(_, v, _)| v.clone()),
-    );
+            .filter(|(_, _, secret)| *secret)
+            .map(|(_, v, _)| v.clone());
+        headers
+            .chain(redact::url_secrets(&c.url))
+            .collect::<Vec<_>>()
+    }));
     let (cluster, name) = (&plan.service.cluster, &plan.service.name);
     let mut report = Report::default();
     out.step(&format!(

@@ -43,9 +43,66 @@ impl Redactor {
     }
 }
 
+/// A URL as shown to people: credentials (`user:password@`) and query values hidden.
+pub fn display_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, path) = match rest.find(['/', '?', '#']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    let host = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
+    let path = match path.split_once('?') {
+        Some((p, q)) => {
+            let hidden: Vec<String> = q
+                .split('&')
+                .map(|kv| match kv.split_once('=') {
+                    Some((k, _)) => format!("{k}=…"),
+                    None => kv.to_string(),
+                })
+                .collect();
+            format!("{p}?{}", hidden.join("&"))
+        }
+        None => path.to_string(),
+    };
+    if scheme.is_empty() {
+        format!("{host}{path}")
+    } else {
+        format!("{scheme}://{host}{path}")
+    }
+}
+
+/// The parts of a URL that can be secret: the userinfo password and query values.
+pub fn url_secrets(url: &str) -> Vec<String> {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let mut out = Vec::new();
+    if let Some((userinfo, _)) = authority.rsplit_once('@') {
+        out.extend(userinfo.split_once(':').map(|(_, p)| p.to_string()));
+    }
+    if let Some((_, q)) = rest.split_once('?') {
+        out.extend(
+            q.split('&')
+                .filter_map(|kv| kv.split_once('=').map(|(_, v)| v.to_string())),
+        );
+    }
+    out.retain(|s| s.len() >= 4);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_lose_credentials_and_query_values() {
+        let u = "http://admin:SuperSecretPw123@127.0.0.1:9/mcp?token=abcd1234&x=1";
+        assert_eq!(display_url(u), "http://127.0.0.1:9/mcp?token=…&x=…");
+        assert_eq!(url_secrets(u), vec!["SuperSecretPw123", "abcd1234"]);
+        assert_eq!(display_url("https://h.io/a"), "https://h.io/a");
+    }
 
     #[test]
     fn hides_whole_headers_and_their_tokens() {
