@@ -4,7 +4,8 @@ one deploy costs.
 
 Terminal state: the sandbox's "deployment completed" event (healthy) or "deployment failed"
 event (crashloop). Verdict: the `ts` of release's NDJSON `rolled_out` record (healthy; the
-verify that follows is not part of the rollout) or `summary` record (crashloop). Counts come
+verify that follows is not part of the rollout) or `failed` record (crashloop; release then
+follows ECS's rollback to its end before the summary). Counts come
 from the summary record (`ecs_calls`, `polls`).
 
 Run: . .sandbox/env && $SANDBOX_PYTHON benches/verdict_latency.py [runs]   (after `cargo build`)
@@ -65,7 +66,7 @@ def run(scenario, poll, n):
     records = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
     marker = "deployment completed" if scenario == "healthy" else "deployment failed"
     event = next(r for r in records if r["event"] == "service_event" and marker in r["message"])
-    verdict_kind = "rolled_out" if scenario == "healthy" else "summary"
+    verdict_kind = "rolled_out" if scenario == "healthy" else "failed"
     verdict = next(r for r in records if r["event"] == verdict_kind)
     summary = [r for r in records if r["event"] == "summary"][-1]
     return {

@@ -61,6 +61,12 @@ pub fn render(plan: &Plan, image: &PinnedImage) -> Result<Rendered> {
             rendered_line
         ))
     })?;
+    // A template may leave `family` out: the plan's is used.
+    let mut doc = doc;
+    if let Some(obj) = doc.as_object_mut() {
+        obj.entry("family")
+            .or_insert_with(|| Value::String(plan.task_definition.family.clone()));
+    }
     let mut request = taskdef::to_request(&doc).map_err(|e| {
         let line = template_line(&source, &e.path)
             .map(|l| format!(":{l}"))
@@ -174,6 +180,117 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Overrides;
+    use std::path::PathBuf;
+
+    fn repo() -> PathBuf {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn placeholder(plan: &Plan) -> PinnedImage {
+        PinnedImage {
+            image: format!("{}@{PLACEHOLDER_DIGEST}", plan.image.repository),
+            digest: PLACEHOLDER_DIGEST.into(),
+        }
+    }
+
+    #[test]
+    fn every_shipped_plan_parses_and_renders() {
+        // plans/local.toml names the sandbox's registry through env().
+        std::env::set_var("RELEASE_SANDBOX_REGISTRY", "127.0.0.1:5000");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(repo().join("plans")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let plan = Plan::load(&path, &Overrides::default()).unwrap_or_else(|e| panic!("{e}"));
+            let rendered = render(&plan, &placeholder(&plan)).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                rendered.request.family.as_deref(),
+                Some(plan.task_definition.family.as_str())
+            );
+            let images = taskdef::images(&rendered.request);
+            assert!(
+                images.iter().all(|(_, i)| i.ends_with(PLACEHOLDER_DIGEST)),
+                "{images:?}"
+            );
+            let tags = rendered.request.tags.clone().unwrap_or_default();
+            for key in [
+                "release:version",
+                "release:digest",
+                "release:plan",
+                "release:content",
+            ] {
+                assert!(
+                    tags.iter().any(|t| t.key() == Some(key)),
+                    "{} lacks {key}",
+                    path.display()
+                );
+            }
+            plan.http_checks().unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                !plan.secrets.is_empty(),
+                "{} declares no secret rule",
+                path.display()
+            );
+            seen += 1;
+        }
+        assert!(seen >= 2, "plans/ holds the shipped plans");
+    }
+
+    #[test]
+    fn unpinned_images_are_refused_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("t.json"),
+            r#"{"containerDefinitions": [{"name": "app", "image": "h.io/app:latest", "memory": 64}]}"#,
+        )
+        .unwrap();
+        let text = |allow: bool| {
+            format!(
+                "[service]\ncluster = \"c\"\nname = \"s\"\n[release]\nversion = \"1.0.0\"\n[image]\nrepository = \"h.io/app\"\n[task_definition]\nfamily = \"f\"\ntemplate = \"t.json\"\nallow_unpinned_images = {allow}\n"
+            )
+        };
+        let load = |allow: bool| {
+            let path = dir.path().join("p.toml");
+            std::fs::write(&path, text(allow)).unwrap();
+            Plan::load(&path, &Overrides::default()).unwrap()
+        };
+        let plan = load(false);
+        let err = render(&plan, &placeholder(&plan)).unwrap_err();
+        assert_eq!(err.code, crate::exit::ExitCode::Usage);
+        assert!(
+            err.message.contains("not pinned by digest"),
+            "{}",
+            err.message
+        );
+        let plan = load(true);
+        let ok = render(&plan, &placeholder(&plan)).unwrap();
+        assert_eq!(ok.request.family.as_deref(), Some("f"));
+    }
+
+    #[test]
+    fn content_hash_ignores_release_tags_but_not_content() {
+        std::env::set_var("RELEASE_SANDBOX_REGISTRY", "127.0.0.1:5000");
+        let path = repo().join("plans/local.toml");
+        let a = Plan::load(&path, &Overrides::default()).unwrap();
+        let b = Plan::load(
+            &path,
+            &Overrides {
+                version: Some("9.9.9".into()),
+            },
+        )
+        .unwrap();
+        let ra = render(&a, &placeholder(&a)).unwrap();
+        let rb = render(&b, &placeholder(&b)).unwrap();
+        // The version is in the template's environment, so the content differs.
+        assert_ne!(ra.content_hash, rb.content_hash);
+        assert_eq!(
+            ra.content_hash,
+            render(&a, &placeholder(&a)).unwrap().content_hash
+        );
+    }
 
     #[test]
     fn finds_the_line_of_a_key() {

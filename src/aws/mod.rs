@@ -21,18 +21,22 @@ pub struct Settings {
     pub plan_region: Option<String>,
 }
 
+impl Settings {
+    /// The region to force: `--region`, else the plan's; None leaves it to the environment
+    /// (`AWS_REGION`, the profile).
+    pub fn region(&self) -> Option<&str> {
+        self.region_flag.as_deref().or(self.plan_region.as_deref())
+    }
+}
+
 /// Loads the standard provider chain (profiles, SSO, env keys, `AWS_ENDPOINT_URL`) with our overrides.
 pub async fn load(settings: &Settings) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(p) = &settings.profile {
         loader = loader.profile_name(p);
     }
-    if let Some(r) = settings
-        .region_flag
-        .as_ref()
-        .or(settings.plan_region.as_ref())
-    {
-        loader = loader.region(Region::new(r.clone()));
+    if let Some(r) = settings.region() {
+        loader = loader.region(Region::new(r.to_string()));
     }
     loader.load().await
 }
@@ -89,5 +93,20 @@ where
             }
         }
         _ => aws_sdk_ecs::error::DisplayErrorContext(err).to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_precedence_is_flag_then_plan_then_environment() {
+        let mut s = Settings::default();
+        assert_eq!(s.region(), None);
+        s.plan_region = Some("eu-west-1".into());
+        assert_eq!(s.region(), Some("eu-west-1"));
+        s.region_flag = Some("us-west-2".into());
+        assert_eq!(s.region(), Some("us-west-2"));
     }
 }
