@@ -158,32 +158,26 @@ impl Watch<'_> {
             .iter()
             .map(|(td, c)| format!("{td} {}/{} draining", c.running, c.desired))
             .collect();
+        let td = short_task_definition(&target.task_definition);
+        let state = format!(
+            "{} pending, {} failed, {}",
+            ours.pending, ours.failed, p.rollout_state
+        );
+        let old = |sep: &str| {
+            if others.is_empty() {
+                String::new()
+            } else {
+                format!("{sep}{}", others.join(", "))
+            }
+        };
+        // Plain lines and NDJSON carry the counts; the terminal bar draws running/desired.
         let line = format!(
-            "{} {}/{} running, {} pending, {} failed, {}{}",
-            short_task_definition(&target.task_definition),
+            "{td} {}/{} running, {state}{}",
             ours.running,
             ours.desired,
-            ours.pending,
-            ours.failed,
-            p.rollout_state,
-            if others.is_empty() {
-                String::new()
-            } else {
-                format!("; {}", others.join(", "))
-            }
+            old("; ")
         );
-        let bar_text = format!(
-            "running {}, {} pending, {} failed, {}{}",
-            short_task_definition(&target.task_definition),
-            ours.pending,
-            ours.failed,
-            p.rollout_state,
-            if others.is_empty() {
-                String::new()
-            } else {
-                format!(" | {}", others.join(", "))
-            }
-        );
+        let bar_text = format!("running {td}, {state}{}", old(" | "));
         self.out.bar(
             ours.running.max(0) as u64,
             ours.desired.max(0) as u64,
