@@ -33,8 +33,21 @@ pub async fn credentials(
     config: &SdkConfig,
     image: &ImageRef,
 ) -> Result<Option<Credentials>> {
-    match plan.image.login {
-        Login::Ecr => Ecr::new(config).credentials().await.map(Some),
+    credentials_for(plan.image.login, config, image).await
+}
+
+/// Registry credentials for an image: ECR's token (from the registry's own region) or the
+/// docker config's entry for its host.
+pub async fn credentials_for(
+    login: Login,
+    config: &SdkConfig,
+    image: &ImageRef,
+) -> Result<Option<Credentials>> {
+    match login {
+        Login::Ecr => Ecr::for_repository(config, &image.repository())
+            .credentials()
+            .await
+            .map(Some),
         Login::Docker => Ok(registry::docker_credentials(&image.host)),
     }
 }

@@ -1,12 +1,13 @@
 //! ECR calls: registry credentials from GetAuthorizationToken, repositories, images
 //! (DescribeImages, to check what a pushed tag holds).
 
-use aws_config::SdkConfig;
+use aws_config::{Region, SdkConfig};
 use aws_sdk_ecr::Client;
 use base64::Engine;
 
 use super::describe;
 use crate::exit::{Failure, Result};
+use crate::plan::{ecr_location, EcrLocation};
 use crate::registry::Credentials;
 
 pub struct Ecr {
@@ -17,6 +18,42 @@ impl Ecr {
     pub fn new(config: &SdkConfig) -> Ecr {
         Ecr {
             client: Client::new(config),
+        }
+    }
+
+    /// A client for the registry that holds `repository`: in the region its host names, which
+    /// may differ from the configured one.
+    pub fn for_repository(config: &SdkConfig, repository: &str) -> Ecr {
+        match ecr_location(repository).region {
+            Some(r) if config.region().map(|c| c.as_ref()) != Some(r.as_str()) => {
+                Ecr::new(&config.to_builder().region(Region::new(r)).build())
+            }
+            _ => Ecr::new(config),
+        }
+    }
+
+    /// Whether the repository exists (DescribeRepositories in its account's registry).
+    pub async fn repository_exists(&self, location: &EcrLocation) -> Result<bool> {
+        let result = self
+            .client
+            .describe_repositories()
+            .repository_names(&location.name)
+            .set_registry_id(location.account.clone())
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(!out.repositories().is_empty()),
+            Err(e) => {
+                let d = describe(&e);
+                if d.starts_with("RepositoryNotFoundException") {
+                    Ok(false)
+                } else {
+                    Err(Failure::aws(format!(
+                        "ECR DescribeRepositories {}: {d}",
+                        location.name
+                    )))
+                }
+            }
         }
     }
 

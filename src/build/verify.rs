@@ -7,7 +7,7 @@ use aws_config::SdkConfig;
 use crate::aws::ecr::Ecr;
 use crate::exit::{ExitCode, Failure, Result};
 use crate::image_ref::ImageRef;
-use crate::plan::is_ecr_repository;
+use crate::plan::{ecr_location, is_ecr_repository};
 use crate::registry::{self, Credentials, ResolveError};
 
 /// A registry answer that is not about the image itself (network, credentials) as a failure.
@@ -55,11 +55,12 @@ pub async fn ecr_tags(
     if !is_ecr_repository(repository) {
         return Ok(());
     }
-    let (host, name) = repository.split_once('/').unwrap_or((repository, ""));
-    let account = host.split('.').next().filter(|a| !a.is_empty());
-    let ecr = Ecr::new(config);
+    let location = ecr_location(repository);
+    let ecr = Ecr::for_repository(config, repository);
     for tag in tags {
-        let found = ecr.image_digest(account, name, tag).await?;
+        let found = ecr
+            .image_digest(location.account.as_deref(), &location.name, tag)
+            .await?;
         if found.as_deref() != Some(digest) {
             return Err(disagreement(&format!(
                 "after the push, ECR DescribeImages lists {repository}:{tag} as {}, but the push reported {digest}",

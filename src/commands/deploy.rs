@@ -69,10 +69,6 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         );
         return Ok(ExitCode::Preflight);
     }
-    let before = ecs
-        .existing_service(cluster, name, "nothing was built, registered or deployed")
-        .await?;
-
     let pinned = if builds {
         let opts = build::BuildOptions {
             rebuild: args.build.rebuild,
@@ -86,6 +82,10 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         }
     };
     out.info(&format!("image {}", pinned.image));
+    // Read now, after a build that may have taken minutes: what runs just before we change it.
+    let before = ecs
+        .existing_service(cluster, name, "nothing was registered or deployed")
+        .await?;
     let rendered = template::render(&plan, &pinned)?;
 
     // Register nothing when the running revision already has this content and digest.

@@ -9,13 +9,13 @@ use aws_sdk_ecs::types::TaskDefinitionStatus;
 use serde_json::json;
 
 use super::Ctx;
-use crate::aws::ecr::Ecr;
 use crate::aws::ecs::{release_tags, Ecs};
 use crate::deployment::{bullet, interrupted, revision_of, timed_out, Deployer};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::image_ref::ImageRef;
 use crate::plan::{is_ecr_repository, Login, OnFailure, RolloutSpec};
 use crate::registry::{self, ResolveError};
+use crate::release_image;
 use crate::rollout::decision::Verdict;
 use crate::rollout::observation::short_task_definition;
 use crate::watch::WatchEnd;
@@ -148,6 +148,8 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
 
     // Lifecycle policies delete old images: check each still resolves before changing anything.
     let mut missing = Vec::new();
+    // One token per registry host, however many containers use it.
+    let mut tokens = std::collections::HashMap::new();
     for c in td.container_definitions() {
         let Some(image) = c.image() else { continue };
         let Ok(reference) = ImageRef::parse(image) else {
@@ -157,14 +159,17 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
             ));
             continue;
         };
-        let ecr = match &plan {
-            Some(p) if reference.repository() == p.image.repository => p.image.login == Login::Ecr,
-            _ => is_ecr_repository(&reference.repository()),
+        let login = match &plan {
+            Some(p) if reference.repository() == p.image.repository => p.image.login,
+            _ if is_ecr_repository(&reference.repository()) => Login::Ecr,
+            _ => Login::Docker,
         };
-        let creds = if ecr {
-            Some(Ecr::new(&config).credentials().await?)
-        } else {
-            registry::docker_credentials(&reference.host)
+        let creds = match tokens.get(&reference.host) {
+            Some(c) => c,
+            None => {
+                let c = release_image::credentials_for(login, &config, &reference).await?;
+                tokens.entry(reference.host.clone()).or_insert(c)
+            }
         };
         match registry::resolve_digest(&reference, creds.as_ref()).await {
             Ok(_) => out.info(&format!("image {image}: resolves")),

@@ -660,6 +660,33 @@ pub fn is_ecr_repository(repository: &str) -> bool {
         && (host.ends_with(".amazonaws.com") || host.ends_with(".amazonaws.com.cn"))
 }
 
+/// Where an ECR repository lives, read from its host name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcrLocation {
+    /// The registry's account (`registryId`), when the host is an ECR host.
+    pub account: Option<String>,
+    /// The registry's region, when the host is an ECR host.
+    pub region: Option<String>,
+    /// The repository name inside the registry (`quiltdata/catalog`).
+    pub name: String,
+}
+
+/// `<account>.dkr.ecr.<region>.amazonaws.com/<name>` -> its parts; for another host (a registry
+/// that takes ECR's token, as the sandbox's), only the name.
+pub fn ecr_location(repository: &str) -> EcrLocation {
+    let (host, name) = repository.split_once('/').unwrap_or((repository, ""));
+    let ecr = is_ecr_repository(repository);
+    let parts: Vec<&str> = host.split('.').collect();
+    EcrLocation {
+        account: parts
+            .first()
+            .filter(|a| ecr && !a.is_empty() && a.chars().all(|c| c.is_ascii_digit()))
+            .map(|a| a.to_string()),
+        region: parts.get(3).filter(|_| ecr).map(|r| r.to_string()),
+        name: name.to_string(),
+    }
+}
+
 fn check_repository(source: &Source, raw: &Text, repository: &str) -> Result<()> {
     let last = repository.rsplit('/').next().unwrap_or("");
     if repository.contains('@') || last.contains(':') || !repository.contains('/') {
@@ -922,6 +949,16 @@ poll    = "2s"
                 .contains("without a tag")
         );
         assert!(err(&GOOD.replace("\"latest\"]", "\"bad tag\"]")).contains("not a valid image tag"));
+    }
+
+    #[test]
+    fn ecr_location_reads_account_and_region() {
+        let l = ecr_location("850787717197.dkr.ecr.us-east-1.amazonaws.com/quiltdata/catalog");
+        assert_eq!(l.account.as_deref(), Some("850787717197"));
+        assert_eq!(l.region.as_deref(), Some("us-east-1"));
+        assert_eq!(l.name, "quiltdata/catalog");
+        let l = ecr_location("127.0.0.1:5000/app");
+        assert_eq!((l.account, l.region, l.name.as_str()), (None, None, "app"));
     }
 
     #[test]

@@ -10,15 +10,16 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use aws_config::{Region, SdkConfig};
+use aws_config::SdkConfig;
 use aws_sdk_ecs::types::{self as ecs_types, DesiredStatus};
 
 use super::{secret_rules, CheckResult, ImageToCheck, PreflightOptions, Report};
+use crate::aws::ecr::Ecr;
 use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
 use crate::aws::ssm::{self, Lookup};
 use crate::exit::Result;
 use crate::output::{epoch_rfc3339, Output};
-use crate::plan::{is_ecr_repository, Login, Plan, SecretRule, Version};
+use crate::plan::{ecr_location, is_ecr_repository, Login, Plan, SecretRule, Version};
 use crate::rollout::observation::{short_task_definition, Service, Task};
 use crate::template::{self, PinnedImage};
 use crate::{release_image, taskdef};
@@ -274,49 +275,21 @@ async fn repository_check(plan: &Plan, config: &SdkConfig) -> CheckResult {
             format!("{repository} is not an ECR repository: the image check covers it"),
         );
     }
-    let (host, path) = repository.split_once('/').unwrap_or((repository, ""));
-    // `<account>.dkr.ecr.<region>.amazonaws.com`: ask that account's registry, in that region.
-    let mut parts = host.split('.');
-    let account = parts
-        .next()
-        .filter(|a| ecr_host && a.chars().all(|c| c.is_ascii_digit()));
-    let region = ecr_host.then(|| host.split('.').nth(3)).flatten();
-    let config = match region {
-        Some(r) if config.region().map(|c| c.as_ref()) != Some(r) => config
-            .to_builder()
-            .region(Region::new(r.to_string()))
-            .build(),
-        _ => config.clone(),
-    };
-    let result = aws_sdk_ecr::Client::new(&config)
-        .describe_repositories()
-        .repository_names(path)
-        .set_registry_id(account.map(str::to_string))
-        .send()
-        .await;
-    match result {
-        Ok(out) if !out.repositories().is_empty() => CheckResult::passed(
+    let location = ecr_location(repository);
+    let path = &location.name;
+    match Ecr::for_repository(config, repository)
+        .repository_exists(&location)
+        .await
+    {
+        Ok(true) => CheckResult::passed(
             "repository",
             format!("ECR repository {path} exists ({repository})"),
         ),
-        Ok(_) => CheckResult::failed(
+        Ok(false) => CheckResult::failed(
             "repository",
             format!("ECR repository {path} not found ({repository})"),
         ),
-        Err(e) => {
-            let d = crate::aws::describe(&e);
-            if d.starts_with("RepositoryNotFoundException") {
-                CheckResult::failed(
-                    "repository",
-                    format!("ECR repository {path} not found ({repository})"),
-                )
-            } else {
-                CheckResult::failed(
-                    "repository",
-                    format!("ECR DescribeRepositories {path}: {d}"),
-                )
-            }
-        }
+        Err(e) => CheckResult::failed("repository", e.message),
     }
 }
 

@@ -49,18 +49,13 @@ impl Tracker {
     /// Records a DescribeServices answer.
     pub fn service(&mut self, service: Service) -> AfterService {
         self.consecutive_errors = 0;
-        let grew = service
+        let failed = service
             .deployments
             .iter()
             .find(|d| d.id == self.target.deployment_id)
-            .is_some_and(|d| d.failed_tasks > self.failed_seen);
-        if let Some(d) = service
-            .deployments
-            .iter()
-            .find(|d| d.id == self.target.deployment_id)
-        {
-            self.failed_seen = self.failed_seen.max(d.failed_tasks);
-        }
+            .map_or(0, |d| d.failed_tasks);
+        let grew = failed > self.failed_seen;
+        self.failed_seen = self.failed_seen.max(failed);
         self.last = Some(service);
         if grew {
             AfterService::FetchStoppedTasks
