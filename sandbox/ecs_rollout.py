@@ -22,6 +22,29 @@ time-driven model of the ECS rolling update ("ECS" deployment controller):
   https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-errors.html
 * ListTasks' default desiredStatus is RUNNING.
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html
+* failedTasks resets to 0 when a task of the deployment reaches a healthy state
+  (DeploymentCircuitBreaker.resetOnHealthyTask, default true).
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_DeploymentCircuitBreaker.html
+* Rollback needs a previous deployment in COMPLETED state; without one the failed deployment
+  stays FAILED and launches nothing.
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-failure-detection.html
+* Service deployments (ListServiceDeployments, DescribeServiceDeployments,
+  StopServiceDeployment) and Service.currentServiceDeployment.  A rollback creates no new
+  service revision: the failed service deployment goes ROLLBACK_IN_PROGRESS ->
+  ROLLBACK_SUCCESSFUL with `rollback` set.
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-deployment.html
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/service-revision.html
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ServiceDeployment.html
+* deploymentConfiguration.strategy BLUE_GREEN with bakeTimeInMinutes and lifecycle stages.
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-type-blue-green.html
+* Deployment alarms (deploymentConfiguration.alarms), read from moto's CloudWatch backend.
+  https://docs.aws.amazon.com/AmazonECS/latest/developerguide/deployment-alarm-failure.html
+* CODE_DEPLOY / EXTERNAL controllers refuse a task definition change in UpdateService.
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_UpdateService.html
+
+Per-service switches are service tags read at call time (CreateService tags or TagResource):
+sandbox.steady, sandbox.stale-reads=N, sandbox.image-digest=absent,
+sandbox.service-deployments=denied, sandbox.minute=SECONDS.  See sandbox/README.md.
 
 Time moves the rollout: the state is advanced lazily, on every call, step by step from
 stored timestamps, so the timeline does not depend on how often clients poll.  One step
@@ -53,6 +76,22 @@ SCENARIOS = ("healthy", "slow", "crashloop", "unhealthy", "stuck")
 MAX_EVENTS = 100
 MAX_STOPPED_TASKS = 200
 STEADY_TAG = "sandbox.steady"  # CreateService tag: start already steady (used by seeding)
+STALE_TAG = "sandbox.stale-reads"
+DIGEST_TAG = "sandbox.image-digest"
+SD_DENY_TAG = "sandbox.service-deployments"
+MINUTE_TAG = "sandbox.minute"
+BG_STAGES = [
+    "PRE_SCALE_UP",
+    "SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+    "BAKE_TIME",
+    "CLEAN_UP",
+]
+ONGOING_SD = ("PENDING", "IN_PROGRESS", "STOP_REQUESTED", "ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS")
 
 
 def step_seconds() -> float:
@@ -70,6 +109,24 @@ def _dt(t: float | None) -> datetime | None:
 def _deployment_id() -> str:
     # Real ids look like ecs-svc/1234567890123456789 (19 digits).
     return "ecs-svc/" + str(random.randint(10**18, 10**19 - 1))
+
+
+def _sd_id() -> str:
+    # Shaped like the ids in the API reference examples, e.g. NCWGC2ZR-taawPAYrIaU5.
+    up = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    al = up + "abcdefghijklmnopqrstuvwxyz"
+    return "".join(random.choice(up) for _ in range(8)) + "-" + "".join(random.choice(al) for _ in range(12))
+
+
+def _epoch(v: Any) -> float | None:
+    if v is None:
+        return None
+    if isinstance(v, datetime):
+        return v.timestamp()
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return datetime.fromisoformat(str(v)).timestamp()
 
 
 class SimTask:
@@ -120,7 +177,7 @@ class SimTask:
                 "healthStatus": self.health if i == 0 else "UNKNOWN",
             }
             digest = dep.image_digests[i]
-            if digest:
+            if digest and str(self.sim.tag(DIGEST_TAG, "")).lower() != "absent":
                 c["imageDigest"] = digest
             if self.state == "STOPPED" and self.exit_code is not None and i == 0:
                 c["exitCode"] = self.exit_code
@@ -183,6 +240,15 @@ class SimDeployment:
         self.desired = desired
         self.failed_tasks = 0
         self.tasks: list[SimTask] = []
+        dc = sim.deployment_configuration
+        self.strategy = str(dc.get("strategy") or "ROLLING").upper()
+        self.bake_minutes = float(dc.get("bakeTimeInMinutes") or 0)
+        self.bg_stage: str | None = None
+        self.bake_until: float | None = None
+        self.give_up = False  # FAILED without rollback, or aborted: launch nothing more
+        self.sd: "SvcDeployment | None" = None
+        self.role = "target"  # or "rollback"
+        self.revision_arn = ""
 
     def live(self) -> list[SimTask]:
         return [x for x in self.tasks if x.state != "STOPPED"]
@@ -221,9 +287,97 @@ class SimDeployment:
         return d
 
 
+class SvcDeployment:
+    """A service deployment (API_ServiceDeployment): one per CreateService / UpdateService that
+    starts a deployment.  A rollback reuses the failed one (no new service revision)."""
+
+    def __init__(self, sim: "ServiceSim", t: float, target: SimDeployment, sources: list[SimDeployment]):
+        self.sim = sim
+        self.id = _sd_id()
+        self.arn = f"arn:aws:ecs:{sim.region}:{sim.account}:service-deployment/{sim.cluster_name}/{sim.name}/{self.id}"
+        self.created_at = t
+        self.started_at: float | None = None
+        self.finished_at: float | None = None
+        self.stopped_at: float | None = None
+        self.updated_at = t
+        self.status = "PENDING"
+        self.status_reason: str | None = None
+        self.lifecycle_stage: str | None = None
+        self.target = target
+        self.sources = list(sources)
+        self.deployment_configuration = _deep(sim.deployment_configuration)
+        self.rollback: dict[str, Any] | None = None
+        self.rollback_dep: SimDeployment | None = None
+        self.cb_triggered = False
+        self.triggered_alarms: list[str] = []
+        self.stop_type: str | None = None
+
+    def set_status(self, t: float, status: str, reason: str | None = None) -> None:
+        self.status = status
+        self.updated_at = t
+        if reason is not None:
+            self.status_reason = reason
+        if status not in ONGOING_SD and self.finished_at is None:
+            self.finished_at = t
+        if status == "STOPPED" and self.stopped_at is None:
+            self.stopped_at = t
+
+    @staticmethod
+    def _summary(dep: SimDeployment, arn: str) -> dict[str, Any]:
+        return {
+            "arn": arn,
+            "requestedTaskCount": dep.desired,
+            "runningTaskCount": len(dep.running()),
+            "pendingTaskCount": len(dep.pending()),
+        }
+
+    def view(self) -> dict[str, Any]:
+        sim = self.sim
+        done = self.status not in ONGOING_SD
+        v: dict[str, Any] = {
+            "serviceDeploymentArn": self.arn,
+            "serviceArn": sim.service.arn,
+            "clusterArn": sim.cluster_arn,
+            "createdAt": _dt(self.created_at),
+            "startedAt": _dt(self.started_at),
+            "finishedAt": _dt(self.finished_at),
+            "stoppedAt": _dt(self.stopped_at),
+            "updatedAt": _dt(self.updated_at),
+            "sourceServiceRevisions": [self._summary(d, d.revision_arn) for d in self.sources],
+            "targetServiceRevision": self._summary(self.target, self.target.revision_arn),
+            "status": self.status,
+            "statusReason": self.status_reason,
+            "lifecycleStage": self.lifecycle_stage,
+            "deploymentConfiguration": _deep(self.deployment_configuration),
+        }
+        if self.rollback is not None:
+            v["rollback"] = dict(self.rollback, startedAt=_dt(self.rollback["startedAt"]))
+        cb = self.deployment_configuration.get("deploymentCircuitBreaker") or {}
+        if cb.get("enable"):
+            st = "TRIGGERED" if self.cb_triggered else ("MONITORING_COMPLETE" if done else "MONITORING")
+            v["deploymentCircuitBreaker"] = {"status": st, "failureCount": self.target.failed_tasks, "threshold": sim.threshold()}
+        else:
+            v["deploymentCircuitBreaker"] = {"status": "DISABLED", "failureCount": 0, "threshold": sim.threshold()}
+        al = self.deployment_configuration.get("alarms") or {}
+        if al.get("enable"):
+            st = "TRIGGERED" if self.triggered_alarms else ("MONITORING_COMPLETE" if done else "MONITORING")
+            v["alarms"] = {"status": st, "alarmNames": list(al.get("alarmNames") or []), "triggeredAlarmNames": list(self.triggered_alarms)}
+        else:
+            v["alarms"] = {"status": "DISABLED"}
+        return {k: x for k, x in v.items() if x is not None}
+
+
+def brief(view: dict[str, Any]) -> dict[str, Any]:
+    """ServiceDeploymentBrief (ListServiceDeployments) from a full ServiceDeployment view."""
+    b = {k: view.get(k) for k in ("serviceDeploymentArn", "serviceArn", "clusterArn", "startedAt", "createdAt", "finishedAt", "status", "statusReason")}
+    b["targetServiceRevisionArn"] = view["targetServiceRevision"]["arn"]
+    return {k: x for k, x in b.items() if x is not None}
+
+
 class ServiceSim:
     def __init__(self, backend: Any, service: Any, deployment_configuration: dict | None, t: float):
         self.backend = backend
+        self.service = service
         self.name = service.name
         self.cluster_name = service.cluster_name
         self.cluster_arn = service.cluster_arn
@@ -240,17 +394,36 @@ class ServiceSim:
         self.deployment_configuration = dc
         self.desired = int(service.desired_count or 0)
         self.deployments: list[SimDeployment] = []
+        self.sds: list[SvcDeployment] = []  # newest first
         self.events: list[dict[str, Any]] = []
         self.stopped: list[SimTask] = []
         self.last_completed: SimDeployment | None = None
         self.deleted = False
         self.next_step_at = t + self.step_len()
         self._steady_pending = False
+        self.stale: dict[str, Any] | None = None
 
     # ---- helpers -------------------------------------------------------------------
     @property
     def primary(self) -> SimDeployment | None:
         return self.deployments[0] if self.deployments else None
+
+    def tag(self, key: str, default: Any = None) -> Any:
+        for tg in self.service.tags or []:
+            if tg.get("key") == key:
+                return tg.get("value")
+        return default
+
+    def tag_num(self, key: str, default: float) -> float:
+        try:
+            return float(self.tag(key, default))
+        except (TypeError, ValueError):
+            return default
+
+    def minute(self) -> float:
+        """Real seconds in one "minute" of bakeTimeInMinutes (sandbox.minute, default 60)."""
+        v = self.tag_num(MINUTE_TAG, 60.0)
+        return v if v >= 0 else 60.0
 
     def step_len(self) -> float:
         p = self.primary
@@ -291,6 +464,40 @@ class ServiceSim:
         cb = self.deployment_configuration.get("deploymentCircuitBreaker") or {}
         return bool(cb.get("enable")), bool(cb.get("rollback"))
 
+    def reset_on_healthy(self) -> bool:
+        cb = self.deployment_configuration.get("deploymentCircuitBreaker") or {}
+        v = cb.get("resetOnHealthyTask")
+        return True if v is None else bool(v)
+
+    def alarm_config(self) -> tuple[bool, bool, list[str]]:
+        al = self.deployment_configuration.get("alarms") or {}
+        return bool(al.get("enable")), bool(al.get("rollback")), list(al.get("alarmNames") or [])
+
+    def _cw_alarms(self, names: list[str]) -> list[Any]:
+        try:
+            from moto.cloudwatch.models import cloudwatch_backends
+
+            cw = cloudwatch_backends[self.account][self.region]
+            return [a for a in cw.alarms.values() if a.name in names]
+        except Exception:
+            return []
+
+    def alarms_in_alarm(self) -> list[str]:
+        enable, _, names = self.alarm_config()
+        if not enable or not names:
+            return []
+        return sorted(a.name for a in self._cw_alarms(names) if a.state_value == "ALARM")
+
+    def alarm_bake_seconds(self) -> float:
+        """Bake time of a rolling deployment with alarms: ECS computes it from the alarm
+        configuration; here the longest Period * EvaluationPeriods of the named alarms, in
+        sandbox minutes (seconds * sandbox.minute / 60)."""
+        enable, _, names = self.alarm_config()
+        if not enable or not names:
+            return 0.0
+        secs = [float(a.period or 60) * float(a.evaluation_periods or 1) for a in self._cw_alarms(names)]
+        return (max(secs) if secs else 60.0) * self.minute() / 60.0
+
     def all_tasks(self) -> list[SimTask]:
         out: list[SimTask] = []
         for d in self.deployments:
@@ -304,14 +511,35 @@ class ServiceSim:
             self.stopped.append(task)
             del self.stopped[:-MAX_STOPPED_TASKS]
 
+    def _revision_arn(self) -> str:
+        return f"arn:aws:ecs:{self.region}:{self.account}:service-revision/{self.cluster_name}/{self.name}/{random.randint(10**18, 10**19 - 1)}"
+
     # ---- mutations -----------------------------------------------------------------
-    def new_deployment(self, task_def: Any, t: float) -> SimDeployment:
+    def new_deployment(self, task_def: Any, t: float, rollback_of: SvcDeployment | None = None, revision_arn: str | None = None) -> SimDeployment:
+        """A deployment (API_Deployment).  Without rollback_of it also starts a new service
+        deployment on a new service revision; a rollback reuses the failed service deployment
+        and the last successful revision (service-revision.html: no new revision on rollback)."""
+        sources = [d for d in self.deployments if d.live()] or self.deployments[:1]
         dep = SimDeployment(self, task_def, t, self.desired)
         for old in self.deployments:
             if old.status == "PRIMARY":
                 old.status = "ACTIVE"
                 old.updated_at = t
         self.deployments.insert(0, dep)
+        if rollback_of is None:
+            for old_sd in self.sds:
+                if old_sd.status in ONGOING_SD:
+                    old_sd.set_status(t, "STOPPED", "Superseded by a newer service deployment.")
+            dep.revision_arn = self._revision_arn()
+            sd = SvcDeployment(self, t, dep, sources)
+            self.sds.insert(0, sd)
+            dep.sd = sd
+        else:
+            dep.role = "rollback"
+            dep.strategy = "ROLLING"
+            dep.revision_arn = revision_arn or ""
+            dep.sd = rollback_of
+            rollback_of.rollback_dep = dep
         self.next_step_at = t + self.step_len()
         return dep
 
@@ -326,6 +554,8 @@ class ServiceSim:
             task.started_at = t
             task.health = "HEALTHY"
             dep.tasks.append(task)
+        if dep.sd is not None:
+            dep.sd.started_at = t
         self._complete(dep, t, quiet=True)
 
     def set_desired(self, n: int, t: float) -> None:
@@ -345,17 +575,69 @@ class ServiceSim:
         self.deleted = True
 
     def _complete(self, dep: SimDeployment, t: float, quiet: bool = False) -> None:
-        for d in self.deployments[1:]:
-            for task in d.tasks:
-                self._retire(task)
+        for d in self.deployments:
+            if d is not dep:
+                for task in d.tasks:
+                    self._retire(task)
         self.deployments = [dep]
+        dep.status = "PRIMARY"
         dep.rollout_state = "COMPLETED"
         dep.rollout_reason = f"ECS deployment {dep.id} completed."
         dep.updated_at = t
         self.last_completed = dep
+        sd = dep.sd
+        if sd is not None:
+            if dep.role == "rollback":
+                sd.set_status(t, "ROLLBACK_SUCCESSFUL")
+            elif sd.status in ONGOING_SD:
+                sd.set_status(t, "SUCCESSFUL")
+            if dep.strategy == "BLUE_GREEN" and dep.role == "target":
+                sd.lifecycle_stage = "CLEAN_UP"
         if not quiet:
             self.event(t, f"(deployment {dep.id}) deployment completed.")
             self.event(t, "has reached a steady state.")
+
+    def fail(self, p: SimDeployment, t: float, kind: str, alarm_names: list[str] | None = None) -> SimDeployment:
+        """The deployment failed (circuit breaker or alarms).  Returns the new primary."""
+        sd = p.sd
+        p.updated_at = t
+        if kind == "breaker":
+            p.rollout_state = "FAILED"
+            p.rollout_reason = "ECS deployment circuit breaker: tasks failed to start."
+            self.event(t, f"(deployment {p.id}) deployment failed: tasks failed to start.")
+            rollback = self.breaker()[1]
+            reason = "The circuit breaker initiated the rollback operation."
+            if sd is not None:
+                sd.cb_triggered = True
+        else:
+            names = ", ".join(alarm_names or [])
+            p.rollout_state = "FAILED"
+            p.rollout_reason = f"ECS deployment failed: alarm(s) {names} in ALARM state."
+            self.event(t, f"(deployment {p.id}) deployment failed: alarm(s) {names} in ALARM state.")
+            rollback = self.alarm_config()[1]
+            reason = f"CloudWatch alarm(s) {names} initiated the rollback operation."
+            if sd is not None:
+                sd.triggered_alarms = list(alarm_names or [])
+        target = self.last_completed
+        if p.role == "rollback":
+            # the rollback itself failed
+            p.give_up = True
+            if sd is not None:
+                sd.set_status(t, "ROLLBACK_FAILED", p.rollout_reason)
+            return p
+        if rollback and target is not None and target is not p:
+            self.event(t, f"rolling back to deployment {target.id}.")
+            if sd is not None:
+                sd.rollback = {"reason": reason, "startedAt": t, "serviceRevisionArn": target.revision_arn}
+                sd.set_status(t, "ROLLBACK_IN_PROGRESS", p.rollout_reason)
+            td = self.backend.describe_task_definition(target.task_definition)
+            return self.new_deployment(td, t, rollback_of=sd, revision_arn=target.revision_arn)
+        # No rollback (off, or no COMPLETED deployment to go back to): the deployment stays
+        # FAILED and launches no new tasks.
+        p.give_up = True
+        if sd is not None:
+            sd.set_status(t, "STOPPED", p.rollout_reason)
+        return p
 
     def advance(self, now: float) -> None:
         if self.deleted:
@@ -378,13 +660,17 @@ class ServiceSim:
         p = self.primary
         if p is None:
             return True
+        if any(sd.status in ("PENDING", "STOP_REQUESTED", "ROLLBACK_REQUESTED") for sd in self.sds):
+            return False
         others_live = any(d.live() for d in self.deployments[1:])
         if others_live:
             return False
         if p.pending():
             return False
-        if p.rollout_state == "FAILED":
+        if p.give_up:
             return True  # circuit breaker tripped without rollback: ECS gives up here
+        if p.rollout_state == "IN_PROGRESS":
+            return False
         if p.scenario == "stuck" and len(p.live()) < self.desired:
             return False
         healthy = [x for x in p.running() if x.health != "UNHEALTHY"]
@@ -392,11 +678,62 @@ class ServiceSim:
             p.rollout_state == "COMPLETED"
         ) and not self._steady_pending
 
+    def _launch(self, p: SimDeployment, t: float, n: int) -> bool:
+        if n <= 0:
+            return False
+        if p.scenario == "stuck":
+            self.event(
+                t,
+                "was unable to place a task because no container instance met all of its "
+                "requirements. Reason: No Container Instances were found in your cluster. For more "
+                "information, see the Troubleshooting section of the Amazon ECS Developer Guide.",
+            )
+            return True
+        started = []
+        for _ in range(n):
+            task = SimTask(self, p, t)
+            p.tasks.append(task)
+            started.append(task)
+        p.updated_at = t
+        self.event(t, f"has started {len(started)} tasks: " + " ".join(f"(task {x.id})" for x in started) + ".")
+        return True
+
+    def _stop_requests(self, t: float) -> bool:
+        changed = False
+        for sd in self.sds:
+            if sd.status == "ROLLBACK_REQUESTED":
+                target = self.last_completed
+                p = sd.target
+                if target is None or target is p:
+                    p.give_up = True
+                    sd.set_status(t, "ROLLBACK_FAILED", "No service revision in a COMPLETED deployment to roll back to.")
+                else:
+                    sd.rollback = {"reason": "A StopServiceDeployment request initiated the rollback operation.", "startedAt": t, "serviceRevisionArn": target.revision_arn}
+                    sd.set_status(t, "ROLLBACK_IN_PROGRESS")
+                    self.event(t, f"rolling back to deployment {target.id}.")
+                    td = self.backend.describe_task_definition(target.task_definition)
+                    self.new_deployment(td, t, rollback_of=sd, revision_arn=target.revision_arn)
+                changed = True
+            elif sd.status == "STOP_REQUESTED":
+                sd.target.give_up = True
+                sd.set_status(t, "STOPPED", "Stopped by a StopServiceDeployment request.")
+                changed = True
+        return changed
+
     def step(self, t: float) -> None:
         p = self.primary
         if p is None:
             return
         changed = False
+        for sd in self.sds:
+            if sd.status == "PENDING":
+                sd.status = "IN_PROGRESS"
+                sd.started_at = sd.updated_at = t
+                if sd.target.strategy != "BLUE_GREEN":
+                    sd.lifecycle_stage = "SCALE_UP"
+        changed |= self._stop_requests(t)
+        p = self.primary
+        reset = self.reset_on_healthy()
         # 1. Task transitions decided by each deployment's scenario.
         for d in self.deployments:
             for task in list(d.tasks):
@@ -413,6 +750,10 @@ class ServiceSim:
                         task.health = "UNHEALTHY" if d.scenario == "unhealthy" else "HEALTHY"
                         if task.health == "UNHEALTHY":
                             task.unhealthy_since = t
+                        elif reset and d.failed_tasks:
+                            # resetOnHealthyTask (default true): a healthy task resets the count.
+                            d.failed_tasks = 0
+                            d.updated_at = t
                     changed = True
                 elif task.state == "RUNNING" and task.health == "UNHEALTHY":
                     # Stopped by the scheduler after failing its container health checks.
@@ -423,19 +764,23 @@ class ServiceSim:
                     self.event(t, f"has stopped 1 running tasks: (task {task.id}).")
                     self.event(t, f"(task {task.id}) failed container health checks.")
                     changed = True
-        # 2. The circuit breaker (deployment-circuit-breaker.html).
-        enable, rollback = self.breaker()
-        if enable and p.rollout_state == "IN_PROGRESS" and p.failed_tasks >= self.threshold():
-            p.rollout_state = "FAILED"
-            p.rollout_reason = "ECS deployment circuit breaker: tasks failed to start."
-            p.updated_at = t
-            self.event(t, f"(deployment {p.id}) deployment failed: tasks failed to start.")
-            target = self.last_completed
-            if rollback and target is not None:
-                self.event(t, f"rolling back to deployment {target.id}.")
-                td = self.backend.describe_task_definition(target.task_definition)
-                p = self.new_deployment(td, t)
-            changed = True
+        # 2. Failure detection: circuit breaker (deployment-circuit-breaker.html), then alarms
+        #    (deployment-alarm-failure.html), while the primary deployment is IN_PROGRESS.
+        enable, _ = self.breaker()
+        if p.rollout_state == "IN_PROGRESS" and not p.give_up:
+            if enable and p.failed_tasks >= self.threshold():
+                p = self.fail(p, t, "breaker")
+                changed = True
+            else:
+                firing = self.alarms_in_alarm() if p.role == "target" else []
+                if firing:
+                    p = self.fail(p, t, "alarm", firing)
+                    changed = True
+        if p.strategy == "BLUE_GREEN" and p.rollout_state == "IN_PROGRESS" and not p.give_up:
+            changed |= self._step_blue_green(p, t)
+            for d in self.deployments:
+                d.tasks = [x for x in d.tasks if x.state != "STOPPED"]
+            return
         # 3. Drain older deployments within minimumHealthyPercent.
         dc = self.deployment_configuration
         min_healthy = math.ceil(self.desired * int(dc.get("minimumHealthyPercent", 100)) / 100)
@@ -476,40 +821,90 @@ class ServiceSim:
         for d in self.deployments:
             d.tasks = [x for x in d.tasks if x.state != "STOPPED"]
         # 4. Launch tasks of the primary within maximumPercent.
-        give_up = p.rollout_state == "FAILED"  # breaker tripped, no rollback: stop retrying
         live_total = sum(len(d.live()) for d in self.deployments)
         need = self.desired - len(p.live())
         room = max_total - live_total
-        if need > 0 and not give_up:
-            if p.scenario == "stuck":
-                self.event(
-                    t,
-                    "was unable to place a task because no container instance met all of its "
-                    "requirements. Reason: No Container Instances were found in your cluster. For more "
-                    "information, see the Troubleshooting section of the Amazon ECS Developer Guide.",
-                )
-                changed = True
-            elif room > 0:
-                started = []
-                for _ in range(min(need, room)):
-                    task = SimTask(self, p, t)
-                    p.tasks.append(task)
-                    started.append(task)
-                p.updated_at = t
-                self.event(t, f"has started {len(started)} tasks: " + " ".join(f"(task {x.id})" for x in started) + ".")
-                changed = True
-        # 5. Completion / steady state.
+        if need > 0 and not p.give_up:
+            if p.scenario == "stuck" or room > 0:
+                changed |= self._launch(p, t, min(need, max(room, 1)))
+        # 5. Completion (after the alarm bake time, if alarms are on) / steady state.
         others_live = any(d.live() for d in self.deployments[1:])
         healthy_p = [x for x in p.running() if x.health == "HEALTHY"]
         if p.rollout_state == "IN_PROGRESS" and not others_live and len(healthy_p) == self.desired and len(p.live()) == self.desired:
-            self._complete(p, t)
-            self._steady_pending = False
+            bake = self.alarm_bake_seconds() if p.role == "target" else 0.0
+            if bake > 0 and p.bake_until is None:
+                p.bake_until = t + bake
+                if p.sd is not None:
+                    p.sd.lifecycle_stage = "BAKE_TIME"
+            elif bake <= 0 or t >= (p.bake_until or 0):
+                self._complete(p, t)
+                self._steady_pending = False
         elif p.rollout_state == "COMPLETED":
             if changed:
                 self._steady_pending = True
             elif self._steady_pending and len(healthy_p) == self.desired and len(p.live()) == self.desired and not others_live:
                 self.event(t, "has reached a steady state.")
                 self._steady_pending = False
+
+    def _step_blue_green(self, p: SimDeployment, t: float) -> bool:
+        """One step of a BLUE_GREEN deployment: one lifecycle stage per step; SCALE_UP waits
+        for the green tasks to be healthy, BAKE_TIME lasts bakeTimeInMinutes, CLEAN_UP stops
+        the blue tasks (deployment-type-blue-green.html, blue-green-deployment-how-it-works)."""
+        sd = p.sd
+        blue_live = [d for d in self.deployments[1:] if d.live()]
+
+        def stage(name: str) -> None:
+            p.bg_stage = name
+            if sd is not None:
+                sd.lifecycle_stage = name
+                sd.updated_at = t
+
+        st = p.bg_stage
+        if st is None:
+            stage("RECONCILE_SERVICE" if len(blue_live) > 1 else "PRE_SCALE_UP")
+            return True
+        if st == "RECONCILE_SERVICE":
+            stage("PRE_SCALE_UP")
+            return True
+        if st == "PRE_SCALE_UP":
+            stage("SCALE_UP")
+            self._launch(p, t, self.desired - len(p.live()))
+            return True
+        if st == "SCALE_UP":
+            need = self.desired - len(p.live())
+            if need > 0:
+                return self._launch(p, t, need)
+            healthy = [x for x in p.running() if x.health == "HEALTHY"]
+            if len(healthy) == self.desired:
+                stage("POST_SCALE_UP")
+                return True
+            return False
+        i = BG_STAGES.index(st)
+        if st == "POST_PRODUCTION_TRAFFIC_SHIFT":
+            stage("BAKE_TIME")
+            p.bake_until = t + p.bake_minutes * self.minute()
+            return True
+        if st == "BAKE_TIME":
+            if t < (p.bake_until or 0):
+                return False
+            stage("CLEAN_UP")
+            stopped = []
+            for d in self.deployments[1:]:
+                for task in d.live():
+                    task.stop(t, f"Scaling activity initiated by (deployment {p.id})", "ServiceSchedulerInitiated")
+                    task.dep.updated_at = t
+                    self._retire(task)
+                    stopped.append(task)
+            ran = [x for x in stopped if x.started_at is not None]
+            if ran:
+                self.event(t, f"has stopped {len(ran)} running tasks: " + " ".join(f"(task {x.id})" for x in ran) + ".")
+            return True
+        if st == "CLEAN_UP":
+            self._complete(p, t)
+            self._steady_pending = False
+            return True
+        stage(BG_STAGES[i + 1])
+        return True
 
     # ---- snapshots -----------------------------------------------------------------
     def counts(self) -> tuple[int, int]:
@@ -533,8 +928,34 @@ class ServiceSim:
         snap.deployments = [d.view() for d in self.deployments]
         snap.events = [dict(e, createdAt=_dt(e["createdAt"])) for e in self.events]
         snap.created_at = _dt(self.created_at)
-        snap.tags = list(service.tags or [])
+        snap.tags = [dict(x) for x in (service.tags or [])]
+        if self.sds:
+            snap.current_service_deployment = self.sds[0].arn
         return snap
+
+    def sd_views(self) -> list[dict[str, Any]]:
+        return [sd.view() for sd in self.sds]
+
+    def capture_stale(self, service: Any) -> None:
+        """sandbox.stale-reads=N: remember the state just before an UpdateService; the next N
+        reads of each kind answer with it (API reference, "Eventual consistency")."""
+        n = int(self.tag_num(STALE_TAG, 0))
+        if n <= 0:
+            self.stale = None
+            return
+        self.stale = {"svc": self.service_view(service), "svc_left": n, "sds": self.sd_views(), "sd_left": n}
+
+    def read_service(self, service: Any) -> Any:
+        if self.stale and self.stale["svc_left"] > 0:
+            self.stale["svc_left"] -= 1
+            return self.stale["svc"]
+        return self.service_view(service)
+
+    def read_sds(self) -> list[dict[str, Any]]:
+        if self.stale and self.stale["sd_left"] > 0:
+            self.stale["sd_left"] -= 1
+            return self.stale["sds"]
+        return self.sd_views()
 
 
 def _deep(x: Any) -> Any:
@@ -561,9 +982,110 @@ def _sim_for(backend: Any, service: Any) -> ServiceSim | None:
     return _sims(backend).get(f"{service.cluster_name}:{service.name}")
 
 
+def _err(code: str, message: str) -> Exception:
+    from moto.ecs.exceptions import ECSException
+
+    return ECSException(code, message)
+
+
+def _deny_if(sim: ServiceSim, op: str) -> None:
+    """sandbox.service-deployments=denied: answer like an IAM principal without the action."""
+    if str(sim.tag(SD_DENY_TAG, "")).lower() == "denied":
+        raise _err(
+            "AccessDeniedException",
+            f"User: arn:aws:iam::{sim.account}:user/sandbox is not authorized to perform: ecs:{op} on resource: "
+            f"{sim.service.arn} because no identity-based policy allows the ecs:{op} action",
+        )
+
+
+def _parse_sd_arn(arn: str) -> tuple[str, str, str] | None:
+    try:
+        res = arn.split(":", 5)[5]
+        kind, cluster, service, sid = res.split("/")
+        if kind != "service-deployment":
+            return None
+        return cluster, service, sid
+    except (IndexError, ValueError):
+        return None
+
+
+def list_service_deployments(backend: Any, cluster: str, service: str, status: list[str] | None, created: dict | None, max_results: int | None, token: str | None) -> dict[str, Any]:
+    with LOCK:
+        svc = backend._get_service(cluster or "default", str(service).split("/")[-1])
+        sim = _sim_for(backend, svc)
+        if sim is None:
+            return {"serviceDeployments": []}
+        _deny_if(sim, "ListServiceDeployments")
+        sim.advance(time.time())
+        views = sim.read_sds()
+        if status:
+            views = [v for v in views if v["status"] in status]
+        created = created or {}
+        after, before = _epoch(created.get("after")), _epoch(created.get("before"))
+        if after is not None:
+            views = [v for v in views if v["createdAt"].timestamp() >= after]
+        if before is not None:
+            views = [v for v in views if v["createdAt"].timestamp() <= before]
+        views = sorted(views, key=lambda v: v["createdAt"], reverse=True)  # newest first
+        n = max(1, min(int(max_results or 20), 100))
+        start = int(token) if token and str(token).isdigit() else 0
+        page = views[start : start + n]
+        out: dict[str, Any] = {"serviceDeployments": [brief(v) for v in page]}
+        if start + n < len(views):
+            out["nextToken"] = str(start + n)
+        return out
+
+
+def describe_service_deployments(backend: Any, arns: list[str]) -> dict[str, Any]:
+    with LOCK:
+        found, failures = [], []
+        now = time.time()
+        read: dict[int, list[dict[str, Any]]] = {}
+        for arn in arns or []:
+            parsed = _parse_sd_arn(arn)
+            sim = None
+            if parsed is not None:
+                sim = _sims(backend).get(f"{parsed[0]}:{parsed[1]}")
+            if sim is None:
+                failures.append({"arn": arn, "reason": "MISSING"})
+                continue
+            _deny_if(sim, "DescribeServiceDeployments")
+            if id(sim) not in read:
+                sim.advance(now)
+                read[id(sim)] = sim.read_sds()
+            match = [v for v in read[id(sim)] if v["serviceDeploymentArn"] == arn]
+            if match:
+                found.append(match[0])
+            else:
+                failures.append({"arn": arn, "reason": "MISSING"})
+        return {"serviceDeployments": found, "failures": failures}
+
+
+def stop_service_deployment(backend: Any, arn: str, stop_type: str | None) -> dict[str, Any]:
+    with LOCK:
+        parsed = _parse_sd_arn(arn or "")
+        sim = _sims(backend).get(f"{parsed[0]}:{parsed[1]}") if parsed else None
+        sd = None
+        if sim is not None:
+            _deny_if(sim, "StopServiceDeployment")
+            sim.advance(time.time())
+            sd = next((x for x in sim.sds if x.arn == arn), None)
+        if sd is None:
+            raise _err("ServiceDeploymentNotFoundException", "The service deployment does not exist.")
+        if sd.status not in ("PENDING", "IN_PROGRESS"):
+            raise _err("ConflictException", f"The service deployment is in status {sd.status} and can't be stopped.")
+        kind = (stop_type or "ROLLBACK").upper()
+        sd.stop_type = kind
+        sd.set_status(time.time(), "ROLLBACK_REQUESTED" if kind == "ROLLBACK" else "STOP_REQUESTED")
+        sim.next_step_at = min(sim.next_step_at, time.time() + sim.step_len())
+        return {"serviceDeploymentArn": sd.arn}
+
+
 def install() -> None:
+    from moto.core.responses import ActionResult
     from moto.ecs import models as m
     from moto.ecs import responses as r
+    from moto.ecs.exceptions import InvalidParameterException
 
     B = m.EC2ContainerServiceBackend
     R = r.EC2ContainerServiceResponse
@@ -589,6 +1111,9 @@ def install() -> None:
             _sims(self).pop(key, None)
             controller = (service.deployment_controller or {}).get("type", "ECS")
             if not task_definition_str or controller != "ECS":
+                dc = getattr(_tls, "deployment_configuration", None)
+                if dc:
+                    service.deployment_configuration = _deep(dc)
                 return service
             sim = ServiceSim(self, service, getattr(_tls, "deployment_configuration", None), now)
             _sims(self)[key] = sim
@@ -605,10 +1130,24 @@ def install() -> None:
             service_name = str(props.get("service", "")).split("/")[-1]
             service = self._get_service(cluster_str, service_name)
             sim = _sim_for(self, service)
+            controller = (service.deployment_controller or {}).get("type", "ECS")
+            if controller in ("CODE_DEPLOY", "EXTERNAL") and props.get("task_definition"):
+                td = self.describe_task_definition(props["task_definition"])
+                if td.arn != service.task_definition:
+                    if controller == "CODE_DEPLOY":
+                        raise InvalidParameterException(
+                            "Unable to update task definition on services with a CODE_DEPLOY deployment controller. "
+                            "Use AWS CodeDeploy to trigger a new deployment."
+                        )
+                    raise InvalidParameterException(
+                        "Unable to update task definition on services with a EXTERNAL deployment controller. "
+                        "Use a task set to deploy a new task definition."
+                    )
             if sim is None or sim.deleted:
                 return orig["update_service"](self, props)
             now = time.time()
             sim.advance(now)
+            sim.capture_stale(service)
             props = dict(props)
             props.pop("cluster", None)
             props.pop("service", None)
@@ -647,7 +1186,7 @@ def install() -> None:
                     out.append(s)
                 else:
                     sim.advance(now)
-                    out.append(sim.service_view(s))
+                    out.append(sim.read_service(s))
             return out, failures
 
     def delete_service(self: Any, cluster_name: str, service_name: str, force: bool) -> Any:
@@ -712,3 +1251,22 @@ def install() -> None:
     B.list_tasks = list_tasks
     B.describe_tasks = describe_tasks
     R.create_service = resp_create_service
+
+    def resp_list_service_deployments(self: Any) -> Any:
+        return ActionResult(
+            list_service_deployments(
+                self.ecs_backend, self._get_param("cluster", "default"), self._get_param("service"),
+                self._get_param("status"), self._get_param("createdAt"), self._get_param("maxResults"),
+                self._get_param("nextToken"),
+            )
+        )
+
+    def resp_describe_service_deployments(self: Any) -> Any:
+        return ActionResult(describe_service_deployments(self.ecs_backend, self._get_param("serviceDeploymentArns", [])))
+
+    def resp_stop_service_deployment(self: Any) -> Any:
+        return ActionResult(stop_service_deployment(self.ecs_backend, self._get_param("serviceDeploymentArn"), self._get_param("stopType")))
+
+    R.list_service_deployments = resp_list_service_deployments
+    R.describe_service_deployments = resp_describe_service_deployments
+    R.stop_service_deployment = resp_stop_service_deployment

@@ -175,26 +175,64 @@ def register(family: str, image: str, digest: str, secret: str, scenario: str = 
     return td["taskDefinition"]["taskDefinitionArn"]
 
 
-def seed(cluster: str, service: str, family: str, secret: str, digest: str, desired: int = 2, rollback: bool = True) -> dict[str, Any]:
+def seed(
+    cluster: str,
+    service: str,
+    family: str,
+    secret: str,
+    digest: str,
+    desired: int = 2,
+    rollback: bool = True,
+    tags: dict[str, str] | None = None,
+    strategy: str | None = None,
+    bake_minutes: int | None = None,
+    alarms: list[str] | None = None,
+    alarm_rollback: bool = False,
+    controller: str = "ECS",
+    steady: bool = True,
+    scenario: str = "healthy",
+) -> dict[str, Any]:
     registry = os.environ["RELEASE_SANDBOX_REGISTRY"]
     image = f"{registry}/{REPO}@{digest}"
     put_secret(secret)
     ecs = client("ecs")
     ecs.create_cluster(clusterName=cluster)
-    td_arn = register(family, image, digest, secret)
+    td_arn = register(family, image, digest, secret, scenario=scenario)
+    dc: dict[str, Any] = {
+        "deploymentCircuitBreaker": {"enable": True, "rollback": rollback},
+        "maximumPercent": 200,
+        "minimumHealthyPercent": 100,
+    }
+    if strategy:
+        dc["strategy"] = strategy
+    if bake_minutes is not None:
+        dc["bakeTimeInMinutes"] = bake_minutes
+    if alarms:
+        cw = client("cloudwatch")
+        for name in alarms:
+            cw.put_metric_alarm(
+                AlarmName=name, Namespace="AWS/ECS", MetricName="CPUUtilization", Statistic="Average",
+                Dimensions=[{"Name": "ClusterName", "Value": cluster}, {"Name": "ServiceName", "Value": service}],
+                Period=60, EvaluationPeriods=1, Threshold=90.0, ComparisonOperator="GreaterThanThreshold",
+            )  # a new alarm starts in state OK in moto
+        dc["alarms"] = {"alarmNames": list(alarms), "enable": True, "rollback": alarm_rollback}
+    all_tags = dict(tags or {})
+    if steady:
+        # sandbox-only: the service starts steady (one COMPLETED deployment, `desired` RUNNING tasks)
+        all_tags.setdefault("sandbox.steady", "true")
+    kw: dict[str, Any] = {}
+    if all_tags:
+        kw["tags"] = [{"key": k, "value": v} for k, v in all_tags.items()]
+    if controller != "ECS":
+        kw["deploymentController"] = {"type": controller}
     ecs.create_service(
         cluster=cluster,
         serviceName=service,
         taskDefinition=td_arn,
         desiredCount=desired,
         launchType="EC2",
-        deploymentConfiguration={
-            "deploymentCircuitBreaker": {"enable": True, "rollback": rollback},
-            "maximumPercent": 200,
-            "minimumHealthyPercent": 100,
-        },
-        # sandbox-only: the service starts steady (one COMPLETED deployment, 2 RUNNING tasks)
-        tags=[{"key": "sandbox.steady", "value": "true"}],
+        deploymentConfiguration=dc,
+        **kw,
     )
     return {
         "cluster": cluster,
@@ -213,8 +251,15 @@ def seed_base() -> dict[str, Any]:
     return seed("local", "local-app", "local-app", "/local/app/jwt-secret", digest)
 
 
-def seed_named(name: str, rollback: bool = True) -> dict[str, Any]:
-    return seed(name, name, name, f"/{name}/jwt-secret", image_digest_from_ecr(), rollback=rollback)
+def seed_named(name: str, rollback: bool = True, **kw: Any) -> dict[str, Any]:
+    return seed(name, name, name, f"/{name}/jwt-secret", image_digest_from_ecr(), rollback=rollback, **kw)
+
+
+def _tag(s: str) -> tuple[str, str]:
+    if "=" not in s:
+        raise argparse.ArgumentTypeError("--tag wants KEY=VALUE")
+    k, v = s.split("=", 1)
+    return k, v
 
 
 def main() -> None:
@@ -222,11 +267,29 @@ def main() -> None:
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--base", action="store_true")
     g.add_argument("--name")
-    ap.add_argument("--no-rollback", action="store_true")
+    ap.add_argument("--no-rollback", action="store_true", help="deploymentCircuitBreaker.rollback=false")
+    ap.add_argument("--tag", action="append", type=_tag, default=[], metavar="KEY=VALUE", help="extra service tag (repeatable)")
+    ap.add_argument("--strategy", choices=["ROLLING", "BLUE_GREEN"], help="deploymentConfiguration.strategy")
+    ap.add_argument("--bake-minutes", type=int, help="deploymentConfiguration.bakeTimeInMinutes")
+    ap.add_argument("--alarm", action="append", default=[], metavar="NAME", help="CloudWatch alarm (state OK) in deploymentConfiguration.alarms (repeatable)")
+    ap.add_argument("--alarm-rollback", action="store_true", help="deploymentConfiguration.alarms.rollback=true")
+    ap.add_argument("--controller", choices=["ECS", "CODE_DEPLOY", "EXTERNAL"], default="ECS")
+    ap.add_argument("--no-steady", action="store_true", help="start with the first deployment IN_PROGRESS (no COMPLETED deployment yet)")
+    ap.add_argument("--scenario", choices=["healthy", "slow", "crashloop", "unhealthy", "stuck"], default="healthy", help="sandbox.scenario label of the first revision")
+    ap.add_argument("--desired", type=int, default=2)
     args = ap.parse_args()
     if args.name and not re.fullmatch(r"[A-Za-z0-9_-]{1,200}", args.name):
         raise SystemExit("--name: letters, digits, - and _ only")
-    out = seed_base() if args.base else seed_named(args.name, rollback=not args.no_rollback)
+    if args.base:
+        out = seed_base()
+    else:
+        out = seed_named(
+            args.name, rollback=not args.no_rollback, tags=dict(args.tag), strategy=args.strategy,
+            bake_minutes=args.bake_minutes, alarms=args.alarm, alarm_rollback=args.alarm_rollback,
+            controller=args.controller, steady=not args.no_steady, scenario=args.scenario, desired=args.desired,
+        )
+        if args.alarm:
+            out["alarms"] = args.alarm
     json.dump(out, sys.stdout)
     sys.stdout.write("\n")
 

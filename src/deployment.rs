@@ -103,11 +103,19 @@ impl Deployer<'_> {
                     "UpdateService started no new PRIMARY deployment of {task_definition}; the service may be changing: see `release status`"
                 ))
             })?;
+        // The service deployment this UpdateService started (API_UpdateService returns the
+        // service with `currentServiceDeployment`); an endpoint without the API gives none.
+        let service_deployment = after
+            .current_service_deployment
+            .clone()
+            .filter(|arn| before.current_service_deployment.as_ref() != Some(arn));
         let target = Target {
             deployment_id: ours.id.clone(),
             task_definition: task_definition.to_string(),
             previous_task_definition: Some(before.task_definition.clone()),
             since,
+            service_deployment,
+            known_before: known.iter().map(|s| s.to_string()).collect(),
         };
         self.out.record(
             "deployment",
@@ -132,15 +140,32 @@ impl Deployer<'_> {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
             .unwrap_or_default();
-        let service = self
-            .ecs
-            .existing_service(self.cluster, self.service, "cannot follow ECS's rollback")
-            .await?;
-        let Some(primary) = service
-            .deployments
-            .iter()
-            .find(|d| d.status == "PRIMARY" && d.task_definition == to)
-        else {
+        // ECS's rollback deployment may not be visible at once (eventual consistency).
+        let mut found = None;
+        for read in 0..crate::rollout::decision::VISIBILITY_GRACE_READS {
+            if read > 0 {
+                tokio::time::sleep(self.rollout.poll).await;
+            }
+            let service = self
+                .ecs
+                .existing_service(self.cluster, self.service, "cannot follow ECS's rollback")
+                .await?;
+            if let Some(p) = service
+                .deployments
+                .iter()
+                .find(|d| d.status == "PRIMARY" && d.task_definition == to)
+            {
+                let known = service
+                    .deployments
+                    .iter()
+                    .filter(|d| d.id != p.id)
+                    .map(|d| d.id.clone())
+                    .collect();
+                found = Some((p.clone(), known));
+                break;
+            }
+        }
+        let Some((primary, known_before)) = found else {
             return Ok(None);
         };
         self.out.step(&format!(
@@ -153,6 +178,8 @@ impl Deployer<'_> {
             task_definition: to.to_string(),
             previous_task_definition: Some(failed.to_string()),
             since,
+            service_deployment: None,
+            known_before,
         };
         match self.follow(target, Instant::now()).await?.end {
             WatchEnd::Verdict(v) => Ok(Some(v)),
@@ -192,7 +219,7 @@ pub fn timed_out(
         progress.ours.desired,
         progress.ours.pending,
         progress.ours.failed,
-        progress.rollout_state,
+        progress.state(),
         if reasons.is_empty() { String::new() } else { format!("{}\n", bullet(reasons)) },
     )
 }

@@ -38,6 +38,10 @@ pub enum ExitCode {
     /// The registry disagrees with the pushed digest, a tag points elsewhere, or the version's
     /// tag already holds a different image (refused without `--retag`).
     Digest = 14,
+    /// The rollout stalled: our deployment ran no task while ECS reported it could not place
+    /// one, for `rollout.stall` (left in place; with `on_failure = "rollback"` a successful
+    /// rollback exits 1).
+    Stalled = 15,
     /// Interrupted (Ctrl-C) while watching: the deployment itself goes on.
     Interrupted = 130,
 }

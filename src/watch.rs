@@ -1,12 +1,16 @@
 //! The watch: our own poll loop around the pure rollout decision.
 //!
-//! One DescribeServices call per poll, every `rollout.poll` (jittered ±10 %); stopped tasks
-//! are fetched only when our deployment's failed count grows. Throttling and network errors
+//! Per poll, every `rollout.poll` (jittered ±10 %): one DescribeServices (counts, events,
+//! the deployment list) and, when UpdateService named our service deployment, one
+//! DescribeServiceDeployments (ECS's own status for it). When that API is unavailable or
+//! denied the watch says so once and judges from the deployment list alone. Stopped tasks
+//! are fetched only when our deployment's failed count grows. Identical service events
+//! (ECS repeats "unable to place a task") are printed once, then counted. Throttling and network errors
 //! back off (doubling, up to 30 s) and never end the watch before the timeout, which is
 //! measured from the deploy's start and honoured exactly. Ctrl-C stops watching, not the
 //! deployment.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::types::DesiredStatus;
@@ -17,7 +21,7 @@ use crate::aws::ErrorKind;
 use crate::exit::{Failure, Result};
 use crate::output::{epoch_rfc3339_millis, Output};
 use crate::plan::RolloutSpec;
-use crate::rollout::decision::{Progress, Target, Verdict};
+use crate::rollout::decision::{Limits, Progress, Target, Verdict};
 use crate::rollout::observation::{short_task_definition, Service};
 use crate::rollout::tracker::{AfterService, Tracker};
 
@@ -34,6 +38,15 @@ pub enum WatchEnd {
 pub struct WatchStats {
     pub polls: u32,
     pub failed_polls: u32,
+    /// Whether ECS's ServiceDeployment status was read (false: the deployment list alone).
+    pub service_deployment_api: bool,
+}
+
+/// Service events already printed, and how often an identical message came again.
+#[derive(Default)]
+struct EventLog {
+    ids: HashSet<String>,
+    repeats: HashMap<String, u32>,
 }
 
 pub struct Watch<'a> {
@@ -50,8 +63,15 @@ impl Watch<'_> {
     pub async fn run(&self, target: &Target) -> Result<(WatchEnd, WatchStats)> {
         let deadline = self.started + self.rollout.timeout;
         let mut stats = WatchStats::default();
-        let mut tracker = Tracker::new(target.clone(), self.rollout.timeout, self.rollout.poll);
-        let mut seen_events: HashSet<String> = HashSet::new();
+        let limits = Limits {
+            timeout: self.rollout.timeout,
+            stall: self.rollout.stall,
+        };
+        let mut tracker = Tracker::new(target.clone(), limits, self.rollout.poll);
+        let mut events = EventLog::default();
+        let mut sd_api = target.service_deployment.is_some();
+        stats.service_deployment_api = sd_api;
+        let mut bake_seen: Option<Instant> = None;
         let mut last_line = String::new();
         let mut delay = Duration::ZERO;
         let _handled = crate::interrupt::Handled::new();
@@ -101,6 +121,7 @@ impl Watch<'_> {
                         Err(verdict) => {
                             self.out.warn(&e.message);
                             self.out.clear_bar();
+                            self.flush_repeats(&mut events);
                             return Ok((WatchEnd::Verdict(verdict), stats));
                         }
                     }
@@ -108,8 +129,27 @@ impl Watch<'_> {
                 Err(e) => return Err(e.into()),
             };
 
-            self.print_events(&service, target, &mut seen_events);
-            if tracker.service(service) == AfterService::FetchStoppedTasks {
+            self.print_events(&service, target, &mut events);
+            let bake_minutes = service
+                .deployment_configuration
+                .as_ref()
+                .and_then(|c| c.bake_time_in_minutes);
+            let after = tracker.service(service, self.started.elapsed());
+            if let (true, Some(arn)) = (sd_api, target.service_deployment.as_deref()) {
+                match self.ecs.service_deployment(arn).await {
+                    Ok(sd) => tracker.service_deployment(sd),
+                    Err(e) if e.kind == ErrorKind::Other => {
+                        sd_api = false;
+                        stats.service_deployment_api = false;
+                        self.out.warn(&format!(
+                            "{}: judging the rollout from the service's deployment list instead",
+                            e.message
+                        ));
+                    }
+                    Err(e) => self.out.debug(&e.message),
+                }
+            }
+            if after == AfterService::FetchStoppedTasks {
                 match self
                     .ecs
                     .tasks(
@@ -126,22 +166,40 @@ impl Watch<'_> {
             }
             let verdict = tracker.decide(self.started.elapsed());
             if let Verdict::Progressing(p) | Verdict::TimedOut { progress: p, .. } = &verdict {
-                self.show_progress(p, target, &mut last_line);
+                let bake_left = match (p.stage.as_deref(), bake_minutes) {
+                    (Some("BAKE_TIME"), Some(m)) => {
+                        let began = *bake_seen.get_or_insert_with(Instant::now);
+                        let left = Duration::from_secs(m.max(0) as u64 * 60)
+                            .saturating_sub(began.elapsed());
+                        // in 10 s steps, so that plain output prints a line per step, not per poll
+                        Some(Duration::from_secs(left.as_secs() / 10 * 10))
+                    }
+                    _ => None,
+                };
+                self.show_progress(p, target, bake_left, &mut last_line);
             }
             if verdict.is_terminal() {
                 self.out.clear_bar();
+                self.flush_repeats(&mut events);
                 return Ok((WatchEnd::Verdict(verdict), stats));
             }
             delay = jitter(self.rollout.poll);
         }
     }
 
-    fn print_events(&self, service: &Service, target: &Target, seen: &mut HashSet<String>) {
+    fn print_events(&self, service: &Service, target: &Target, log: &mut EventLog) {
         // ECS lists events newest first; print the new ones oldest first.
         for e in service.events.iter().rev() {
-            if e.created_at.is_some_and(|t| t + 1.0 < target.since) || !seen.insert(e.id.clone()) {
+            if e.created_at.is_some_and(|t| t + 1.0 < target.since) || !log.ids.insert(e.id.clone())
+            {
                 continue;
             }
+            // The same message again (ECS repeats placement failures): count it, print once.
+            if let Some(n) = log.repeats.get_mut(&e.message) {
+                *n += 1;
+                continue;
+            }
+            log.repeats.insert(e.message.clone(), 0);
             let at = e.created_at.map(epoch_rfc3339_millis).unwrap_or_default();
             self.out.record(
                 "service_event",
@@ -151,7 +209,27 @@ impl Watch<'_> {
         }
     }
 
-    fn show_progress(&self, p: &Progress, target: &Target, last: &mut String) {
+    /// Says how often each printed event came again, once, at the end of the watch.
+    fn flush_repeats(&self, log: &mut EventLog) {
+        for (message, n) in log.repeats.drain().filter(|(_, n)| *n > 0) {
+            self.out.record(
+                "service_event_repeated",
+                &format!(
+                    "  event repeated {n} more time{}: {message}",
+                    if n == 1 { "" } else { "s" }
+                ),
+                json!({ "message": message, "repeats": n }),
+            );
+        }
+    }
+
+    fn show_progress(
+        &self,
+        p: &Progress,
+        target: &Target,
+        bake_left: Option<Duration>,
+        last: &mut String,
+    ) {
         let ours = &p.ours;
         let others: Vec<String> = p
             .others
@@ -159,10 +237,21 @@ impl Watch<'_> {
             .map(|(td, c)| format!("{td} {}/{} draining", c.running, c.desired))
             .collect();
         let td = short_task_definition(&target.task_definition);
-        let state = format!(
+        let mut state = format!(
             "{} pending, {} failed, {}",
-            ours.pending, ours.failed, p.rollout_state
+            ours.pending,
+            ours.failed,
+            p.state()
         );
+        if let Some(left) = bake_left {
+            state.push_str(&format!(
+                ", bake {} left",
+                humantime::format_duration(Duration::from_secs(left.as_secs()))
+            ));
+        }
+        if let Some(note) = &p.note {
+            state.push_str(&format!(" ({note})"));
+        }
         let old = |sep: &str| {
             if others.is_empty() {
                 String::new()
@@ -194,6 +283,8 @@ impl Watch<'_> {
                         "running": ours.running, "pending": ours.pending,
                         "desired": ours.desired, "failed": ours.failed,
                         "rollout_state": p.rollout_state,
+                        "status": p.status, "stage": p.stage, "note": p.note,
+                        "bake_seconds_left": bake_left.map(|d| d.as_secs()),
                         "others": p.others.iter().map(|(td, c)| json!({"task_definition": td, "running": c.running, "desired": c.desired})).collect::<Vec<_>>(),
                     }),
                 );

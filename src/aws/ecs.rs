@@ -9,7 +9,9 @@ use aws_sdk_ecs::Client;
 use super::{classify, describe, ErrorKind};
 use crate::exit::Failure;
 use crate::rollout::observation::{
-    CircuitBreaker, Container, Deployment, DeploymentConfiguration, Service, ServiceEvent, Task,
+    CircuitBreaker, Container, Deployment, DeploymentAlarms, DeploymentConfiguration,
+    DeploymentController, Rollback, Service, ServiceDeployment, ServiceEvent,
+    ServiceRevisionSummary, Task,
 };
 
 /// An ECS call that failed, classified for retrying.
@@ -223,6 +225,28 @@ impl Ecs {
             })
     }
 
+    /// DescribeServiceDeployments of one service deployment: Ok(None) when ECS does not list
+    /// it (yet: reads are eventually consistent). Endpoints without the API, and roles
+    /// without `ecs:DescribeServiceDeployments`, answer with an error of kind Other.
+    pub async fn service_deployment(
+        &self,
+        arn: &str,
+    ) -> std::result::Result<Option<ServiceDeployment>, CallError> {
+        let out = call!(
+            self,
+            format!("DescribeServiceDeployments {arn}"),
+            self.client
+                .describe_service_deployments()
+                .service_deployment_arns(arn)
+                .send()
+        )?;
+        Ok(out
+            .service_deployments()
+            .iter()
+            .find(|d| d.service_deployment_arn() == Some(arn))
+            .map(service_deployment_from_sdk))
+    }
+
     /// TagResource on a task definition: sets (or replaces) one tag.
     pub async fn tag(
         &self,
@@ -388,7 +412,46 @@ pub fn service_from_sdk(s: &ecs::Service) -> Service {
                 }),
                 maximum_percent: c.maximum_percent(),
                 minimum_healthy_percent: c.minimum_healthy_percent(),
+                strategy: c.strategy().map(|s| s.as_str().to_string()),
+                bake_time_in_minutes: c.bake_time_in_minutes(),
+                alarms: c.alarms().map(|a| DeploymentAlarms {
+                    alarm_names: a.alarm_names().to_vec(),
+                    enable: a.enable(),
+                    rollback: a.rollback(),
+                }),
             }),
+        current_service_deployment: s.current_service_deployment().map(Into::into),
+        deployment_controller: s.deployment_controller().map(|c| DeploymentController {
+            kind: c.r#type().as_str().to_string(),
+        }),
+    }
+}
+
+/// SDK ServiceDeployment -> the core's observation.
+fn service_deployment_from_sdk(d: &ecs::ServiceDeployment) -> ServiceDeployment {
+    let revision = |r: &ecs::ServiceRevisionSummary| ServiceRevisionSummary {
+        arn: r.arn().unwrap_or_default().into(),
+        requested_task_count: r.requested_task_count(),
+        running_task_count: r.running_task_count(),
+        pending_task_count: r.pending_task_count(),
+    };
+    ServiceDeployment {
+        service_deployment_arn: d.service_deployment_arn().unwrap_or_default().into(),
+        status: d
+            .status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+        status_reason: d.status_reason().map(Into::into),
+        lifecycle_stage: d.lifecycle_stage().map(|s| s.as_str().to_string()),
+        target_service_revision: d.target_service_revision().map(revision),
+        source_service_revisions: d.source_service_revisions().iter().map(revision).collect(),
+        rollback: d.rollback().map(|r| Rollback {
+            reason: r.reason().map(Into::into),
+            service_revision_arn: r.service_revision_arn().map(Into::into),
+        }),
+        created_at: secs(d.created_at()),
+        updated_at: secs(d.updated_at()),
+        finished_at: secs(d.finished_at()),
     }
 }
 

@@ -1,5 +1,8 @@
-//! SSM Parameter Store: GetParameters, batched (SSM takes at most 10 names per call), always
-//! with decryption. Values come back as [`SecretValue`]s; errors never carry a value.
+//! SSM Parameter Store: GetParameters, batched (SSM takes at most 10 names per call), with
+//! decryption only when the caller reads values (API_GetParameters `WithDecryption`; without
+//! it SecureString values stay encrypted and no kms:Decrypt is needed). Values come back as
+//! [`SecretValue`]s; errors never carry a value. A batch denied by IAM or KMS is retried
+//! name by name, so the denial names the one parameter and the permission it lacks.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,6 +38,8 @@ pub enum Lookup {
     Found(Arc<Parameter>),
     /// Listed in `InvalidParameters` (or not returned at all).
     Missing,
+    /// Reading this parameter was denied: why, naming the permission.
+    Denied(String),
 }
 
 /// The region an SSM ARN names, if the reference is an ARN.
@@ -66,6 +71,7 @@ pub fn parameter_name(reference: &str) -> &str {
 pub async fn get_parameters(
     config: &SdkConfig,
     references: &[String],
+    decrypt: bool,
 ) -> Result<BTreeMap<String, Lookup>, String> {
     let default_region = config.region().map(|r| r.as_ref().to_string());
     let mut by_region: BTreeMap<Option<String>, Vec<String>> = BTreeMap::new();
@@ -85,24 +91,69 @@ pub async fn get_parameters(
             Some(r) => Client::new(&config.to_builder().region(Region::new(r)).build()),
         };
         for chunk in names.chunks(BATCH) {
-            batch(&client, chunk, &mut found).await?;
+            match batch(&client, chunk, decrypt, &mut found).await {
+                Ok(()) => {}
+                // One denied parameter must not hide the others: ask for each alone.
+                Err(Denial::Denied(_)) if chunk.len() > 1 => {
+                    for name in chunk {
+                        match batch(&client, std::slice::from_ref(name), decrypt, &mut found).await
+                        {
+                            Ok(()) => {}
+                            Err(Denial::Denied(why)) => {
+                                found.insert(name.clone(), Lookup::Denied(why));
+                            }
+                            Err(Denial::Other(e)) => return Err(e),
+                        }
+                    }
+                }
+                Err(Denial::Denied(why)) => {
+                    found.insert(chunk[0].clone(), Lookup::Denied(why));
+                }
+                Err(Denial::Other(e)) => return Err(e),
+            }
         }
     }
     Ok(found)
 }
 
+/// Why a GetParameters call failed.
+enum Denial {
+    /// IAM or KMS refused (AccessDeniedException, or a KMS error).
+    Denied(String),
+    Other(String),
+}
+
 async fn batch(
     client: &Client,
     names: &[String],
+    decrypt: bool,
     found: &mut BTreeMap<String, Lookup>,
-) -> Result<(), String> {
+) -> Result<(), Denial> {
     let out = client
         .get_parameters()
         .set_names(Some(names.to_vec()))
-        .with_decryption(true)
+        .with_decryption(decrypt)
         .send()
         .await
-        .map_err(|e| format!("SSM GetParameters {}: {}", names.join(", "), describe(&e)))?;
+        .map_err(|e| {
+            use aws_sdk_ssm::error::ProvideErrorMetadata;
+            let code = e.code().unwrap_or_default().to_string();
+            let text = format!("SSM GetParameters {}: {}", names.join(", "), describe(&e));
+            if code.starts_with("KMS") || code == "InvalidKeyId" {
+                Denial::Denied(format!(
+                    "{text} (the role may not decrypt it: kms:Decrypt on the parameter's KMS key)"
+                ))
+            } else if code == "AccessDeniedException" {
+                let permission = if text.contains("kms:") || text.contains("KMS") {
+                    "kms:Decrypt on the parameter's KMS key"
+                } else {
+                    "ssm:GetParameters on the parameter"
+                };
+                Denial::Denied(format!("{text} (needs {permission})"))
+            } else {
+                Denial::Other(text)
+            }
+        })?;
     let invalid: Vec<String> = out.invalid_parameters().to_vec();
     let parameters: Vec<Arc<Parameter>> = out
         .parameters

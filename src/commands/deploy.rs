@@ -285,6 +285,30 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                 )
                 .await
             }
+            Verdict::Stalled { reasons, .. } => {
+                out.record(
+                    "failed",
+                    &format!(
+                        "deploy of {} as {new} stalled:\n{}",
+                        plan.version,
+                        bullet(reasons)
+                    ),
+                    json!({ "reasons": reasons }),
+                );
+                let code = after_failure(
+                    &deployer,
+                    &plan,
+                    &before,
+                    &new,
+                    summary(&verdict, json!({})),
+                )
+                .await?;
+                Ok(if code == ExitCode::Failed {
+                    ExitCode::Stalled
+                } else {
+                    code
+                })
+            }
             Verdict::Superseded {
                 by,
                 task_definition,
@@ -391,14 +415,7 @@ pub async fn after_failure(
 }
 
 fn verdict_name(v: &Verdict) -> &'static str {
-    match v {
-        Verdict::Progressing(_) => "progressing",
-        Verdict::Succeeded { .. } => "succeeded",
-        Verdict::Failed { .. } => "failed",
-        Verdict::RolledBackByEcs { .. } => "rolled back by ECS",
-        Verdict::Superseded { .. } => "superseded",
-        Verdict::TimedOut { .. } => "timed out",
-    }
+    v.name()
 }
 
 /// The exact command that returns the service to where it was.

@@ -88,6 +88,15 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
             ExitCode::Timeout,
             timed_out(&format!("the restart of {short}"), plan.rollout.timeout, progress, reasons),
         ),
+        Verdict::Stalled { reasons, .. } => (
+            ExitCode::Stalled,
+            format!(
+                "restart of {short} stalled:\n{}\ndeployment {} is left as it is; see `release status {}`",
+                bullet(reasons),
+                outcome.target.deployment_id,
+                plan.path().display()
+            ),
+        ),
         Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
     };
     out.record("summary", &message, summary);

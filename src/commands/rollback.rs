@@ -49,6 +49,7 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
         .unwrap_or(RolloutSpec {
             timeout: Duration::from_secs(600),
             poll: Duration::from_secs(2),
+            stall: Duration::from_secs(180),
             on_failure: OnFailure::Stop,
         });
     if let Some(t) = args.timeout {
@@ -276,6 +277,14 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
         Verdict::Superseded { by, .. } => (
             ExitCode::Failed,
             format!("the rollback to {wanted} was superseded by deployment {by}, which release did not start"),
+        ),
+        Verdict::Stalled { reasons, .. } => (
+            ExitCode::Stalled,
+            format!(
+                "the rollback to {wanted} stalled:\n{}\nthe service is left on {wanted} (deployment {}); to return to {current}: {undo}",
+                bullet(reasons),
+                outcome.target.deployment_id
+            ),
         ),
         Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
     };

@@ -144,6 +144,7 @@ struct RawTaskDefinition {
 struct RawRollout {
     timeout: Option<Text>,
     poll: Option<Text>,
+    stall: Option<Text>,
     on_failure: Option<Text>,
 }
 
@@ -327,6 +328,9 @@ pub struct BuildSpec {
 pub struct RolloutSpec {
     pub timeout: Duration,
     pub poll: Duration,
+    /// How long our deployment may run no task while ECS reports it cannot place one
+    /// before the watch calls it stalled (`rollout.stall`, default 3m).
+    pub stall: Duration,
     pub on_failure: OnFailure,
 }
 
@@ -423,11 +427,13 @@ impl Plan {
             None => RolloutSpec {
                 timeout: Duration::from_secs(600),
                 poll: Duration::from_secs(2),
+                stall: Duration::from_secs(180),
                 on_failure: OnFailure::Rollback,
             },
             Some(ro) => RolloutSpec {
                 timeout: r.duration(ro.timeout.as_ref(), "rollout.timeout", 600)?,
                 poll: r.duration(ro.poll.as_ref(), "rollout.poll", 2)?,
+                stall: r.duration(ro.stall.as_ref(), "rollout.stall", 180)?,
                 on_failure: match &ro.on_failure {
                     None => OnFailure::Rollback,
                     Some(t) => match r.text(t)?.as_str() {

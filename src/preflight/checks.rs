@@ -2,9 +2,9 @@
 //!
 //! Order of work: ECS (cluster, service, running revision, running tasks) and the image
 //! (repository, digest) concurrently; then the template, rendered with the resolved image
-//! (or a placeholder digest); then one batched, decrypted GetParameters for every SSM
-//! parameter named by a rule, a `same_as`, the rendered task definition or the running
-//! one. A call that fails makes the checks depending on it fail with the reason; it never
+//! (or a placeholder digest); then batched GetParameters: decrypted only for the
+//! parameters a `[[preflight.secret]]` rule or its `same_as` reads, without decryption for
+//! those the rendered or running task definition only references (existence). A call that fails makes the checks depending on it fail with the reason; it never
 //! stops the other checks.
 
 use std::collections::BTreeMap;
@@ -86,12 +86,17 @@ pub async fn run(
         _ => None,
     };
 
-    // One lookup for every SSM parameter any check needs.
-    let mut names: Vec<String> = Vec::new();
+    // Values are read (decrypted) only for the rules that judge them and their `same_as`
+    // partners; every other parameter is only checked to exist, without decryption, so a
+    // role that may not decrypt an unrelated parameter is not blocked.
+    let mut decrypted: Vec<String> = Vec::new();
     for rule in &plan.secrets {
-        names.push(rule.name.clone());
-        names.extend(rule.same_as.clone());
+        decrypted.push(rule.name.clone());
+        decrypted.extend(rule.same_as.clone());
     }
+    decrypted.sort();
+    decrypted.dedup();
+    let mut names: Vec<String> = decrypted.clone();
     for (_, _, value_from) in refs.iter().flatten() {
         if kind(value_from) == RefKind::Ssm {
             names.push(value_from.clone());
@@ -104,14 +109,38 @@ pub async fn run(
     }
     names.sort();
     names.dedup();
-    let lookups: Lookups = if names.is_empty() {
-        Ok(BTreeMap::new())
-    } else {
-        ssm::get_parameters(config, &names).await
+    let existence: Vec<String> = names
+        .iter()
+        .filter(|n| !decrypted.contains(n))
+        .cloned()
+        .collect();
+    let (values, exists) = tokio::join!(
+        async {
+            if decrypted.is_empty() {
+                Ok(BTreeMap::new())
+            } else {
+                ssm::get_parameters(config, &decrypted, true).await
+            }
+        },
+        async {
+            if existence.is_empty() {
+                Ok(BTreeMap::new())
+            } else {
+                ssm::get_parameters(config, &existence, false).await
+            }
+        }
+    );
+    let lookups: Lookups = match (values, exists) {
+        (Ok(mut v), Ok(e)) => {
+            v.extend(e);
+            Ok(v)
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
     };
 
     let mut checks = vec![env.cluster, env.service, repository, image_check];
     checks.push(in_progress_check(plan, &env.found, opts));
+    checks.push(strategy_check(plan, &env.found));
     checks.push(version_check(plan, &env.found, &env.running, opts));
     checks.push(template_check);
     checks.extend(value_from_checks(refs.as_deref(), &lookups));
@@ -328,6 +357,77 @@ async fn image_check(
     }
 }
 
+/// What a blue/green, linear or canary rollout needs beyond its bake: the time to start the
+/// new tasks and shift traffic, allowed for when checking `rollout.timeout` against the bake.
+pub const ROLLOUT_ALLOWANCE: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The service's deployment controller, strategy, bake and alarms (API_DeploymentController,
+/// API_DeploymentConfiguration). CODE_DEPLOY and EXTERNAL services refuse an UpdateService of
+/// the task definition (API_UpdateService), so they fail here, before anything is built.
+fn strategy_check(plan: &Plan, found: &Found) -> CheckResult {
+    const NAME: &str = "deployment strategy";
+    let s = match found {
+        Found::Service(s) => s,
+        Found::Not(why) => return CheckResult::skipped(NAME, why.clone()),
+    };
+    let name = &plan.service.name;
+    match s.controller() {
+        "ECS" => {}
+        "CODE_DEPLOY" => {
+            return CheckResult::failed(
+                NAME,
+                format!("service {name} uses the CODE_DEPLOY deployment controller: ECS accepts no new task definition through UpdateService for it; release a revision with CodeDeploy (aws deploy create-deployment with an AppSpec naming the task definition), or recreate the service with the ECS controller and a BLUE_GREEN strategy, which release follows"),
+            )
+        }
+        other => {
+            return CheckResult::failed(
+                NAME,
+                format!("service {name} uses the {other} deployment controller: new revisions go out as task sets (CreateTaskSet, UpdateServicePrimaryTaskSet) driven by your own tooling, which release does not do; use that tooling, or the ECS controller"),
+            )
+        }
+    }
+    let config = s.deployment_configuration.clone().unwrap_or_default();
+    let strategy = s.strategy();
+    let mut parts = vec![format!("controller ECS, strategy {strategy}")];
+    let bake = config
+        .bake_time_in_minutes
+        .filter(|_| strategy != "ROLLING");
+    if let Some(m) = bake {
+        parts.push(format!("bake {m} min"));
+    }
+    match config.deployment_circuit_breaker {
+        Some(b) if b.enable => parts.push(format!(
+            "circuit breaker on (rollback {})",
+            if b.rollback { "on" } else { "off" }
+        )),
+        _ => parts.push("circuit breaker off".into()),
+    }
+    match config.alarms.as_ref().filter(|a| a.enable) {
+        Some(a) => parts.push(format!(
+            "alarms {} (rollback {})",
+            a.alarm_names.join(", "),
+            if a.rollback { "on" } else { "off" }
+        )),
+        None => parts.push("no deployment alarms".into()),
+    }
+    let detail = parts.join(", ");
+    if let Some(m) = bake {
+        let needed = std::time::Duration::from_secs(m.max(0) as u64 * 60) + ROLLOUT_ALLOWANCE;
+        if plan.rollout.timeout < needed {
+            return CheckResult::failed(
+                NAME,
+                format!(
+                    "{detail}: rollout.timeout {} is shorter than the bake plus {} for the rollout; set rollout.timeout to at least {}",
+                    humantime::format_duration(plan.rollout.timeout),
+                    humantime::format_duration(ROLLOUT_ALLOWANCE),
+                    humantime::format_duration(needed)
+                ),
+            );
+        }
+    }
+    CheckResult::passed(NAME, detail)
+}
+
 fn in_progress_check(plan: &Plan, found: &Found, opts: &PreflightOptions) -> CheckResult {
     const NAME: &str = "deployments";
     let s = match found {
@@ -482,6 +582,7 @@ fn value_from_checks(
                             name,
                             format!("SSM parameter {} exists ({})", p.name, p.kind),
                         ),
+                        Some(Lookup::Denied(why)) => CheckResult::failed(name, why.clone()),
                         _ => CheckResult::failed(
                             name,
                             format!("SSM parameter {value_from} not found (GetParameters lists it in InvalidParameters): the task could not start"),
@@ -501,6 +602,7 @@ fn secret_rule_check(rule: &SecretRule, lookups: &Lookups) -> CheckResult {
     };
     let p = match found.get(&rule.name) {
         Some(Lookup::Found(p)) => p,
+        Some(Lookup::Denied(why)) => return CheckResult::failed(name, why.clone()),
         _ => {
             return CheckResult::failed(
                 name,
@@ -526,6 +628,7 @@ fn secret_rule_check(rule: &SecretRule, lookups: &Lookups) -> CheckResult {
                 value.len(),
                 o.value.len()
             )),
+            Some(Lookup::Denied(why)) => findings.push(format!("same_as {other}: {why}")),
             _ => findings.push(format!("same_as {other}: SSM parameter not found")),
         }
     }

@@ -1,7 +1,8 @@
 //! Preflight: every check `release deploy` runs before its first change, and `release
 //! preflight` runs alone. Every check runs even when others fail, so one run shows
 //! everything that is wrong; each gives one line: passed, failed (why), warning, or
-//! skipped (why). Secrets are read with decryption and checked without being shown.
+//! skipped (why). Secrets a rule judges are read with decryption and checked without being
+//! shown; other referenced parameters are only checked to exist.
 
 pub mod checks;
 pub mod secret_rules;

@@ -1,14 +1,17 @@
-//! Replays the recorded poll sequences under tests/fixtures/rollout/ through the tracker and
-//! the decision, exactly as the live watch feeds them, and checks each verdict and when it
-//! came.
+//! Replays the poll sequences under tests/fixtures/rollout/ through the tracker and the
+//! decision, exactly as the live watch feeds them, and checks each verdict and when it came.
+//! The fixtures are constructed (make_fixtures.py), in the shapes of the ECS API reference;
+//! none is a recording of AWS, and each file's `source` says which pages it follows.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::decision::{Target, Verdict};
-use super::observation::{DescribeServicesOutput, DescribeTasksOutput};
+use super::decision::{Limits, Target, Verdict};
+use super::observation::{
+    DescribeServiceDeploymentsOutput, DescribeServicesOutput, DescribeTasksOutput,
+};
 use super::tracker::{AfterService, Tracker};
 
 #[derive(Deserialize)]
@@ -16,6 +19,7 @@ struct Fixture {
     source: String,
     timeout_seconds: u64,
     poll_seconds: u64,
+    stall_seconds: u64,
     target: FixtureTarget,
     polls: Vec<Poll>,
     expect: Expect,
@@ -27,6 +31,9 @@ struct FixtureTarget {
     task_definition: String,
     previous_task_definition: String,
     since: f64,
+    #[serde(default)]
+    service_deployment: Option<String>,
+    known_before: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -34,6 +41,7 @@ struct Poll {
     elapsed_seconds: f64,
     describe_services: Option<DescribeServicesOutput>,
     describe_tasks: Option<DescribeTasksOutput>,
+    describe_service_deployments: Option<DescribeServiceDeploymentsOutput>,
     error: Option<String>,
 }
 
@@ -66,12 +74,14 @@ fn replay(name: &str) -> (Fixture, Replay) {
         task_definition: f.target.task_definition.clone(),
         previous_task_definition: Some(f.target.previous_task_definition.clone()),
         since: f.target.since,
+        service_deployment: f.target.service_deployment.clone(),
+        known_before: f.target.known_before.clone(),
     };
-    let mut tracker = Tracker::new(
-        target,
-        Duration::from_secs(f.timeout_seconds),
-        Duration::from_secs(f.poll_seconds),
-    );
+    let limits = Limits {
+        timeout: Duration::from_secs(f.timeout_seconds),
+        stall: Duration::from_secs(f.stall_seconds),
+    };
+    let mut tracker = Tracker::new(target, limits, Duration::from_secs(f.poll_seconds));
     let mut fetches = 0;
     let mut backoffs = Vec::new();
     for (i, poll) in f.polls.iter().enumerate() {
@@ -100,7 +110,11 @@ fn replay(name: &str) -> (Fixture, Replay) {
             .clone()
             .expect("a poll has describe_services or error");
         let service = services.services.into_iter().next().expect("one service");
-        if tracker.service(service) == AfterService::FetchStoppedTasks {
+        let after = tracker.service(service, elapsed);
+        if let Some(sd) = &poll.describe_service_deployments {
+            tracker.service_deployment(sd.service_deployments.first().cloned());
+        }
+        if after == AfterService::FetchStoppedTasks {
             fetches += 1;
             let tasks = poll.describe_tasks.clone().unwrap_or_else(|| {
                 panic!("{name}: poll {i} asks for stopped tasks but the fixture has none")
@@ -134,6 +148,7 @@ fn reasons(v: &Verdict) -> Vec<String> {
     match v {
         Verdict::Failed { reasons }
         | Verdict::RolledBackByEcs { reasons, .. }
+        | Verdict::Stalled { reasons, .. }
         | Verdict::TimedOut { reasons, .. } => reasons.clone(),
         _ => vec![],
     }
@@ -202,8 +217,28 @@ fn unhealthy_tasks_fail_at_the_threshold_when_the_breaker_is_off() {
 }
 
 #[test]
-fn placement_stuck_times_out_with_the_event() {
+fn placement_stuck_is_stalled_after_the_stall_time_not_at_the_timeout() {
     check("placement-stuck");
+}
+
+#[test]
+fn a_stale_first_read_is_not_superseded() {
+    check("stale-read");
+}
+
+#[test]
+fn a_breaker_failure_without_a_completed_deployment_is_not_called_rolled_back() {
+    check("breaker-no-completed");
+}
+
+#[test]
+fn blue_green_succeeds_only_when_ecs_says_successful_after_the_bake() {
+    check("blue-green-bake");
+}
+
+#[test]
+fn an_alarm_rollback_is_ecs_s_rollback() {
+    check("alarm-rollback");
 }
 
 #[test]

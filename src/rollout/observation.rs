@@ -1,9 +1,10 @@
 //! What a watch observes of a service, shaped as AWS returns it.
 //!
-//! These structs deserialize from DescribeServices / DescribeTasks JSON exactly as AWS
-//! returns it (camelCase; timestamps as epoch seconds or RFC 3339 strings), so recorded
-//! responses under tests/fixtures/ feed the decision directly; the ECS adapter fills the
-//! same structs from the SDK's types.
+//! These structs deserialize from DescribeServices / DescribeTasks /
+//! DescribeServiceDeployments JSON in the shape the ECS API reference gives (camelCase;
+//! timestamps as epoch seconds or RFC 3339 strings), so the constructed responses under
+//! tests/fixtures/ feed the decision directly; the ECS adapter fills the same structs from
+//! the SDK's types. Every optional field is `Option` or defaults: AWS may omit it.
 
 use serde::{Deserialize, Deserializer};
 
@@ -20,6 +21,19 @@ pub struct Service {
     pub deployments: Vec<Deployment>,
     pub events: Vec<ServiceEvent>,
     pub deployment_configuration: Option<DeploymentConfiguration>,
+    /// The ARN of the service deployment ECS is running (or ran last); absent from
+    /// responses of endpoints older than the ServiceDeployment API (API_Service).
+    pub current_service_deployment: Option<String>,
+    pub deployment_controller: Option<DeploymentController>,
+}
+
+/// `deploymentController` (API_DeploymentController): ECS, CODE_DEPLOY or EXTERNAL;
+/// absent means ECS.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeploymentController {
+    #[serde(rename = "type")]
+    pub kind: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -57,6 +71,88 @@ pub struct DeploymentConfiguration {
     pub deployment_circuit_breaker: Option<CircuitBreaker>,
     pub maximum_percent: Option<i32>,
     pub minimum_healthy_percent: Option<i32>,
+    /// ROLLING (the default when absent), BLUE_GREEN, LINEAR or CANARY
+    /// (API_DeploymentConfiguration `strategy`).
+    pub strategy: Option<String>,
+    /// Minutes both revisions run after the shift, before the old one stops (blue/green,
+    /// linear, canary).
+    pub bake_time_in_minutes: Option<i32>,
+    pub alarms: Option<DeploymentAlarms>,
+}
+
+/// `deploymentConfiguration.alarms` (API_DeploymentAlarms).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DeploymentAlarms {
+    pub alarm_names: Vec<String>,
+    pub enable: bool,
+    pub rollback: bool,
+}
+
+/// A service deployment as DescribeServiceDeployments returns it (API_ServiceDeployment).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ServiceDeployment {
+    pub service_deployment_arn: String,
+    /// PENDING, IN_PROGRESS, SUCCESSFUL, STOPPED, STOP_REQUESTED, ROLLBACK_REQUESTED,
+    /// ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL or ROLLBACK_FAILED.
+    pub status: String,
+    pub status_reason: Option<String>,
+    /// RECONCILE_SERVICE, PRE_SCALE_UP, SCALE_UP, …, BAKE_TIME, CLEAN_UP.
+    pub lifecycle_stage: Option<String>,
+    pub target_service_revision: Option<ServiceRevisionSummary>,
+    pub source_service_revisions: Vec<ServiceRevisionSummary>,
+    pub rollback: Option<Rollback>,
+    #[serde(deserialize_with = "epoch")]
+    pub created_at: Option<f64>,
+    #[serde(deserialize_with = "epoch")]
+    pub updated_at: Option<f64>,
+    #[serde(deserialize_with = "epoch")]
+    pub finished_at: Option<f64>,
+}
+
+/// API_ServiceRevisionSummary.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ServiceRevisionSummary {
+    pub arn: String,
+    pub requested_task_count: i32,
+    pub running_task_count: i32,
+    pub pending_task_count: i32,
+}
+
+/// API_Rollback: ECS's rollback of a service deployment.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Rollback {
+    pub reason: Option<String>,
+    pub service_revision_arn: Option<String>,
+}
+
+impl ServiceDeployment {
+    /// Whether ECS is rolling (or rolled) this service deployment back.
+    pub fn rolling_back(&self) -> bool {
+        self.status.starts_with("ROLLBACK_") || self.rollback.is_some()
+    }
+}
+
+impl Service {
+    /// The deployment strategy, ROLLING when the service names none.
+    pub fn strategy(&self) -> &str {
+        self.deployment_configuration
+            .as_ref()
+            .and_then(|c| c.strategy.as_deref())
+            .unwrap_or("ROLLING")
+    }
+
+    /// The deployment controller, ECS when the service names none.
+    pub fn controller(&self) -> &str {
+        self.deployment_controller
+            .as_ref()
+            .map(|c| c.kind.as_str())
+            .filter(|k| !k.is_empty())
+            .unwrap_or("ECS")
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -103,6 +199,14 @@ pub struct Container {
 #[serde(rename_all = "camelCase", default)]
 pub struct DescribeServicesOutput {
     pub services: Vec<Service>,
+}
+
+/// The `DescribeServiceDeployments` response shape.
+#[cfg(test)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DescribeServiceDeploymentsOutput {
+    pub service_deployments: Vec<ServiceDeployment>,
 }
 
 /// The `DescribeTasks` response shape: `{"tasks": [...], "failures": [...]}`.

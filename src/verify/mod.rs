@@ -59,6 +59,9 @@ impl Report {
     }
 }
 
+/// How many reads of the service may find it unsteady before "service is steady" fails.
+pub const STEADY_READS: u32 = 3;
+
 /// Runs every verify check of the plan and prints one line per check.
 pub async fn run(out: &Output, plan: &Plan, ecs: &Ecs) -> Result<Report> {
     let http_checks = plan.http_checks()?;
@@ -79,11 +82,21 @@ pub async fn run(out: &Output, plan: &Plan, ecs: &Ecs) -> Result<Report> {
         plan.version
     ));
 
-    let service = ecs
-        .existing_service(cluster, name, "nothing to verify")
-        .await
-        .map_err(|f| Failure::new(ExitCode::Verify, f.message))?;
-    let steady = running::steady(&service);
+    // Steady is re-read a few times: availability-zone rebalancing or a replaced task can
+    // briefly list a second deployment or one task short on a healthy service.
+    let mut reads = 0;
+    let (service, steady) = loop {
+        reads += 1;
+        let service = ecs
+            .existing_service(cluster, name, "nothing to verify")
+            .await
+            .map_err(|f| Failure::new(ExitCode::Verify, f.message))?;
+        let steady = running::steady(&service);
+        if steady.is_ok() || reads >= STEADY_READS {
+            break (service, steady);
+        }
+        tokio::time::sleep(plan.rollout.poll).await;
+    };
     report.add(
         out,
         "service is steady",
@@ -142,12 +155,24 @@ pub async fn run(out: &Output, plan: &Plan, ecs: &Ecs) -> Result<Report> {
         .into_iter()
         .filter(|t| t.last_status == "RUNNING")
         .collect();
-    let problems = running::task_problems(&running_tasks, &expected_revision, &pinned);
+    let checked = running::task_problems(&running_tasks, &expected_revision, &pinned);
+    for w in &checked.warnings {
+        out.warn(w);
+    }
+    let problems = checked.problems;
     let detail = if problems.is_empty() {
         format!(
-            "{} running tasks run {} with the pinned digests",
+            "{} running tasks run {} with the pinned digests{}",
             running_tasks.len(),
-            short_task_definition(&expected_revision)
+            short_task_definition(&expected_revision),
+            if checked.warnings.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({} containers' digests not reported by ECS)",
+                    checked.warnings.len()
+                )
+            }
         )
     } else {
         problems.join("; ")

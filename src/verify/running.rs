@@ -40,16 +40,36 @@ pub fn pinned_digests(td: &TaskDefinition) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Every way a running task differs from the release revision, naming the task.
+/// How the running tasks compare with the release revision.
+#[derive(Debug, Default, PartialEq)]
+pub struct TaskCheck {
+    /// Every way a running task differs from the revision, naming the task.
+    pub problems: Vec<String>,
+    /// What could not be checked (a container whose digest ECS does not report).
+    pub warnings: Vec<String>,
+}
+
+/// The digest a container runs, as ECS reports it: `imageDigest` when present (Required: No
+/// in API_Container; agents >= 1.70 and Fargate >= 1.4.0 report it), else the digest its
+/// `image` is pinned to, else unknown.
+fn reported_digest(c: &crate::rollout::observation::Container) -> Option<(&str, &'static str)> {
+    if let Some(d) = c.image_digest.as_deref() {
+        return Some((d, "reports"));
+    }
+    let pinned = c.image.as_deref()?.split_once('@')?.1;
+    Some((pinned, "runs image pinned to"))
+}
+
+/// Compares every running task with the release revision and the digests it pins.
 pub fn task_problems(
     tasks: &[Task],
     revision: &str,
     pinned: &BTreeMap<String, String>,
-) -> Vec<String> {
-    let mut out = Vec::new();
+) -> TaskCheck {
+    let mut out = TaskCheck::default();
     for t in tasks {
         if t.task_definition_arn != revision {
-            out.push(format!(
+            out.problems.push(format!(
                 "task {} runs {}, not {}",
                 t.id(),
                 short_task_definition(&t.task_definition_arn),
@@ -59,15 +79,15 @@ pub fn task_problems(
         }
         for c in &t.containers {
             if let Some(want) = pinned.get(&c.name) {
-                match &c.image_digest {
-                    Some(got) if got == want => {}
-                    Some(got) => out.push(format!(
-                        "task {} container {} reports {got}, the revision pins {want}",
+                match reported_digest(c) {
+                    Some((got, _)) if got == want => {}
+                    Some((got, how)) => out.problems.push(format!(
+                        "task {} container {} {how} {got}, the revision pins {want}",
                         t.id(),
                         c.name
                     )),
-                    None => out.push(format!(
-                        "task {} container {} reports no image digest",
+                    None => out.warnings.push(format!(
+                        "task {} container {}: ECS reports no imageDigest (agents before 1.70 and Fargate before 1.4.0 do not), so its digest cannot be checked",
                         t.id(),
                         c.name
                     )),
@@ -101,7 +121,7 @@ mod tests {
             task("arn:x/c/t2", "arn:td/app:3", "sha256:aa"),
             task("arn:x/c/t3", "arn:td/app:2", "sha256:bb"),
         ];
-        let p = task_problems(&tasks, "arn:td/app:2", &pinned);
+        let p = task_problems(&tasks, "arn:td/app:2", &pinned).problems;
         assert_eq!(
             p,
             vec![
@@ -109,6 +129,29 @@ mod tests {
                 "task t3 container app reports sha256:bb, the revision pins sha256:aa"
             ]
         );
+    }
+
+    #[test]
+    fn without_image_digest_the_pinned_image_is_the_evidence_else_a_warning() {
+        let pinned = BTreeMap::from([("app".to_string(), "sha256:aa".to_string())]);
+        let task = |image: &str| Task {
+            task_arn: "arn:x/c/t1".into(),
+            task_definition_arn: "arn:td/app:2".into(),
+            containers: vec![Container {
+                name: "app".into(),
+                image: Some(image.into()),
+                image_digest: None,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let ok = task_problems(&[task("r/app@sha256:aa")], "arn:td/app:2", &pinned);
+        assert_eq!(ok, TaskCheck::default());
+        let wrong = task_problems(&[task("r/app@sha256:bb")], "arn:td/app:2", &pinned);
+        assert_eq!(wrong.problems.len(), 1);
+        let unknown = task_problems(&[task("r/app:1.0")], "arn:td/app:2", &pinned);
+        assert!(unknown.problems.is_empty());
+        assert!(unknown.warnings[0].contains("no imageDigest"));
     }
 
     #[test]
