@@ -23,7 +23,7 @@ use crate::output::{epoch_rfc3339_millis, Output};
 use crate::plan::RolloutSpec;
 use crate::rollout::decision::{Limits, Progress, Target, Verdict};
 use crate::rollout::observation::{short_task_definition, Service};
-use crate::rollout::tracker::{AfterService, Tracker};
+use crate::rollout::tracker::{AfterError, AfterService, Tracker};
 
 /// How a watch ended.
 #[derive(Debug)]
@@ -109,7 +109,7 @@ impl Watch<'_> {
                 Err(e) if e.kind != ErrorKind::Other => {
                     stats.failed_polls += 1;
                     match tracker.error(self.started.elapsed()) {
-                        Ok(backoff) => {
+                        AfterError::Backoff(backoff) => {
                             self.out.warn(&format!(
                                 "{} (retrying in {})",
                                 e.message,
@@ -118,7 +118,7 @@ impl Watch<'_> {
                             delay = backoff;
                             continue;
                         }
-                        Err(verdict) => {
+                        AfterError::End(verdict) => {
                             self.out.warn(&e.message);
                             self.out.clear_bar();
                             self.flush_repeats(&mut events);

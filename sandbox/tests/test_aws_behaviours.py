@@ -63,20 +63,6 @@ def test_image_digest_absent_switch(ecs, request):
         assert t["containers"][0]["imageDigest"] == w["digest"]
 
 
-def test_failed_tasks_reset_on_healthy_task(ecs, world):
-    # crashloop first (failedTasks grows), then a healthy revision on top with the breaker off:
-    ecs.update_service(cluster=world["cluster"], service=world["service"],
-                       deploymentConfiguration={"deploymentCircuitBreaker": {"enable": False, "rollback": False}})
-    _, dep = release(ecs, world, "crashloop")
-    wait_until(lambda: describe(ecs, world)["deployments"][0]["failedTasks"] >= 2, 10 * STEP + 5)
-    # a task definition that is healthy but keeps the same deployment: flip the label in place is
-    # not possible, so check the documented reset on a fresh deployment that fails once then runs
-    # is covered by the unit below; here: the counter of a healthy deployment stays 0
-    _, dep2 = release(ecs, world, "healthy", version="3.0.0")
-    s = wait_until(lambda: (lambda s: s if s["deployments"][0]["rolloutState"] == "COMPLETED" else None)(describe(ecs, world)), 15 * STEP + 5)
-    assert s["deployments"][0]["id"] == dep2 and s["deployments"][0]["failedTasks"] == 0
-
-
 def test_failed_tasks_reset_unit():
     import ecs_rollout as er
 
@@ -200,7 +186,7 @@ def test_service_deployments_denied(ecs, request):
 
 
 def test_blue_green_bake(ecs, request):
-    w = named(request, strategy="BLUE_GREEN", bake_minutes=2, tags={"sandbox.minute": str(2 * STEP)})
+    w = named(request, strategy="BLUE_GREEN", bake_minutes=2, tags={"sandbox.minute": str(STEP)})
     s = describe(ecs, w)
     assert s["deploymentConfiguration"]["strategy"] == "BLUE_GREEN" and s["deploymentConfiguration"]["bakeTimeInMinutes"] == 2
     blue = s["deployments"][0]["id"]
@@ -222,7 +208,7 @@ def test_blue_green_bake(ecs, request):
     sd = wait_until(watch, 40 * STEP + 10, every=0.1)
     assert stages[0] == "PRE_SCALE_UP" and stages[-1] == "CLEAN_UP"
     assert stages.index("SCALE_UP") < stages.index("PRODUCTION_TRAFFIC_SHIFT") < stages.index("BAKE_TIME") < stages.index("CLEAN_UP")
-    assert time.time() - t0 >= 4 * STEP  # the bake lasted 2 sandbox minutes
+    assert time.time() - t0 >= 2 * STEP  # the bake lasted 2 sandbox minutes
     b = during_bake[0]
     assert [(d["id"], d["status"], d["rolloutState"], d["runningCount"]) for d in b["deployments"]] == [
         (green, "PRIMARY", "IN_PROGRESS", 2), (blue, "ACTIVE", "COMPLETED", 2)]
@@ -234,7 +220,6 @@ def test_blue_green_bake(ecs, request):
 
 def test_alarm_fails_and_rolls_back(ecs, request):
     w = named(request, alarms=["cpu-" + uuid.uuid4().hex[:6]], alarm_rollback=True, tags={"sandbox.minute": str(60 * STEP)})
-    alarm = w["alarms"] if "alarms" in w else None
     s = describe(ecs, w)
     assert s["deploymentConfiguration"]["alarms"]["enable"] is True
     name = s["deploymentConfiguration"]["alarms"]["alarmNames"][0]
@@ -260,7 +245,6 @@ def test_alarm_fails_and_rolls_back(ecs, request):
     assert s["deployments"][0]["taskDefinition"] == first["taskDefinition"]
     msgs = [e["message"] for e in s["events"]]
     assert f"(service {w['service']}) rolling back to deployment {first['id']}." in msgs
-    del alarm
 
 
 @pytest.mark.parametrize("controller", ["CODE_DEPLOY", "EXTERNAL"])

@@ -12,7 +12,7 @@ use super::decision::{Limits, Target, Verdict};
 use super::observation::{
     DescribeServiceDeploymentsOutput, DescribeServicesOutput, DescribeTasksOutput,
 };
-use super::tracker::{AfterService, Tracker};
+use super::tracker::{AfterError, AfterService, Tracker};
 
 #[derive(Deserialize)]
 struct Fixture {
@@ -88,11 +88,11 @@ fn replay(name: &str) -> (Fixture, Replay) {
         let elapsed = Duration::from_secs_f64(poll.elapsed_seconds);
         if poll.error.is_some() {
             match tracker.error(elapsed) {
-                Ok(backoff) => {
+                AfterError::Backoff(backoff) => {
                     backoffs.push(backoff);
                     continue;
                 }
-                Err(verdict) => {
+                AfterError::End(verdict) => {
                     return (
                         f,
                         Replay {

@@ -39,6 +39,15 @@ pub enum AfterService {
     Decide,
 }
 
+/// What the loop should do after a failed poll.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AfterError {
+    /// Wait this long, then poll again.
+    Backoff(Duration),
+    /// The timeout has passed: the watch ends with this verdict.
+    End(Verdict),
+}
+
 impl Tracker {
     pub fn new(target: Target, limits: Limits, poll: Duration) -> Tracker {
         Tracker {
@@ -114,12 +123,12 @@ impl Tracker {
         decide(&obs, &self.target, elapsed, self.limits)
     }
 
-    /// Records a failed poll. Returns the verdict when the timeout has passed (the watch
-    /// ends), else how long to back off.
-    pub fn error(&mut self, elapsed: Duration) -> Result<Duration, Verdict> {
+    /// Records a failed poll: the watch ends with a verdict when the timeout has passed,
+    /// else backs off.
+    pub fn error(&mut self, elapsed: Duration) -> AfterError {
         self.consecutive_errors += 1;
         if elapsed >= self.limits.timeout {
-            return Err(match self.decide(elapsed) {
+            return AfterError::End(match self.decide(elapsed) {
                 Verdict::Progressing(progress) => Verdict::TimedOut {
                     progress,
                     reasons: vec![],
@@ -127,7 +136,7 @@ impl Tracker {
                 v => v,
             });
         }
-        Ok(self.backoff())
+        AfterError::Backoff(self.backoff())
     }
 
     /// Current back-off: the poll interval doubled per consecutive error, at most 30 s.
