@@ -40,6 +40,8 @@ pub struct WatchStats {
     pub failed_polls: u32,
     /// Whether ECS's ServiceDeployment status was read (false: the deployment list alone).
     pub service_deployment_api: bool,
+    /// ECS API calls the watch made (DescribeServices, DescribeServiceDeployments, stopped tasks).
+    pub calls: u64,
 }
 
 /// Service events already printed, and how often an identical message came again.
@@ -72,6 +74,7 @@ impl Watch<'_> {
         let mut sd_api = target.service_deployment.is_some();
         stats.service_deployment_api = sd_api;
         let mut bake_seen: Option<Instant> = None;
+        let calls_before = self.ecs.calls();
         let mut last_line = String::new();
         let mut delay = Duration::ZERO;
         let _handled = crate::interrupt::Handled::new();
@@ -88,6 +91,7 @@ impl Watch<'_> {
                 _ = tokio::time::sleep_until(wake.into()) => {}
                 _ = &mut ctrl_c => {
                     self.out.clear_bar();
+                    stats.calls = self.ecs.calls() - calls_before;
                     return Ok((WatchEnd::Interrupted, stats));
                 }
             }
@@ -122,6 +126,7 @@ impl Watch<'_> {
                             self.out.warn(&e.message);
                             self.out.clear_bar();
                             self.flush_repeats(&mut events);
+                            stats.calls = self.ecs.calls() - calls_before;
                             return Ok((WatchEnd::Verdict(verdict), stats));
                         }
                     }
@@ -181,6 +186,7 @@ impl Watch<'_> {
             if verdict.is_terminal() {
                 self.out.clear_bar();
                 self.flush_repeats(&mut events);
+                stats.calls = self.ecs.calls() - calls_before;
                 return Ok((WatchEnd::Verdict(verdict), stats));
             }
             delay = jitter(self.rollout.poll);

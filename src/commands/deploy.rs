@@ -176,6 +176,8 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                 "task_definition": new_arn, "previous_task_definition": before.task_definition,
                 "deployment": outcome.target.deployment_id, "seconds": started.elapsed().as_secs_f64(),
                 "polls": outcome.stats.polls, "ecs_calls": ecs.calls(), "verdict": verdict,
+                "watch_calls": outcome.stats.calls,
+                "service_deployment_api": outcome.stats.service_deployment_api,
             });
             if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
                 o.extend(e);
