@@ -1,12 +1,16 @@
 """Measures, against the running sandbox, how long `release deploy` takes to reach its verdict
 after the sandbox's deployment reaches its terminal state, and how many ECS API calls and polls
-one deploy costs.
+one deploy costs, and how many calls the watch makes per poll (DescribeServices +
+DescribeServiceDeployments; stopped tasks when the failed count grows).
+
+Scenarios: healthy, crashloop, and stale-read (healthy, with the sandbox answering the first
+two reads after UpdateService with the state before it: `sandbox.stale-reads=2`).
 
 Terminal state: the sandbox's "deployment completed" event (healthy) or "deployment failed"
 event (crashloop). Verdict: the `ts` of release's NDJSON `rolled_out` record (healthy; the
 verify that follows is not part of the rollout) or `failed` record (crashloop; release then
 follows ECS's rollback to its end before the summary). Counts come
-from the summary record (`ecs_calls`, `polls`).
+from the summary record (`ecs_calls`, `polls`, `watch_calls`).
 
 Run: . .sandbox/env && $SANDBOX_PYTHON benches/verdict_latency.py [runs]   (after `cargo build`)
 """
@@ -26,8 +30,8 @@ def epoch(ts):
     return datetime.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
-def seed(name):
-    out = subprocess.run([os.environ["SANDBOX_PYTHON"], os.path.join(ROOT, "sandbox", "seed.py"), "--name", name],
+def seed(name, extra=()):
+    out = subprocess.run([os.environ["SANDBOX_PYTHON"], os.path.join(ROOT, "sandbox", "seed.py"), "--name", name, *extra],
                          check=True, capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -60,13 +64,15 @@ poll = "{poll}"
 
 
 def run(scenario, poll, n):
-    s = seed(f"bench-{scenario}-{os.getpid()}-{n}")
-    p = plan(s, scenario, poll)
+    extra = ["--tag", "sandbox.stale-reads=2"] if scenario == "stale-read" else []
+    s = seed(f"bench-{scenario}-{os.getpid()}-{n}", extra)
+    app = "healthy" if scenario == "stale-read" else scenario
+    p = plan(s, app, poll)
     res = subprocess.run([BIN, "--output", "json", "deploy", p, "--image", s["image"]], capture_output=True, text=True)
     records = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
-    marker = "deployment completed" if scenario == "healthy" else "deployment failed"
+    marker = "deployment failed" if app == "crashloop" else "deployment completed"
     event = next(r for r in records if r["event"] == "service_event" and marker in r["message"])
-    verdict_kind = "rolled_out" if scenario == "healthy" else "failed"
+    verdict_kind = "failed" if app == "crashloop" else "rolled_out"
     verdict = next(r for r in records if r["event"] == verdict_kind)
     summary = [r for r in records if r["event"] == "summary"][-1]
     return {
@@ -74,20 +80,22 @@ def run(scenario, poll, n):
         "latency": epoch(verdict["ts"]) - epoch(event["created_at"]),
         "ecs_calls": summary["ecs_calls"],
         "polls": summary["polls"],
+        "watch_calls": summary.get("watch_calls", 0),
         "seconds": summary["seconds"],
     }
 
 
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    for scenario in ("healthy", "crashloop"):
+    for scenario in ("healthy", "crashloop", "stale-read"):
         for poll in ("1s", "2s"):
             rs = [run(scenario, poll, i) for i in range(runs)]
             lat = [r["latency"] for r in rs]
             print(f"{scenario:9} poll {poll}: exit {sorted(set(r['exit'] for r in rs))}, "
                   f"terminal-state->verdict median {statistics.median(lat):.2f}s max {max(lat):.2f}s, "
                   f"ECS calls per deploy median {statistics.median(r['ecs_calls'] for r in rs):.0f} "
-                  f"(polls {statistics.median(r['polls'] for r in rs):.0f}), deploy {statistics.median(r['seconds'] for r in rs):.1f}s"
+                  f"(polls {statistics.median(r['polls'] for r in rs):.0f}, watch calls per poll "
+                  f"{statistics.median(r['watch_calls'] / max(r['polls'], 1) for r in rs):.2f}), deploy {statistics.median(r['seconds'] for r in rs):.1f}s"
                   f"  [{runs} runs]")
 
 

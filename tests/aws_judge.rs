@@ -1,0 +1,375 @@
+//! End to end against the sandbox's model of what AWS documents and release must judge:
+//! optional fields absent, eventually consistent reads, the ServiceDeployment API (and a
+//! role denied it), blue/green bakes and deployment alarms, deployment controllers that
+//! refuse UpdateService, the circuit breaker with nothing to roll back to, and placement
+//! that never happens. Each test turns one sandbox behaviour on for its own service
+//! (sandbox/README.md lists the behaviours and the AWS pages they follow).
+
+mod common;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn image(seed: &Seed) -> String {
+    format!("{}/app:1.0.0", seed.registry)
+}
+
+fn summary(run: &Run) -> Value {
+    run.records()
+        .into_iter()
+        .rev()
+        .find(|r| r["event"] == "summary")
+        .unwrap_or_else(|| panic!("no summary: {}", run.all()))
+}
+
+fn deploy(plan: &TestPlan, seed: &Seed) -> Run {
+    release(&[
+        "--output",
+        "json",
+        "deploy",
+        path_str(&plan.path),
+        "--image",
+        &image(seed),
+    ])
+}
+
+/// Runs a CloudWatch call through the sandbox's boto3 (the tests have no CloudWatch SDK).
+fn set_alarm_state(name: &str, state: &str) {
+    let python = std::env::var("SANDBOX_PYTHON").expect("SANDBOX_PYTHON");
+    let code = format!(
+        "import boto3, os; boto3.client('cloudwatch', endpoint_url=os.environ['AWS_ENDPOINT_URL'], region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing').set_alarm_state(AlarmName='{name}', StateValue='{state}', StateReason='set by the test')"
+    );
+    let out = Command::new(python).args(["-c", &code]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_image_digest_in_describe_tasks_a_healthy_deploy_succeeds() {
+    let seed = seed_with("nodigest", &["--tag", "sandbox.image-digest=absent"]);
+    let plan = seed.plan("1.0.0", "healthy", "");
+    let run = deploy(&plan, &seed);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let check = run
+        .records()
+        .into_iter()
+        .find(|r| r["event"] == "verify_check" && r["name"] == "tasks run the release's digests")
+        .unwrap_or_else(|| panic!("{}", run.all()));
+    assert_eq!(check["passed"], true, "{check}");
+    // The tasks really answered without the field: the sandbox's DescribeTasks omits it.
+    let tasks = ecs()
+        .await
+        .list_tasks()
+        .cluster(&seed.name)
+        .service_name(&seed.name)
+        .send()
+        .await
+        .unwrap();
+    let described = ecs()
+        .await
+        .describe_tasks()
+        .cluster(&seed.name)
+        .set_tasks(Some(tasks.task_arns().to_vec()))
+        .send()
+        .await
+        .unwrap();
+    assert!(!described.tasks().is_empty());
+    for t in described.tasks() {
+        for c in t.containers() {
+            assert_eq!(c.image_digest(), None);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stale_first_read_is_not_superseded_and_the_deploy_succeeds() {
+    let seed = seed_with("stale", &["--tag", "sandbox.stale-reads=2"]);
+    let plan = seed.plan("1.0.0", "healthy", "");
+    let run = deploy(&plan, &seed);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let s = summary(&run);
+    assert_eq!(s["verdict"]["verdict"], "succeeded", "{s}");
+    assert!(
+        run.records().iter().any(|r| r["event"] == "progress"
+            && r["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("not visible yet"))),
+        "the stale reads were seen as such: {}",
+        run.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_stale_reads_a_deployment_started_behind_its_back_is_still_superseded() {
+    let seed = seed_with("stalesup", &["--tag", "sandbox.stale-reads=2"]);
+    let plan = seed.plan("1.0.0", "slow", "");
+    let path = plan.path.clone();
+    let img = image(&seed);
+    let child = std::thread::spawn(move || {
+        release(&[
+            "--output",
+            "json",
+            "deploy",
+            path_str(&path),
+            "--image",
+            &img,
+        ])
+    });
+    wait_for_revisions(&seed.name, 2).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let other = register_copy_of_revision_1(&seed).await;
+    ecs()
+        .await
+        .update_service()
+        .cluster(&seed.name)
+        .service(&seed.name)
+        .task_definition(other)
+        .force_new_deployment(true)
+        .send()
+        .await
+        .unwrap();
+    let run = child.join().unwrap();
+    assert_eq!(run.code, 4, "{}", run.all());
+    assert_eq!(summary(&run)["verdict"]["verdict"], "superseded");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_watch_reads_ecs_s_service_deployment_status() {
+    let seed = seed("sdapi");
+    let plan = seed.plan("1.0.0", "healthy", "");
+    let run = deploy(&plan, &seed);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let s = summary(&run);
+    assert_eq!(s["service_deployment_api"], true, "{s}");
+    assert!(
+        run.records()
+            .iter()
+            .any(|r| r["event"] == "progress" && r["status"].is_string()),
+        "{}",
+        run.all()
+    );
+    // Two calls per poll: DescribeServices and DescribeServiceDeployments (plus the
+    // stopped tasks, fetched only when the failed count grows: never here).
+    let (calls, polls) = (
+        s["watch_calls"].as_u64().unwrap(),
+        s["polls"].as_u64().unwrap(),
+    );
+    assert_eq!(calls, 2 * polls, "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_denied_the_service_deployment_api_falls_back_and_says_so_once() {
+    let seed = seed_with("sddenied", &["--tag", "sandbox.service-deployments=denied"]);
+    let plan = seed.plan("1.0.0", "healthy", "");
+    let run = deploy(&plan, &seed);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let s = summary(&run);
+    assert_eq!(s["service_deployment_api"], false, "{s}");
+    assert_eq!(
+        run.all()
+            .matches("judging the rollout from the service's deployment list")
+            .count(),
+        1,
+        "{}",
+        run.all()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_code_deploy_service_is_refused_by_preflight_before_anything_is_built() {
+    let seed = seed_with("codedeploy", &["--controller", "CODE_DEPLOY"]);
+    // A plan that would build: nothing may be built, pushed or registered.
+    let extra = format!(
+        "[build]\ncontext = \"{}\"\n",
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/app")
+            .display()
+    );
+    let plan = seed.plan("9.9.9", "healthy", &extra);
+    let run = release(&["--output", "json", "deploy", path_str(&plan.path)]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    let check = run
+        .records()
+        .into_iter()
+        .find(|r| r["event"] == "check" && r["check"] == "deployment strategy")
+        .unwrap_or_else(|| panic!("{}", run.all()));
+    assert_eq!(check["status"], "failed");
+    assert!(check["detail"].as_str().unwrap().contains("CODE_DEPLOY"));
+    assert!(!run.all().contains("building"), "{}", run.all());
+    assert_eq!(revision_count(&seed.name).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bake_longer_than_the_timeout_allows_fails_preflight_naming_the_timeout_it_needs() {
+    let seed = seed_with(
+        "baketime",
+        &["--strategy", "BLUE_GREEN", "--bake-minutes", "10"],
+    );
+    let plan = seed.plan("1.0.0", "healthy", "");
+    let run = deploy(&plan, &seed);
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.all().contains("set rollout.timeout to at least 15m"),
+        "{}",
+        run.all()
+    );
+    assert_eq!(revision_count(&seed.name).await, 1);
+}
+
+/// Spawns `release --output json ARGS`, calling `on_record` for each NDJSON record as it
+/// arrives; returns the run when it ends.
+fn release_live(args: &[&str], mut on_record: impl FnMut(&Value)) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_release"))
+        .arg("--output")
+        .arg("json")
+        .args(args)
+        .env_remove("RELEASE_VERSION")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let err = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let mut stdout = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+            on_record(&v);
+        }
+        stdout.push_str(&line);
+        stdout.push('\n');
+    }
+    let status = child.wait().unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr: err.join().unwrap(),
+    }
+}
+
+fn blue_green_plan(seed: &Seed) -> TestPlan {
+    let text = seed
+        .plan_text("1.0.0", "healthy", "")
+        .replace("timeout = \"60s\"", "timeout = \"7m\"");
+    write_plan(&text, None)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_blue_green_deploy_is_watched_through_its_bake_to_successful() {
+    let seed = seed_with(
+        "bluegreen",
+        &[
+            "--strategy",
+            "BLUE_GREEN",
+            "--bake-minutes",
+            "1",
+            "--tag",
+            "sandbox.minute=4",
+        ],
+    );
+    let plan = blue_green_plan(&seed);
+    let run = deploy(&plan, &seed);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let stages: Vec<String> = run
+        .records()
+        .iter()
+        .filter(|r| r["event"] == "progress")
+        .filter_map(|r| r["stage"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        stages.iter().any(|s| s == "BAKE_TIME"),
+        "{stages:?}\n{}",
+        run.all()
+    );
+    assert_eq!(summary(&run)["verdict"]["verdict"], "succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_alarm_during_the_bake_is_ecs_s_rollback_and_release_starts_no_second_one() {
+    let alarm = format!("release-test-5xx-{}", std::process::id());
+    let seed = seed_with(
+        "alarm",
+        &[
+            "--strategy",
+            "BLUE_GREEN",
+            "--bake-minutes",
+            "1",
+            "--tag",
+            "sandbox.minute=20",
+            "--alarm",
+            &alarm,
+            "--alarm-rollback",
+        ],
+    );
+    let plan = blue_green_plan(&seed);
+    let mut fired = false;
+    let run = release_live(
+        &["deploy", path_str(&plan.path), "--image", &image(&seed)],
+        |r| {
+            if !fired && r["event"] == "progress" && r["stage"] == "BAKE_TIME" {
+                set_alarm_state(&alarm, "ALARM");
+                fired = true;
+            }
+        },
+    );
+    assert!(fired, "no BAKE_TIME stage seen: {}", run.all());
+    assert_eq!(run.code, 1, "{}", run.all());
+    let s = summary(&run);
+    assert_eq!(s["verdict"]["verdict"], "rolled_back_by_ecs", "{s}");
+    assert_eq!(s["rolled_back_by"], "ecs", "{s}");
+    assert!(
+        !run.all().contains("rollout.on_failure = \\\"rollback\\\""),
+        "{}",
+        run.all()
+    );
+    assert!(!run.all().contains("rolling back to"), "{}", run.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stuck_placement_is_stalled_within_the_stall_time_and_a_poll() {
+    let seed = seed("stall");
+    let plan = seed.plan("1.0.0", "stuck", "stall = \"4s\"\non_failure = \"stop\"\n");
+    let start = Instant::now();
+    let run = deploy(&plan, &seed);
+    let took = start.elapsed();
+    assert_eq!(run.code, 15, "{}", run.all());
+    let s = summary(&run);
+    assert_eq!(s["verdict"]["verdict"], "stalled", "{s}");
+    assert!(
+        run.all().contains("unable to place a task"),
+        "{}",
+        run.all()
+    );
+    // stall (4 s) + one poll (1 s) + the first poll's interval and the calls around it
+    assert!(took < Duration::from_secs(10), "{took:?}");
+    // The placement event ECS repeats is printed once, then counted.
+    let events = run
+        .records()
+        .into_iter()
+        .filter(|r| {
+            r["event"] == "service_event"
+                && r["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("unable to place a task")
+        })
+        .count();
+    assert_eq!(events, 1, "{}", run.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_breaker_failure_with_no_completed_deployment_is_failed_not_rolled_back() {
+    let seed = seed_with("nocomplete", &["--no-steady"]);
+    let plan = seed.plan("1.0.0", "crashloop", "on_failure = \"stop\"\n");
+    let run = deploy(&plan, &seed);
+    assert_eq!(run.code, 4, "{}", run.all());
+    let s = summary(&run);
+    assert_eq!(s["verdict"]["verdict"], "failed", "{s}");
+    assert!(run.all().contains("ECS did not roll back"), "{}", run.all());
+}
