@@ -393,3 +393,52 @@ impl StatusLine for &str {
         self.split_whitespace().nth(1) == Some(status)
     }
 }
+
+/// Denies kms:Decrypt on a parameter's key in the sandbox (SSM tag `sandbox.kms=deny`).
+async fn deny_decrypt(name: &str) {
+    ssm()
+        .await
+        .add_tags_to_resource()
+        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+        .resource_id(name)
+        .tags(
+            aws_sdk_ssm::types::Tag::builder()
+                .key("sandbox.kms")
+                .value("deny")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_parameters_a_rule_reads_are_decrypted_and_a_denial_names_the_one() {
+    let seed = seed("pfkms");
+    let image = format!("{}/app:1.0.0", seed.registry);
+    deny_decrypt(&seed.secret).await;
+    // Referenced by the task definition, judged by no rule: its existence is checked
+    // without decryption, so the role's missing kms:Decrypt blocks nothing.
+    let plan = seed.plan("1.0.0", "healthy", "");
+    let run = release(&["preflight", path_str(&plan.path), "--image", &image]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(check_line(&run, "valueFrom app/JWT_SECRET").contains("passed"));
+
+    // A rule reads its value: the denial fails that rule alone, naming the parameter and
+    // the permission; another rule's parameter in the same batch is still judged.
+    let other = format!("/{}/other", seed.name);
+    let value = value64("other");
+    put_secret(&other, &value).await;
+    let extra = format!("{}{}", rule(&seed.secret), rule(&other));
+    let plan = seed.plan("1.0.0", "healthy", &extra);
+    let run = release(&["preflight", path_str(&plan.path), "--image", &image]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    let denied = check_line(&run, &format!("secret {}", seed.secret));
+    assert!(denied.contains("failed  secret"), "{denied}");
+    assert!(denied.contains("kms:Decrypt"), "{denied}");
+    assert!(denied.contains(&seed.secret), "{denied}");
+    let judged = check_line(&run, &format!("secret {other}"));
+    assert!(judged.contains("passed  secret"), "{judged}");
+    assert_not_shown(&value, &run.all());
+}

@@ -422,11 +422,17 @@ fn from_service_deployment(
                 sd.status,
                 why.map(|w| format!(": {w}")).unwrap_or_default()
             )];
-            r.extend(reasons(
-                obs,
-                target,
-                ours.and_then(|d| d.rollout_state_reason.as_deref()),
-            ));
+            // ECS's statusReason often repeats the deployment's rolloutStateReason.
+            let rollout_reason = ours
+                .and_then(|d| d.rollout_state_reason.as_deref())
+                .filter(|r| Some(*r) != why);
+            r.extend(reasons(obs, target, rollout_reason));
+            if ecs_rolls_back(&obs.service) {
+                r.push(
+                    "ECS did not roll back (it rolls back only to a deployment that COMPLETED)"
+                        .into(),
+                );
+            }
             Some(Verdict::Failed { reasons: r })
         }
         "SUCCESSFUL" => {
