@@ -10,6 +10,11 @@ Tags). GetParameters / GetParameter with WithDecryption=true naming such a param
 HTTP 400 AccessDeniedException naming kms:Decrypt, for the whole call, as one denied key
 fails the request; without decryption they answer as usual. The message wording is
 constructed (the documentation gives none).
+
+Fault injection (sandbox-only, no AWS page: it models an answer cut short on the way, the
+way a proxy or a dropped connection leaves it): the SSM tag `sandbox.answer=malformed` on a
+parameter makes GetParameters naming it answer 200 with the batch's JSON, values included,
+cut off before its end, so a client fails to parse it. A client must never show that body.
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from __future__ import annotations
 from typing import Any
 
 DENY_TAG = "sandbox.kms"
+ANSWER_TAG = "sandbox.answer"
 
 
-def _denied(backend: Any, names: list[str]) -> str | None:
+def _tagged(backend: Any, names: list[str], tag: str, value: str) -> str | None:
     for name in names:
         short = name
         if name.startswith("arn:"):
@@ -29,7 +35,7 @@ def _denied(backend: Any, names: list[str]) -> str | None:
         if param is None:
             continue
         tags = backend._resource_tags.get("Parameter", {}).get(param.name, {})
-        if str(tags.get(DENY_TAG, "")).lower() == "deny":
+        if str(tags.get(tag, "")).lower() == value:
             return param.name
     return None
 
@@ -44,7 +50,7 @@ def install() -> None:
     def guard(self: Any, names: list[str]) -> None:
         if not self._get_param("WithDecryption"):
             return
-        name = _denied(self.ssm_backend, names)
+        name = _tagged(self.ssm_backend, names, DENY_TAG, "deny")
         if name is not None:
             raise AccessDeniedException(
                 f"User: arn:aws:iam::{self.current_account}:user/sandbox is not authorized to perform: "
@@ -53,7 +59,18 @@ def install() -> None:
             )
 
     def get_parameters(self: Any) -> Any:
-        guard(self, self._get_param("Names") or [])
+        names = self._get_param("Names") or []
+        guard(self, names)
+        if _tagged(self.ssm_backend, names, ANSWER_TAG, "malformed") is not None:
+            import json
+
+            decrypt = bool(self._get_param("WithDecryption"))
+            found = self.ssm_backend.get_parameters(names)
+            body = json.dumps(
+                {"Parameters": [p.response_object(decrypt, self.region) for p in found.values()], "InvalidParameters": []},
+                default=str,
+            )
+            return body[: len(body) - 7]
         return originals["get_parameters"](self)
 
     def get_parameter(self: Any) -> Any:

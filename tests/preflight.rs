@@ -442,3 +442,53 @@ async fn only_the_parameters_a_rule_reads_are_decrypted_and_a_denial_names_the_o
     assert!(judged.contains("passed  secret"), "{judged}");
     assert_not_shown(&value, &run.all());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_ssm_answer_that_cannot_be_parsed_is_never_shown() {
+    let seed = seed("pfcut");
+    let value = value64("cut");
+    put_secret(&seed.secret, &value).await;
+    // The sandbox answers GetParameters for this parameter with its JSON, value included, cut
+    // short (sandbox/ssm_access.py, `sandbox.answer=malformed`).
+    ssm()
+        .await
+        .add_tags_to_resource()
+        .resource_type(aws_sdk_ssm::types::ResourceTypeForTagging::Parameter)
+        .resource_id(&seed.secret)
+        .tags(
+            aws_sdk_ssm::types::Tag::builder()
+                .key("sandbox.answer")
+                .value("malformed")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let plan = seed.plan("1.0.0", "healthy", &rule(&seed.secret));
+    let image = format!("{}/app:1.0.0", seed.registry);
+    for output in ["text", "json"] {
+        let run = release(&[
+            "--verbose",
+            "--output",
+            output,
+            "preflight",
+            path_str(&plan.path),
+            "--image",
+            &image,
+        ]);
+        assert_eq!(run.code, 3, "{}", run.all());
+        assert!(
+            run.all().contains("could not be read"),
+            "the failure says what happened: {}",
+            run.all()
+        );
+        assert!(!run.all().contains("DispatchFailure"), "{}", run.all());
+        assert_not_shown(&value, &run.all());
+        // JSON-escaped forms are the value itself here (url-safe characters); check the
+        // base64 form too, in case a body is ever encoded.
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&value);
+        assert_not_shown(&b64, &run.all());
+    }
+}

@@ -35,3 +35,27 @@ def test_kms_deny_blocks_decryption_only():
     # The other parameter alone decrypts.
     ok = ssm.get_parameters(Names=[other], WithDecryption=True)
     assert ok["Parameters"][0]["Value"] == "w" * 64
+
+
+def test_malformed_answer_is_cut_short_and_unparseable():
+    import json
+    import os
+    import urllib.request
+
+    ssm = seed.client("ssm")
+    name = f"/kms-access-{uuid.uuid4().hex[:8]}/cut"
+    ssm.put_parameter(Name=name, Value="x" * 64, Type="SecureString")
+    ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=name, Tags=[{"Key": "sandbox.answer", "Value": "malformed"}])
+    req = urllib.request.Request(
+        os.environ["AWS_ENDPOINT_URL"] + "/",
+        data=json.dumps({"Names": [name], "WithDecryption": True}).encode(),
+        headers={
+            "X-Amz-Target": "AmazonSSM.GetParameters",
+            "Content-Type": "application/x-amz-json-1.1",
+            "Authorization": "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=x",
+        },
+    )
+    body = urllib.request.urlopen(req, timeout=10).read().decode()
+    assert "x" * 64 in body  # the value is in the answer...
+    with pytest.raises(json.JSONDecodeError):  # ...which is cut short
+        json.loads(body)

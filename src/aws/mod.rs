@@ -76,7 +76,11 @@ where
     }
 }
 
-/// A one-line description of an SDK error: the service's code and message when there is one.
+/// A one-line description of an SDK error for people: the service's error code and message,
+/// or what went wrong on the way (no credentials, no region, the endpoint unreachable or
+/// silent, an answer that could not be read) and what to do. Never a Debug dump and never a
+/// response body: a body may hold secret values (an SSM answer that failed to parse carries
+/// every decrypted value of its batch).
 pub fn describe<E, R>(err: &aws_sdk_ecs::error::SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -87,18 +91,116 @@ where
         SdkError::ServiceError(e) => {
             let inner = e.err();
             match (inner.code(), inner.message()) {
-                (Some(c), Some(m)) => format!("{c}: {m}"),
-                (Some(c), None) => c.to_string(),
-                _ => aws_sdk_ecs::error::DisplayErrorContext(err).to_string(),
+                (Some(c), Some(m)) => format!("{c}: {m}{}", hint_for_code(c)),
+                (Some(c), None) => format!("{c}{}", hint_for_code(c)),
+                _ => "the service answered with an error it did not name (an HTTP error without an AWS error code; a proxy or a load balancer may have answered instead of AWS)".into(),
             }
         }
-        _ => aws_sdk_ecs::error::DisplayErrorContext(err).to_string(),
+        SdkError::ResponseError(_) => {
+            "the answer could not be read (malformed or cut short); it is not shown, as it may hold secret values".into()
+        }
+        SdkError::TimeoutError(_) => {
+            "no answer within the timeout: the endpoint is slow, hung or unreachable".into()
+        }
+        SdkError::ConstructionFailure(_) | SdkError::DispatchFailure(_) => {
+            transport_or_setup(&chain(err))
+        }
+        _ => transport_or_setup(&chain(err)),
+    }
+}
+
+/// The Display texts of an error and its sources, joined (no Debug, no bodies).
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next: Option<&dyn std::error::Error> = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// What a failure before or on the way to AWS means, from its (Display) chain.
+pub fn transport_or_setup(chain: &str) -> String {
+    let lower = chain.to_ascii_lowercase();
+    let what = if lower.contains("expired") {
+        "the AWS credentials have expired: refresh them (`aws sso login --profile P`, or new keys)"
+    } else if lower.contains("credential") || lower.contains("no providers in chain") {
+        "no AWS credentials: tried --profile / AWS_PROFILE, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the shared config and credentials files (including SSO), web identity, and the ECS container and EC2 instance metadata; run `aws configure`, or `aws sso login --profile P` and pass --profile P"
+    } else if lower.contains("region") {
+        "no AWS region: pass --region, set service.region in the plan, or AWS_REGION"
+    } else if lower.contains("dns") || lower.contains("lookup") || lower.contains("resolve") {
+        "the endpoint's host name does not resolve (check AWS_ENDPOINT_URL, the region, and the network)"
+    } else if lower.contains("refused") {
+        "the endpoint refused the connection (nothing listens there: check AWS_ENDPOINT_URL and the network)"
+    } else if lower.contains("timed out") || lower.contains("timeout") {
+        "no answer within the timeout: the endpoint is slow, hung or unreachable"
+    } else if lower.contains("certificate") || lower.contains("tls") {
+        "the TLS connection to the endpoint failed (a proxy or a certificate problem)"
+    } else if lower.contains("connect")
+        || lower.contains("io error")
+        || lower.contains("reset")
+        || lower.contains("broken pipe")
+    {
+        "the connection to the endpoint failed or was cut (check the network and AWS_ENDPOINT_URL)"
+    } else {
+        "the request could not be sent"
+    };
+    // The chain's own words say which part failed; they carry no body.
+    let detail: String = chain.chars().take(300).collect();
+    if detail.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what} ({detail})")
+    }
+}
+
+/// What to do about a service error code that says who you are or what you may do.
+fn hint_for_code(code: &str) -> &'static str {
+    match code {
+        "ExpiredTokenException" | "ExpiredToken" | "RequestExpired" => {
+            " (the credentials have expired: refresh them, e.g. `aws sso login --profile P`)"
+        }
+        "UnrecognizedClientException" | "InvalidClientTokenId" | "InvalidSignatureException"
+        | "SignatureDoesNotMatch" => {
+            " (the credentials are not valid for this account or endpoint: check --profile, AWS_PROFILE and the access keys)"
+        }
+        "AccessDeniedException" | "AccessDenied" => {
+            " (the principal lacks the permission named above: grant it, or use a role that has it)"
+        }
+        "ThrottlingException" | "Throttling" | "TooManyRequestsException" => {
+            " (AWS is throttling these calls: release backs off and retries reads; wait and run it again)"
+        }
+        _ => "",
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transport_failures_say_what_happened_and_what_to_do() {
+        let cases = [
+            ("dispatch failure: io error: error trying to connect: tcp connect error: Connection refused (os error 111)", "refused the connection"),
+            ("failed to construct request: no credentials: the credential provider was not enabled: no providers in chain provided credentials", "no AWS credentials"),
+            ("dispatch failure: other: the credentials provider returned an expired token", "expired"),
+            ("failed to construct request: no region was set", "no AWS region"),
+            ("dispatch failure: io error: dns error: failed to lookup address information", "does not resolve"),
+            ("timeout: operation timed out", "no answer within the timeout"),
+        ];
+        for (chain, want) in cases {
+            let text = transport_or_setup(chain);
+            assert!(text.contains(want), "{chain} -> {text}");
+            assert!(!text.contains("DispatchFailure {"), "{text}");
+        }
+        assert!(hint_for_code("ExpiredTokenException").contains("aws sso login"));
+        assert!(hint_for_code("AccessDeniedException").contains("permission"));
+        assert_eq!(hint_for_code("ClusterNotFoundException"), "");
+    }
 
     #[test]
     fn region_precedence_is_flag_then_plan_then_environment() {
