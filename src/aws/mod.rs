@@ -5,6 +5,7 @@
 
 pub mod ecr;
 pub mod ecs;
+pub mod identity;
 pub mod ssm;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -29,16 +30,38 @@ impl Settings {
     }
 }
 
-/// Loads the standard provider chain (profiles, SSO, env keys, `AWS_ENDPOINT_URL`) with our overrides.
+/// Loads the standard provider chain (env keys, profiles, SSO, web identity, container and
+/// instance credentials, `AWS_ENDPOINT_URL`) with our overrides, in the AWS CLI's order:
+/// `--profile` wins over the environment's keys (its credentials come from that profile
+/// only); without it, `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` win over `AWS_PROFILE`
+/// (AWS CLI user guide, "Configuration settings and precedence").
 pub async fn load(settings: &Settings) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(p) = &settings.profile {
-        loader = loader.profile_name(p);
+        loader = loader.profile_name(p).credentials_provider(
+            aws_config::profile::ProfileFileCredentialsProvider::builder()
+                .profile_name(p)
+                .build(),
+        );
     }
     if let Some(r) = settings.region() {
         loader = loader.region(Region::new(r.to_string()));
     }
     loader.load().await
+}
+
+/// When the environment holds both access keys and `AWS_PROFILE` (and no `--profile` was
+/// given), the keys win, as in the AWS CLI: a line saying so, since the profile is ignored.
+pub fn ignored_profile_warning(settings: &Settings) -> Option<String> {
+    let set = |k: &str| std::env::var(k).is_ok_and(|v| !v.is_empty());
+    (settings.profile.is_none() && set("AWS_ACCESS_KEY_ID") && set("AWS_PROFILE")).then(|| {
+        "AWS_ACCESS_KEY_ID and AWS_PROFILE are both set: the keys win (as in the AWS CLI) and the profile is not used; pass --profile to use it".to_string()
+    })
+}
+
+/// The Display texts of an error and its sources, joined (no Debug, no bodies).
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    chain(err)
 }
 
 /// How an SDK error should be treated by a poll loop.

@@ -21,7 +21,8 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, flags: BuildFlags) -> Result<ExitC
             plan_path.display()
         )));
     }
-    let config = ctx.aws_config(Some(&plan)).await;
+    let config = ctx.aws_config(Some(&plan)).await?;
+    ctx.show_identity(&config, Some(&plan)).await?;
     let opts = BuildOptions {
         rebuild: flags.rebuild,
         retag: flags.retag,

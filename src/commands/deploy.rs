@@ -38,7 +38,8 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
     template::render(&plan, &super::render::placeholder(&reference))?;
     plan.http_checks()?;
 
-    let config = ctx.aws_config(Some(&plan)).await;
+    let config = ctx.aws_config(Some(&plan)).await?;
+    ctx.show_identity(&config, Some(&plan)).await?;
     let ecs = Ecs::new(&config);
     let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
 

@@ -27,7 +27,7 @@ pub async fn run(
             ))
         }
     };
-    let config = ctx.aws_config(plan.as_ref()).await;
+    let config = ctx.aws_config(plan.as_ref()).await?;
     let ecs = Ecs::new(&config);
     let service = ecs
         .existing_service(&cluster, &name, "nothing to export")

@@ -17,7 +17,7 @@ const SHOWN: usize = 25;
 
 pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let plan = ctx.load_plan(plan_path)?;
-    let config = ctx.aws_config(Some(&plan)).await;
+    let config = ctx.aws_config(Some(&plan)).await?;
     let ecs = Ecs::new(&config);
     let family = &plan.task_definition.family;
     let running = match ecs

@@ -37,11 +37,48 @@ impl Ctx {
         Plan::load(path, &self.overrides)
     }
 
-    /// AWS configuration for a plan: `--region` > plan region > environment.
-    pub async fn aws_config(&self, plan: Option<&Plan>) -> SdkConfig {
+    /// AWS configuration for a plan: `--region` > plan region > environment; the
+    /// credentials are resolved now, so that an unknown profile or none at all is one clear
+    /// error before the first AWS call.
+    pub async fn aws_config(&self, plan: Option<&Plan>) -> Result<SdkConfig> {
         let mut settings = self.aws.clone();
         settings.plan_region = plan.and_then(|p| p.service.region.clone());
-        aws::load(&settings).await
+        if let Some(w) = aws::ignored_profile_warning(&settings) {
+            self.out.warn(&w);
+        }
+        let config = aws::load(&settings).await;
+        if config.region().is_none() {
+            return Err(crate::exit::Failure::usage(
+                "no AWS region: pass --region, set service.region in the plan, or set AWS_REGION (or a region in the profile)",
+            ));
+        }
+        aws::identity::check_credentials(&config, settings.profile.as_deref()).await?;
+        Ok(config)
+    }
+
+    /// Shows who a changing command acts as (STS GetCallerIdentity), and refuses an account
+    /// other than the plan's `service.account` (exit 3, nothing changed).
+    pub async fn show_identity(&self, config: &SdkConfig, plan: Option<&Plan>) -> Result<()> {
+        let who = aws::identity::caller(config)
+            .await
+            .map_err(crate::exit::Failure::aws)?;
+        self.out.info(&aws::identity::line(
+            &who,
+            config,
+            self.aws.profile.as_deref(),
+        ));
+        if let Some(want) = plan.and_then(|p| p.service.account.as_deref()) {
+            if who.account != want {
+                return Err(crate::exit::Failure::new(
+                    crate::exit::ExitCode::Preflight,
+                    format!(
+                        "the credentials belong to account {}, but the plan's service.account is {want}: nothing was changed; use the profile or role of account {want}",
+                        who.account
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -23,7 +23,8 @@ pub async fn run(
         None if plan.build.is_some() => ImageToCheck::WillBuild,
         _ => ImageToCheck::Existing(release_image::reference(&plan, image)?),
     };
-    let config = ctx.aws_config(Some(&plan)).await;
+    let config = ctx.aws_config(Some(&plan)).await?;
+    ctx.show_identity(&config, Some(&plan)).await?;
     let opts = PreflightOptions {
         force: checks.force,
         allow_downgrade: checks.allow_downgrade,

@@ -12,7 +12,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<Exi
     let reference = release_image::reference(&plan, image)?;
     // Check the template before asking the registry anything.
     template::render(&plan, &placeholder(&reference))?;
-    let config = ctx.aws_config(Some(&plan)).await;
+    let config = ctx.aws_config(Some(&plan)).await?;
     let pinned = release_image::resolve(&plan, &config, &reference).await?;
     let rendered = template::render(&plan, &pinned)?;
     let json = taskdef::to_json(&rendered.request);

@@ -20,7 +20,8 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let started = Instant::now();
     let out = &ctx.out;
     let plan = ctx.load_plan(plan_path)?;
-    let config = ctx.aws_config(Some(&plan)).await;
+    let config = ctx.aws_config(Some(&plan)).await?;
+    ctx.show_identity(&config, Some(&plan)).await?;
     let ecs = Ecs::new(&config);
     let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
 

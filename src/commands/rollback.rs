@@ -55,7 +55,8 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
     if let Some(t) = args.timeout {
         rollout.timeout = t;
     }
-    let config = ctx.aws_config(plan.as_ref()).await;
+    let config = ctx.aws_config(plan.as_ref()).await?;
+    ctx.show_identity(&config, plan.as_ref()).await?;
     let ecs = Ecs::new(&config);
 
     let before = ecs

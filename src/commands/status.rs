@@ -13,7 +13,7 @@ use crate::rollout::observation::short_task_definition;
 
 pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let plan = ctx.load_plan(plan_path)?;
-    let config = ctx.aws_config(Some(&plan)).await;
+    let config = ctx.aws_config(Some(&plan)).await?;
     let ecs = Ecs::new(&config);
     let (cluster, name) = (&plan.service.cluster, &plan.service.name);
     let service = ecs

@@ -9,7 +9,7 @@ use crate::exit::{ExitCode, Result};
 
 pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let plan = ctx.load_plan(plan_path)?;
-    let config = ctx.aws_config(Some(&plan)).await;
+    let config = ctx.aws_config(Some(&plan)).await?;
     let ecs = Ecs::new(&config);
     let report = crate::verify::run(&ctx.out, &plan, &ecs).await?;
     Ok(if report.failed() > 0 {

@@ -110,6 +110,7 @@ struct RawBuild {
 #[serde(deny_unknown_fields)]
 struct RawService {
     region: Option<Text>,
+    account: Option<Text>,
     cluster: Text,
     name: Text,
 }
@@ -124,7 +125,7 @@ struct RawRelease {
 #[serde(deny_unknown_fields)]
 struct RawImage {
     repository: Text,
-    tags: Option<Vec<Text>>,
+    tags: Option<Spanned<Vec<Text>>>,
     login: Option<Text>,
 }
 
@@ -177,6 +178,9 @@ pub enum OnFailure {
 pub struct ServiceTarget {
     /// The plan's region; `--region` overrides it, and it overrides the environment's.
     pub region: Option<String>,
+    /// The AWS account the service lives in: commands that change AWS refuse credentials
+    /// of another account.
+    pub account: Option<String>,
     pub cluster: String,
     pub name: String,
 }
@@ -382,6 +386,19 @@ impl Plan {
 
         let service = ServiceTarget {
             region: raw.service.region.as_ref().map(|t| r.text(t)).transpose()?,
+            account: match &raw.service.account {
+                None => None,
+                Some(t) => {
+                    let a = r.text(t)?;
+                    if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+                        return Err(Failure::usage(source.error_at(
+                            &t.span(),
+                            format!("service.account is `{a}`; expected a 12-digit AWS account id"),
+                        )));
+                    }
+                    Some(a)
+                }
+            },
             cluster: r.nonempty(&raw.service.cluster, "service.cluster")?,
             name: r.nonempty(&raw.service.name, "service.name")?,
         };
@@ -389,9 +406,19 @@ impl Plan {
         let repository = r.nonempty(&raw.image.repository, "image.repository")?;
         check_repository(&source, &raw.image.repository, &repository)?;
         let tags = match &raw.image.tags {
-            Some(tags) => tags.iter().map(|t| r.tag(t)).collect::<Result<Vec<_>>>()?,
+            Some(tags) => tags
+                .get_ref()
+                .iter()
+                .map(|t| r.tag(t))
+                .collect::<Result<Vec<_>>>()?,
             None => vec![version.as_str().to_string()],
         };
+        if tags.is_empty() {
+            return Err(Failure::usage(source.error_at(
+                &raw.image.tags.as_ref().map(|t| t.span()).unwrap_or(0..0),
+                "image.tags is empty; a release needs at least one tag (the first is the one deploy resolves), e.g. [\"{{ version }}\"]",
+            )));
+        }
         let login = match &raw.image.login {
             None if is_ecr_repository(&repository) => Login::Ecr,
             None => Login::Docker,
@@ -882,6 +909,24 @@ poll    = "2s"
         let e = parse(text).unwrap_err();
         assert_eq!(e.code, crate::exit::ExitCode::Usage);
         e.message
+    }
+
+    #[test]
+    fn empty_tags_and_a_bad_account_are_errors_at_their_place() {
+        let msg = err(&GOOD.replace(r#"tags = ["{{ version }}", "latest"]"#, "tags = []"));
+        assert!(msg.contains("image.tags is empty"), "{msg}");
+        assert!(msg.contains("test.toml:12:8:"), "line of the key: {msg}");
+        let msg = err(&GOOD.replace(
+            "cluster = \"sales-prod\"",
+            "account = \"12345\"\ncluster = \"sales-prod\"",
+        ));
+        assert!(msg.contains("12-digit AWS account id"), "{msg}");
+        let ok = parse(&GOOD.replace(
+            "cluster = \"sales-prod\"",
+            "account = \"850787717197\"\ncluster = \"sales-prod\"",
+        ))
+        .unwrap();
+        assert_eq!(ok.service.account.as_deref(), Some("850787717197"));
     }
 
     #[test]
