@@ -9,9 +9,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import ecs_rollout  # noqa: E402
+import faults  # noqa: E402
 import ssm_access  # noqa: E402
 
 ecs_rollout.install()
+faults.install()
 ssm_access.install()
 
 from moto.server import main  # noqa: E402

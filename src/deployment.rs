@@ -70,17 +70,40 @@ impl Deployer<'_> {
             self.cluster,
             self.service
         ));
-        let after = self
+        let known: Vec<String> = before.deployments.iter().map(|d| d.id.clone()).collect();
+        let after = match self
             .ecs
             .update_service(self.cluster, self.service, task_definition)
             .await
-            .map_err(|e| {
-                Failure::aws(format!(
+        {
+            Ok(after) => after,
+            Err(e) if e.outcome_unknown => {
+                // ECS may have applied it: read the service back instead of sending it again
+                // (a second forced deployment), and watch the deployment if it started.
+                self.out.warn(&format!(
+                    "{}: ECS may have applied it; reading the service back",
+                    e.message
+                ));
+                match self.read_back(task_definition, &known).await? {
+                    Some(service) => service,
+                    None => {
+                        return Err(Failure::aws(format!(
+                            "{}\nafter {} reads the service shows no new deployment of {}: the UpdateService most likely did not apply; see `release status`",
+                            e.message,
+                            crate::rollout::decision::VISIBILITY_GRACE_READS,
+                            short_task_definition(task_definition)
+                        )))
+                    }
+                }
+            }
+            Err(e) => {
+                return Err(Failure::aws(format!(
                     "{}\nthis UpdateService changed nothing: the service still runs what it ran before the call to {}",
                     e.message,
                     short_task_definition(task_definition)
-                ))
-            })?;
+                )))
+            }
+        };
         if task_definition != before.task_definition {
             // What ran before this revision, for `release rollback` without --to; replaced on
             // every deployment of the revision, so it names the latest one.
@@ -93,11 +116,10 @@ impl Deployer<'_> {
                     .warn(&format!("cannot record what ran before: {}", e.message));
             }
         }
-        let known: Vec<&str> = before.deployments.iter().map(|d| d.id.as_str()).collect();
         let ours = after
             .deployments
             .iter()
-            .find(|d| d.status == "PRIMARY" && d.task_definition == task_definition && !known.contains(&d.id.as_str()))
+            .find(|d| d.status == "PRIMARY" && d.task_definition == task_definition && !known.contains(&d.id))
             .ok_or_else(|| {
                 Failure::aws(format!(
                     "UpdateService started no new PRIMARY deployment of {task_definition}; the service may be changing: see `release status`"
@@ -115,7 +137,7 @@ impl Deployer<'_> {
             previous_task_definition: Some(before.task_definition.clone()),
             since,
             service_deployment,
-            known_before: known.iter().map(|s| s.to_string()).collect(),
+            known_before: known.clone(),
         };
         self.out.record(
             "deployment",
@@ -132,6 +154,33 @@ impl Deployer<'_> {
 }
 
 impl Deployer<'_> {
+    /// After a write whose answer was lost: the service as ECS shows it once a new PRIMARY
+    /// deployment of `task_definition` is listed, within the visibility grace; None when it
+    /// never shows.
+    async fn read_back(&self, task_definition: &str, known: &[String]) -> Result<Option<Service>> {
+        for read in 0..crate::rollout::decision::VISIBILITY_GRACE_READS {
+            if read > 0 {
+                tokio::time::sleep(self.rollout.poll).await;
+            }
+            let service = self
+                .ecs
+                .existing_service(self.cluster, self.service, "cannot read the service back")
+                .await?;
+            if service.deployments.iter().any(|d| {
+                d.status == "PRIMARY"
+                    && d.task_definition == task_definition
+                    && !known.contains(&d.id)
+            }) {
+                self.out.info(&format!(
+                    "ECS applied the UpdateService: a deployment of {} started",
+                    short_task_definition(task_definition)
+                ));
+                return Ok(Some(service));
+            }
+        }
+        Ok(None)
+    }
+
     /// After ECS's circuit breaker rolled our deployment back: follow ECS's rollback
     /// deployment (the PRIMARY on `to`) until it ends, so that "rolled back" is reported only
     /// once the old revision runs again. None when no such deployment is listed.

@@ -25,6 +25,9 @@ use crate::rollout::decision::{Limits, Progress, Target, Verdict};
 use crate::rollout::observation::{short_task_definition, Service};
 use crate::rollout::tracker::{AfterError, AfterService, Tracker};
 
+/// The least time a poll's call gets, even at the deadline (so the last poll can answer).
+const MIN_CALL: Duration = Duration::from_millis(500);
+
 /// How a watch ended.
 #[derive(Debug)]
 pub enum WatchEnd {
@@ -96,7 +99,23 @@ impl Watch<'_> {
                 }
             }
             stats.polls += 1;
-            let service = match self.ecs.service(self.cluster, self.service).await {
+            // A hung endpoint never holds the watch past its deadline: the call is cut there.
+            let read = tokio::time::timeout_at(
+                deadline.max(Instant::now() + MIN_CALL).into(),
+                self.ecs.service(self.cluster, self.service),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(crate::aws::ecs::CallError {
+                    kind: ErrorKind::Network,
+                    message: format!(
+                        "DescribeServices {}/{}: no answer before the watch's deadline",
+                        self.cluster, self.service
+                    ),
+                    outcome_unknown: false,
+                })
+            });
+            let service = match read {
                 Ok(ServiceLookup::Found(s)) => *s,
                 Ok(ServiceLookup::MissingService) => {
                     return Err(Failure::aws(format!(
@@ -141,7 +160,18 @@ impl Watch<'_> {
                 .and_then(|c| c.bake_time_in_minutes);
             let after = tracker.service(service, self.started.elapsed());
             if let (true, Some(arn)) = (sd_api, target.service_deployment.as_deref()) {
-                match self.ecs.service_deployment(arn).await {
+                let read = tokio::time::timeout_at(
+                    deadline.max(Instant::now() + MIN_CALL).into(),
+                    self.ecs.service_deployment(arn),
+                )
+                .await;
+                match read.unwrap_or_else(|_| {
+                    Err(crate::aws::ecs::CallError {
+                        kind: ErrorKind::Network,
+                        message: format!("DescribeServiceDeployments {arn}: no answer before the watch's deadline"),
+                        outcome_unknown: false,
+                    })
+                }) {
                     Ok(sd) => tracker.service_deployment(sd),
                     Err(e) if e.kind == ErrorKind::Other => {
                         sd_api = false;

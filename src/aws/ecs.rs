@@ -19,6 +19,37 @@ use crate::rollout::observation::{
 pub struct CallError {
     pub kind: ErrorKind,
     pub message: String,
+    /// For a write: ECS may have applied it although the answer is an error (a 5xx, a
+    /// timeout, a connection cut after the request went out). Read the resource back.
+    pub outcome_unknown: bool,
+}
+
+/// Attempts of a write refused by throttling (ThrottlingException changes nothing, so it
+/// is sent again after a back-off); any other error is never resent blindly.
+pub const WRITE_ATTEMPTS: u32 = 5;
+
+/// Whether ECS may have applied a write that answered with this error (ECS API reference,
+/// Common Errors: a 4xx names a request that was refused; ServerException, a timeout or a
+/// cut connection say nothing about whether it took effect).
+fn outcome_unknown<E, R>(err: &aws_sdk_ecs::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_ecs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_ecs::error::SdkError;
+    match err {
+        SdkError::ConstructionFailure(_) => false,
+        SdkError::ServiceError(e) => !matches!(
+            e.err().code(),
+            Some(c) if c != "ServerException" && c != "InternalFailure" && c != "ServiceUnavailable"
+        ),
+        SdkError::DispatchFailure(_) => {
+            // Refused or unresolvable: the request never reached ECS.
+            let text = super::error_chain(err).to_ascii_lowercase();
+            !(text.contains("refused") || text.contains("dns") || text.contains("lookup"))
+        }
+        _ => true,
+    }
 }
 
 impl From<CallError> for Failure {
@@ -37,6 +68,8 @@ pub enum ServiceLookup {
 
 pub struct Ecs {
     client: Client,
+    /// The same client without SDK retries, for writes: release decides what is resent.
+    writer: Client,
     /// Number of ECS API calls made (for measurements).
     calls: std::sync::atomic::AtomicU64,
 }
@@ -49,14 +82,24 @@ macro_rules! call {
         $fut.await.map_err(|e| CallError {
             kind: classify(&e),
             message: format!("{}: {}", $what, describe(&e)),
+            outcome_unknown: outcome_unknown(&e),
         })
     }};
 }
 
 impl Ecs {
     pub fn new(config: &SdkConfig) -> Ecs {
+        let client = Client::new(config);
+        let writer = Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled())
+                .build(),
+        );
         Ecs {
-            client: Client::new(config),
+            client,
+            writer,
             calls: Default::default(),
         }
     }
@@ -107,6 +150,7 @@ impl Ecs {
                 return Err(CallError {
                     kind: classify(&e),
                     message: format!("DescribeServices {cluster}/{service}: {message}"),
+                    outcome_unknown: false,
                 });
             }
         };
@@ -177,26 +221,69 @@ impl Ecs {
                 Err(CallError {
                     kind: classify(&e),
                     message: format!("DescribeTaskDefinition {task_definition}: {message}"),
+                    outcome_unknown: false,
                 })
             }
         }
     }
 
-    /// RegisterTaskDefinition; returns the new revision.
+    /// RegisterTaskDefinition, sent once per attempt (resent only when throttled); returns
+    /// the new revision.
     pub async fn register(
         &self,
         input: RegisterTaskDefinitionInput,
     ) -> std::result::Result<ecs::TaskDefinition, CallError> {
         let family = input.family.clone().unwrap_or_default();
-        let out = call!(
-            self,
-            format!("RegisterTaskDefinition {family}"),
-            builder_of(input).send_with(&self.client)
-        )?;
+        let mut attempt = 0;
+        let out = loop {
+            attempt += 1;
+            let sent = call!(
+                self,
+                format!("RegisterTaskDefinition {family}"),
+                builder_of(input.clone()).send_with(&self.writer)
+            );
+            match sent {
+                Err(e)
+                    if e.kind == ErrorKind::Throttled
+                        && !e.outcome_unknown
+                        && attempt < WRITE_ATTEMPTS =>
+                {
+                    tokio::time::sleep(write_backoff(attempt)).await;
+                }
+                other => break other?,
+            }
+        };
         out.task_definition().cloned().ok_or_else(|| CallError {
             kind: ErrorKind::Other,
             message: "RegisterTaskDefinition returned no task definition".into(),
+            outcome_unknown: true,
         })
+    }
+
+    /// The newest revisions of a family (newest first, at most `n`), with their tags: what a
+    /// RegisterTaskDefinition whose answer was lost may have created.
+    pub async fn newest_revisions(
+        &self,
+        family: &str,
+        n: i32,
+    ) -> std::result::Result<Vec<(ecs::TaskDefinition, Vec<ecs::Tag>)>, CallError> {
+        let out = call!(
+            self,
+            format!("ListTaskDefinitions {family}"),
+            self.client
+                .list_task_definitions()
+                .family_prefix(family)
+                .sort(ecs::SortOrder::Desc)
+                .max_results(n)
+                .send()
+        )?;
+        let mut found = Vec::new();
+        for arn in out.task_definition_arns() {
+            if let Some(td) = self.task_definition(arn).await? {
+                found.push(td);
+            }
+        }
+        Ok(found)
     }
 
     /// UpdateService to a task definition with a forced new deployment; returns the service after.
@@ -206,22 +293,39 @@ impl Ecs {
         service: &str,
         task_definition: &str,
     ) -> std::result::Result<Service, CallError> {
-        let out = call!(
-            self,
-            format!("UpdateService {cluster}/{service}"),
-            self.client
-                .update_service()
-                .cluster(cluster)
-                .service(service)
-                .task_definition(task_definition)
-                .force_new_deployment(true)
-                .send()
-        )?;
+        // Sent once per attempt: a forced deployment resent after a lost answer would start
+        // a second deployment. Only a throttled (refused) call is sent again.
+        let mut attempt = 0;
+        let out = loop {
+            attempt += 1;
+            let sent = call!(
+                self,
+                format!("UpdateService {cluster}/{service}"),
+                self.writer
+                    .update_service()
+                    .cluster(cluster)
+                    .service(service)
+                    .task_definition(task_definition)
+                    .force_new_deployment(true)
+                    .send()
+            );
+            match sent {
+                Err(e)
+                    if e.kind == ErrorKind::Throttled
+                        && !e.outcome_unknown
+                        && attempt < WRITE_ATTEMPTS =>
+                {
+                    tokio::time::sleep(write_backoff(attempt)).await;
+                }
+                other => break other?,
+            }
+        };
         out.service()
             .map(service_from_sdk)
             .ok_or_else(|| CallError {
                 kind: ErrorKind::Other,
                 message: "UpdateService returned no service".into(),
+                outcome_unknown: true,
             })
     }
 
@@ -353,6 +457,11 @@ impl Ecs {
         }
         Ok(arns)
     }
+}
+
+/// Back-off before resending a throttled write: 1, 2, 4, 8 s.
+fn write_backoff(attempt: u32) -> std::time::Duration {
+    std::time::Duration::from_secs(1 << attempt.saturating_sub(1).min(3))
 }
 
 /// A task and the service group it belongs to.

@@ -47,7 +47,19 @@ pub async fn load(settings: &Settings) -> SdkConfig {
     if let Some(r) = settings.region() {
         loader = loader.region(Region::new(r.to_string()));
     }
-    loader.load().await
+    loader.timeout_config(timeouts()).load().await
+}
+
+/// Timeouts on every AWS client, so that a hung endpoint ends a call (and a watch's deadline
+/// holds): connect 5 s, read 20 s, one attempt 25 s, the call with its retries 90 s.
+pub fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    use std::time::Duration;
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .read_timeout(Duration::from_secs(20))
+        .operation_attempt_timeout(Duration::from_secs(25))
+        .operation_timeout(Duration::from_secs(90))
+        .build()
 }
 
 /// When the environment holds both access keys and `AWS_PROFILE` (and no `--profile` was

@@ -88,6 +88,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         .existing_service(cluster, name, "nothing was registered or deployed")
         .await?;
     let rendered = template::render(&plan, &pinned)?;
+    let content_hash = rendered.content_hash.clone();
 
     // Register nothing when the running revision already has this content and digest.
     let running_tags = match ecs.task_definition(&before.task_definition).await? {
@@ -132,7 +133,27 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
             .value(before.task_definition.clone())
             .build(),
     );
-    let registered = ecs.register(request).await?;
+    let registered = match ecs.register(request).await {
+        Ok(td) => td,
+        Err(e) if e.outcome_unknown => {
+            // ECS may have registered it: look for it instead of registering a second one.
+            out.warn(&format!(
+                "{}: ECS may have registered it; reading the family back",
+                e.message
+            ));
+            find_registered(&ecs, &plan, &content_hash, &pinned.digest)
+                .await?
+                .ok_or_else(|| {
+                    Failure::aws(format!(
+                        "{}\nno revision of {} with this release's content appeared after {} reads: nothing was registered or deployed; run the deploy again",
+                        e.message,
+                        plan.task_definition.family,
+                        crate::rollout::decision::VISIBILITY_GRACE_READS
+                    ))
+                })?
+        }
+        Err(e) => return Err(e.into()),
+    };
     let new_arn = registered
         .task_definition_arn()
         .unwrap_or_default()
@@ -354,6 +375,35 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
             ),
         )
     })
+}
+
+/// The revision a RegisterTaskDefinition whose answer was lost created, if ECS shows it: the
+/// newest revisions of the family carrying this release's content, digest and version
+/// (read a few times: reads are eventually consistent).
+async fn find_registered(
+    ecs: &Ecs,
+    plan: &Plan,
+    content: &str,
+    digest: &str,
+) -> Result<Option<aws_sdk_ecs::types::TaskDefinition>> {
+    for read in 0..crate::rollout::decision::VISIBILITY_GRACE_READS {
+        if read > 0 {
+            tokio::time::sleep(plan.rollout.poll).await;
+        }
+        for (td, tags) in ecs
+            .newest_revisions(&plan.task_definition.family, 5)
+            .await?
+        {
+            let tags = release_tags(&tags);
+            if tags.get("release:content").map(String::as_str) == Some(content)
+                && tags.get("release:digest").map(String::as_str) == Some(digest)
+                && tags.get("release:version").map(String::as_str) == Some(plan.version.as_str())
+            {
+                return Ok(Some(td));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// After a failed deploy: roll back to what ran before when the plan says so, watched, and
