@@ -71,6 +71,21 @@ impl Deployer<'_> {
             self.service
         ));
         let known: Vec<String> = before.deployments.iter().map(|d| d.id.clone()).collect();
+        let undo = (task_definition != before.task_definition).then(|| {
+            format!(
+                "release rollback --cluster {} --service {} --to {}",
+                self.cluster,
+                self.service,
+                revision_of(&before.task_definition)
+            )
+        });
+        crate::interrupt::changed(
+            format!(
+                "UpdateService to {} was sent: the service may be deploying it",
+                short_task_definition(task_definition)
+            ),
+            undo.clone(),
+        );
         let after = match self
             .ecs
             .update_service(self.cluster, self.service, task_definition)
@@ -139,6 +154,14 @@ impl Deployer<'_> {
             service_deployment,
             known_before: known.clone(),
         };
+        crate::interrupt::changed(
+            format!(
+                "the service is deploying {} (deployment {}); ECS goes on without release",
+                short_task_definition(task_definition),
+                target.deployment_id
+            ),
+            undo,
+        );
         self.out.record(
             "deployment",
             &format!(
@@ -232,7 +255,7 @@ impl Deployer<'_> {
         };
         match self.follow(target, Instant::now()).await?.end {
             WatchEnd::Verdict(v) => Ok(Some(v)),
-            WatchEnd::Interrupted => Ok(None),
+            WatchEnd::Interrupted(_) => Ok(None),
         }
     }
 }
@@ -277,6 +300,7 @@ pub fn timed_out(
 /// goes on; how to see it and, when there is one, how to undo it.
 pub fn interrupted(
     out: &Output,
+    signal: crate::interrupt::Signal,
     target: &Target,
     status_cmd: &str,
     undo_cmd: Option<&str>,
@@ -287,11 +311,12 @@ pub fn interrupted(
     out.record(
         "interrupted",
         &format!(
-            "interrupted: stopped watching; deployment {} of {} goes on in ECS.\n  see it:   {status_cmd}{undo}",
+            "interrupted by {}: stopped watching; deployment {} of {} goes on in ECS.\n  see it:   {status_cmd}{undo}",
+            signal.name(),
             target.deployment_id,
             short_task_definition(&target.task_definition),
         ),
-        json!({ "deployment": target.deployment_id, "status_command": status_cmd, "rollback_command": undo_cmd }),
+        json!({ "deployment": target.deployment_id, "status_command": status_cmd, "rollback_command": undo_cmd, "signal": signal.name() }),
     );
-    ExitCode::Interrupted
+    signal.exit_code()
 }

@@ -42,8 +42,12 @@ pub enum ExitCode {
     /// one, for `rollout.stall` (left in place; with `on_failure = "rollback"` a successful
     /// rollback exits 1).
     Stalled = 15,
-    /// Interrupted (Ctrl-C) while watching: the deployment itself goes on.
+    /// Ended by SIGHUP (the terminal closed).
+    HungUp = 129,
+    /// Interrupted (Ctrl-C, SIGINT); a deployment being watched goes on.
     Interrupted = 130,
+    /// Ended by SIGTERM (how CI cancels a job); a deployment being watched goes on.
+    Terminated = 143,
 }
 
 impl ExitCode {

@@ -1,15 +1,64 @@
-//! Ctrl-C. While a watch or a build runs, they handle it themselves (the watch stops
-//! watching and says how to see and undo the deployment; the build kills its children and
-//! removes its private docker config). At any other moment release stops at once, as the
-//! default handler would, but first says which step it was in.
+//! Signals: SIGINT (Ctrl-C), SIGTERM (how CI cancels a job) and SIGHUP, handled alike at
+//! every phase. One listener records the signal; scopes that handle it themselves (the
+//! watch, the build) wait for it with [`wait`] and stop cleanly (the watch stops watching
+//! and says how to see and undo the deployment; the build stops its children's whole
+//! process groups and removes its private docker config). At any other moment release
+//! stops at once, but first says which step it was in, what state AWS is in, and the exact
+//! command that undoes it, as a line and (with `--output json`) a final `summary` record.
+//! Exit codes: 130 (SIGINT), 143 (SIGTERM), 129 (SIGHUP).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::json;
+
+use crate::exit::ExitCode;
+
+/// A signal that ends release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Interrupt,
+    Terminate,
+    Hangup,
+}
+
+impl Signal {
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT (Ctrl-C)",
+            Signal::Terminate => "SIGTERM",
+            Signal::Hangup => "SIGHUP",
+        }
+    }
+
+    pub fn exit_code(self) -> ExitCode {
+        match self {
+            Signal::Interrupt => ExitCode::Interrupted,
+            Signal::Terminate => ExitCode::Terminated,
+            Signal::Hangup => ExitCode::HungUp,
+        }
+    }
+}
+
+/// What AWS looks like if release stops now.
+#[derive(Debug, Clone, Default)]
+struct State {
+    step: String,
+    /// What changed in AWS so far (None: nothing).
+    changed: Option<String>,
+    /// The command that undoes it.
+    undo: Option<String>,
+}
 
 static HANDLERS: AtomicUsize = AtomicUsize::new(0);
-static STEP: Mutex<String> = Mutex::new(String::new());
+static STATE: Mutex<State> = Mutex::new(State {
+    step: String::new(),
+    changed: None,
+    undo: None,
+});
+static CHANNEL: OnceLock<tokio::sync::watch::Sender<Option<Signal>>> = OnceLock::new();
 
-/// Marks a scope that handles Ctrl-C itself, for as long as the guard lives.
+/// Marks a scope that handles signals itself (through [`wait`]), for as long as it lives.
 pub struct Handled(());
 
 impl Handled {
@@ -27,26 +76,100 @@ impl Drop for Handled {
 
 /// Records the step in progress, for the message of an interruption.
 pub fn step(text: &str) {
-    if let Ok(mut s) = STEP.lock() {
-        *s = text.to_string();
+    if let Ok(mut s) = STATE.lock() {
+        s.step = text.to_string();
     }
 }
 
-/// Starts listening for Ctrl-C (call once, inside the runtime).
-pub fn install() {
-    tokio::spawn(async {
+/// Records what changed in AWS and the command that undoes it, before the change is sent
+/// (so an interruption during the call still reports it as possible).
+pub fn changed(what: impl Into<String>, undo: Option<String>) {
+    if let Ok(mut s) = STATE.lock() {
+        s.changed = Some(what.into());
+        s.undo = undo;
+    }
+}
+
+/// Resolves when a signal arrives (at once if one already has).
+pub async fn wait() -> Signal {
+    let Some(tx) = CHANNEL.get() else {
+        return std::future::pending().await;
+    };
+    let mut rx = tx.subscribe();
+    loop {
+        if let Some(s) = *rx.borrow_and_update() {
+            return s;
+        }
+        if rx.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    }
+}
+
+/// Starts the one listener (call once, inside the runtime). `json`: report as NDJSON.
+pub fn install(json: bool) {
+    let (tx, _) = tokio::sync::watch::channel(None);
+    if CHANNEL.set(tx).is_err() {
+        return;
+    }
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) else {
+            return;
+        };
         loop {
-            if tokio::signal::ctrl_c().await.is_err() {
-                return;
+            let sig = tokio::select! {
+                _ = int.recv() => Signal::Interrupt,
+                _ = term.recv() => Signal::Terminate,
+                _ = hup.recv() => Signal::Hangup,
+            };
+            if let Some(tx) = CHANNEL.get() {
+                tx.send_replace(Some(sig));
             }
             if HANDLERS.load(Ordering::SeqCst) == 0 {
-                let step = STEP.lock().map(|s| s.clone()).unwrap_or_default();
-                eprintln!(
-                    "interrupted (Ctrl-C) during: {}; release stopped. `release status PLAN` shows what changed.",
-                    if step.is_empty() { "start-up" } else { &step }
-                );
-                std::process::exit(130);
+                stop(sig, json);
             }
         }
     });
+}
+
+/// Says where release stopped and what state it leaves, then exits.
+fn stop(sig: Signal, json: bool) -> ! {
+    let state = STATE.lock().map(|s| s.clone()).unwrap_or_default();
+    let step = if state.step.is_empty() {
+        "start-up".to_string()
+    } else {
+        state.step.clone()
+    };
+    let changed = state
+        .changed
+        .clone()
+        .unwrap_or_else(|| "nothing was changed in AWS".into());
+    let undo = state
+        .undo
+        .as_ref()
+        .map(|u| format!("\n  undo it:  {u}"))
+        .unwrap_or_default();
+    let message = format!(
+        "interrupted by {} during: {step}; release stopped.\n  state:    {changed}{undo}",
+        sig.name()
+    );
+    let out = crate::output::Output::new(json, false);
+    out.clear_bar();
+    out.line(
+        "summary",
+        &message,
+        json!({
+            "exit_code": sig.exit_code().code(),
+            "signal": sig.name(),
+            "step": step,
+            "state": changed,
+            "undo_command": state.undo,
+        }),
+    );
+    std::process::exit(sig.exit_code().code());
 }

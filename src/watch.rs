@@ -32,8 +32,8 @@ const MIN_CALL: Duration = Duration::from_millis(500);
 #[derive(Debug)]
 pub enum WatchEnd {
     Verdict(Verdict),
-    /// Ctrl-C: the deployment goes on without us.
-    Interrupted,
+    /// A signal (Ctrl-C, SIGTERM, SIGHUP): the deployment goes on without us.
+    Interrupted(crate::interrupt::Signal),
 }
 
 /// Counts of a watch, for measurements.
@@ -81,8 +81,8 @@ impl Watch<'_> {
         let mut last_line = String::new();
         let mut delay = Duration::ZERO;
         let _handled = crate::interrupt::Handled::new();
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
+        let signal = crate::interrupt::wait();
+        tokio::pin!(signal);
         self.out
             .spinner(&format!("waiting for deployment {}", target.deployment_id));
 
@@ -92,10 +92,10 @@ impl Watch<'_> {
             let wake = (now + delay).min(deadline.max(now));
             tokio::select! {
                 _ = tokio::time::sleep_until(wake.into()) => {}
-                _ = &mut ctrl_c => {
+                sig = &mut signal => {
                     self.out.clear_bar();
                     stats.calls = self.ecs.calls() - calls_before;
-                    return Ok((WatchEnd::Interrupted, stats));
+                    return Ok((WatchEnd::Interrupted(sig), stats));
                 }
             }
             stats.polls += 1;

@@ -40,8 +40,8 @@ pub struct BuildOptions {
 
 /// Steps 1-4 of issue 6; returns the pushed image pinned by digest.
 ///
-/// Ctrl-C stops the build (its children are killed, the private docker config removed)
-/// with exit 130; nothing is registered.
+/// A signal stops the build (its children's process groups are stopped, the private docker
+/// config removed) with exit 130/143/129; nothing is registered.
 pub async fn build_and_push(
     out: &Output,
     plan: &Plan,
@@ -55,16 +55,13 @@ pub async fn build_and_push(
         ))
     })?;
     let _handled = crate::interrupt::Handled::new();
-    let interrupted = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
     let result = tokio::select! {
         r = run(out, plan, spec, config, opts) => r,
-        _ = interrupted => Err(Failure::new(
-            ExitCode::Interrupted,
-            "interrupted while building: nothing was registered (tags pushed before the interruption stay in the registry)",
+        // Dropping the build stops its children's process groups and removes the private
+        // docker config before the message is printed.
+        sig = crate::interrupt::wait() => Err(Failure::new(
+            sig.exit_code(),
+            format!("interrupted by {} while building: its commands were stopped; nothing was registered or deployed (tags pushed before the interruption stay in the registry)", sig.name()),
         )),
     };
     out.clear_bar();

@@ -131,8 +131,11 @@ impl<'a> Child<'a> {
             })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true);
+            .kill_on_drop(true)
+            // Its own process group, so that stopping it stops what it started too.
+            .process_group(0);
         let mut child = self.command.spawn().map_err(RunError::Spawn)?;
+        let _group = child.id().map(GroupGuard);
 
         let (tx, mut rx) = mpsc::unbounded_channel::<(bool, String)>();
         if let Some(stdout) = child.stdout.take() {
@@ -182,6 +185,28 @@ impl<'a> Child<'a> {
         }?;
         log.line(&format!("# exit: {}", describe_status(&finished.status)));
         Ok(finished)
+    }
+}
+
+/// Stops a child's whole process group when dropped: when the run ends, is cut by its
+/// timeout, or is dropped because release was interrupted (a `before` command's
+/// grandchildren included). SIGTERM first, SIGKILL for what is left.
+struct GroupGuard(u32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        let Ok(pgid) = i32::try_from(self.0) else {
+            return;
+        };
+        // SAFETY: kill(2) with a negative pid signals the process group the child leads
+        // (process_group(0) made its pid the group id); it touches no memory of ours.
+        unsafe {
+            if libc::kill(-pgid, 0) == 0 {
+                libc::kill(-pgid, libc::SIGTERM);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                libc::kill(-pgid, libc::SIGKILL);
+            }
+        }
     }
 }
 

@@ -158,6 +158,14 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         .task_definition_arn()
         .unwrap_or_default()
         .to_string();
+    crate::interrupt::changed(
+        format!(
+            "revision {} is registered (unused); the service still runs {}",
+            short_task_definition(registered.task_definition_arn().unwrap_or_default()),
+            short_task_definition(&before.task_definition)
+        ),
+        None,
+    );
     out.record(
         "registered",
         &format!(
@@ -181,14 +189,14 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         let old = short_task_definition(&before.task_definition).to_string();
         let new = short_task_definition(&new_arn).to_string();
         let verdict = match outcome.end {
-            WatchEnd::Interrupted => {
+            WatchEnd::Interrupted(sig) => {
                 let status = format!("release status {}", plan.path().display());
                 let undo = format!(
                     "release rollback {} --to {}",
                     plan.path().display(),
                     revision_of(&before.task_definition)
                 );
-                return Ok(interrupted(out, &outcome.target, &status, Some(&undo)));
+                return Ok(interrupted(out, sig, &outcome.target, &status, Some(&undo)));
             }
             WatchEnd::Verdict(v) => v,
         };
@@ -445,10 +453,10 @@ pub async fn after_failure(
                 plan.path().display()
             ),
         ),
-        WatchEnd::Interrupted => {
+        WatchEnd::Interrupted(sig) => {
             let status = format!("release status {}", plan.path().display());
             let undo = format!("release rollback {} --to {}", plan.path().display(), revision_of(&before.task_definition));
-            return Ok(interrupted(out, &rollback.target, &status, Some(&undo)));
+            return Ok(interrupted(out, sig, &rollback.target, &status, Some(&undo)));
         }
     };
     let mut summary = summary;

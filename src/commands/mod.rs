@@ -84,7 +84,7 @@ impl Ctx {
 
 /// Runs the command and returns the process exit code.
 pub async fn run(args: Cli) -> i32 {
-    crate::interrupt::install();
+    crate::interrupt::install(args.output == Format::Json);
     let ctx = Ctx {
         out: Output::new(args.output == Format::Json, args.verbose),
         aws: aws::Settings {

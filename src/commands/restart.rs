@@ -42,9 +42,9 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     };
     let outcome = deployer.deploy(&current, &before).await?;
     let verdict = match outcome.end {
-        WatchEnd::Interrupted => {
+        WatchEnd::Interrupted(sig) => {
             let status = format!("release status {}", plan.path().display());
-            return Ok(interrupted(out, &outcome.target, &status, None));
+            return Ok(interrupted(out, sig, &outcome.target, &status, None));
         }
         WatchEnd::Verdict(v) => v,
     };

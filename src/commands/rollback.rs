@@ -228,12 +228,12 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
         None => format!("release rollback --cluster {cluster} --service {name} --to {current_rev}"),
     };
     let verdict = match outcome.end {
-        WatchEnd::Interrupted => {
+        WatchEnd::Interrupted(sig) => {
             let status = match args.plan {
                 Some(p) => format!("release status {}", p.display()),
                 None => format!("aws ecs describe-services --cluster {cluster} --services {name}"),
             };
-            return Ok(interrupted(out, &outcome.target, &status, Some(&undo)));
+            return Ok(interrupted(out, sig, &outcome.target, &status, Some(&undo)));
         }
         WatchEnd::Verdict(v) => v,
     };
