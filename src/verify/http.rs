@@ -1,12 +1,12 @@
 //! HTTP checks of verify: one request per attempt, retried with backoff; everything shown
-//! passes through the redactor.
+//! passes through the redactor, a body whole before it is cut.
 
 use std::time::Duration;
 
 use reqwest::Method;
 
 use super::expect::evaluate;
-use super::redact::Redactor;
+use super::redact::{Redactor, CUT_MARKER};
 use crate::plan::HttpCheck;
 
 /// Ok(detail) when the expectations hold on some attempt; Err(detail) with the last status,
@@ -55,7 +55,7 @@ pub async fn run(check: &HttpCheck, redactor: &Redactor) -> Result<String, Strin
                     check.method,
                     shown_url,
                     failed.join("; "),
-                    first_lines(&body)
+                    first_lines(redactor, &body)
                 );
             }
         }
@@ -68,16 +68,54 @@ pub async fn run(check: &HttpCheck, redactor: &Redactor) -> Result<String, Strin
     Err(redactor.apply(&format!("{last}{tries}")))
 }
 
-/// The first 5 lines of a body, at most 300 characters.
-fn first_lines(body: &str) -> String {
-    let text: String = body.lines().take(5).collect::<Vec<_>>().join(" ⏎ ");
-    let mut cut: String = text.chars().take(300).collect();
-    if cut.len() < text.len() {
-        cut.push('…');
+/// The first 5 lines of a body, at most 300 characters, redacted: the whole body is redacted
+/// before anything is cut, so a secret the cut would split is hidden whole (a cut made first
+/// left 12 characters of a token in the output).
+fn first_lines(redactor: &Redactor, body: &str) -> String {
+    let redacted = redactor.apply(body);
+    let mut lines = redacted.lines();
+    let text = lines.by_ref().take(5).collect::<Vec<_>>().join(" ⏎ ");
+    let more = lines.next().is_some();
+    // Joining lines could only make a secret that spans " ⏎ "; redact once more, then cut.
+    let mut shown = redactor.apply_then_cut(&text, 300);
+    if more && !shown.ends_with(CUT_MARKER) {
+        shown.push_str(CUT_MARKER);
     }
-    if cut.is_empty() {
+    if shown.is_empty() {
         "(empty)".into()
     } else {
-        cut
+        shown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_is_redacted_whole_then_cut() {
+        let token = "s3cr3t/t0ken+value-0123456789";
+        let r = Redactor::new([format!("Bearer {token}")]);
+        // The cut at 300 characters falls inside the echoed, JSON-escaped token.
+        let body = format!(
+            r#"{{"pad":"{}","echo":"Bearer {}","more":"{}"}}"#,
+            "x".repeat(270),
+            token.replace('/', "\\/"),
+            "y".repeat(100)
+        );
+        assert!(body.chars().nth(300).is_some() && body[..300].contains("Bearer s3cr"));
+        let shown = first_lines(&r, &body);
+        assert!(shown.ends_with(CUT_MARKER), "{shown}");
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("Bearer"),
+            "{shown}"
+        );
+        assert_eq!(first_lines(&r, ""), "(empty)");
+        let long = "a\nb\nc\nd\ne\nf";
+        assert_eq!(
+            first_lines(&r, long),
+            format!("a ⏎ b ⏎ c ⏎ d ⏎ e{CUT_MARKER}")
+        );
+        assert_eq!(first_lines(&r, "ok"), "ok");
     }
 }
