@@ -92,6 +92,20 @@ pub fn render(plan: &Plan, image: &PinnedImage) -> Result<Rendered> {
         None => request.family = Some(family.clone()),
     }
 
+    // What ECS would reject at registration fails here, before any build or push.
+    if let Some(e) = taskdef::rules::check(&request).into_iter().next() {
+        let line = template_line(&source, &e.path)
+            .map(|l| format!(":{l}"))
+            .unwrap_or_default();
+        return Err(Failure::usage(format!(
+            "{}{}: {}: {} (ECS would reject it at RegisterTaskDefinition)",
+            path.display(),
+            line,
+            e.path,
+            e.message
+        )));
+    }
+
     if !plan.task_definition.allow_unpinned_images {
         for (container, img) in taskdef::images(&request) {
             if !img.contains("@sha256:") {

@@ -224,3 +224,55 @@ async fn render_prints_the_request_and_status_shows_the_revision() {
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_template_ecs_would_reject_fails_before_anything_is_built() {
+    let seed = seed("dupname");
+    // Two containers named `app`: ECS rejects that at RegisterTaskDefinition, after a push.
+    let template = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/local.json"),
+    )
+    .unwrap();
+    let doc: serde_json::Value = serde_json::from_str(
+        &template
+            .replace("{{ vars.jwt_secret_arn }}", "x")
+            .replace("{{ image }}", "x")
+            .replace("{{ version }}", "x")
+            .replace("{{ family }}", "x")
+            .replace("{{ vars.scenario }}", "x"),
+    )
+    .unwrap();
+    let container = doc["containerDefinitions"][0].to_string();
+    let twice = template.replacen(
+        "\"containerDefinitions\": [",
+        &format!(
+            "\"containerDefinitions\": [\n    {},",
+            template_container(&template, &container)
+        ),
+        1,
+    );
+    let extra = format!(
+        "[build]\ncontext = \"{}\"\n",
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/app")
+            .display()
+    );
+    let plan = write_plan(&seed.plan_text("5.5.5", "healthy", &extra), Some(&twice));
+    let run = release(&["deploy", path_str(&plan.path)]);
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains("two containers are named `app`"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("template.json:"), "{}", run.stderr);
+    assert!(!run.stderr.contains("building"), "{}", run.stderr);
+    assert_eq!(revision_count(&seed.name).await, 1);
+}
+
+/// The template's first container object, as written (with its placeholders).
+fn template_container(template: &str, _rendered: &str) -> String {
+    let start = template.find("    {").unwrap();
+    let end = template[start..].find("\n    }").unwrap() + start + 6;
+    template[start..end].trim().to_string()
+}

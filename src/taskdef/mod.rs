@@ -12,7 +12,8 @@
 //! * [`from_described`] / [`described_json_to_request_json`]: a registered
 //!   revision (as `DescribeTaskDefinition` returns it) -> the request that
 //!   would register it again;
-//! * [`images`] / [`secret_refs`]: what a request refers to.
+//! * [`images`] / [`secret_refs`]: what a request refers to;
+//! * [`rules::check`]: the RegisterTaskDefinition rules ECS would enforce.
 //!
 //! Canonical form: empty lists and maps are the same as absent ones, and a
 //! container `cpu` of 0 is the same as none (the SDK stores it as a plain
@@ -21,6 +22,7 @@
 
 mod from_described;
 mod json_reader;
+pub mod rules;
 mod to_json;
 mod to_request;
 
