@@ -106,7 +106,7 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
         /// How long to watch (default: the plan's rollout.timeout, else 10m).
-        #[arg(long, value_parser = humantime::parse_duration)]
+        #[arg(long, value_parser = positive_duration)]
         timeout: Option<std::time::Duration>,
     },
     /// List the family's revisions, newest first, and which one runs now.
@@ -157,5 +157,14 @@ mod tests {
     #[test]
     fn arguments_are_consistent() {
         super::Cli::command().debug_assert();
+    }
+}
+
+/// A duration such as `90s` or `10m`, more than zero.
+fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be more than zero, e.g. 90s or 10m".into()),
+        Err(e) => Err(format!("{e}; expected a duration such as 90s or 10m")),
     }
 }

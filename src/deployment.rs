@@ -36,7 +36,31 @@ impl Deployer<'_> {
     pub async fn deploy(&self, task_definition: &str, before: &Service) -> Result<Outcome> {
         let started = Instant::now();
         let target = self.start(task_definition, before).await?;
-        self.follow(target, started).await
+        let deployment = target.deployment_id.clone();
+        self.follow(target, started).await.map_err(|f| {
+            // The watch failed, not the deployment: say what goes on and how to undo it.
+            let undo = if task_definition != before.task_definition {
+                format!(
+                    "; to return to {}: release rollback --cluster {} --service {} --to {}",
+                    short_task_definition(&before.task_definition),
+                    self.cluster,
+                    self.service,
+                    revision_of(&before.task_definition)
+                )
+            } else {
+                String::new()
+            };
+            Failure::new(
+                f.code,
+                format!(
+                    "{}\ndeployment {deployment} of {} was started and goes on in ECS without release: see `aws ecs describe-services --cluster {} --services {}`{undo}",
+                    f.message,
+                    short_task_definition(task_definition),
+                    self.cluster,
+                    self.service
+                ),
+            )
+        })
     }
 
     /// Watches a deployment already started (by us, or by ECS's own rollback).

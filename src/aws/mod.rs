@@ -47,7 +47,20 @@ pub async fn load(settings: &Settings) -> SdkConfig {
     if let Some(r) = settings.region() {
         loader = loader.region(Region::new(r.to_string()));
     }
-    loader.timeout_config(timeouts()).load().await
+    loader
+        .timeout_config(timeouts())
+        .retry_config(reads_retry())
+        .load()
+        .await
+}
+
+/// Retries of reads (writes are never retried by the SDK: see aws::ecs): throttling and
+/// transient errors are retried 5 times with jittered back-off up to 5 s, so that a throttled
+/// read in verify or preflight does not end a release.
+pub fn reads_retry() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(5)
+        .with_max_backoff(std::time::Duration::from_secs(5))
 }
 
 /// Timeouts on every AWS client, so that a hung endpoint ends a call (and a watch's deadline

@@ -30,6 +30,11 @@ pub struct Args<'a> {
 pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode> {
     let started = Instant::now();
     let out = &ctx.out;
+    if args.image.is_some() && (args.build.rebuild || args.build.retag) {
+        return Err(Failure::usage(
+            "--rebuild and --retag build and push an image; with --image nothing is built: drop one of them",
+        ));
+    }
     let plan = ctx.load_plan(plan_path)?;
     let builds = args.image.is_none() && plan.build.is_some();
     let reference = release_image::reference(&plan, args.image)?;

@@ -93,7 +93,11 @@ pub async fn run(args: Cli) -> i32 {
             plan_region: None,
         },
         overrides: Overrides {
-            version: args.release_version.clone(),
+            // An empty RELEASE_VERSION (a CI variable defined but not set) means "not given";
+            // an explicit empty --version still fails as not a version.
+            version: args.release_version.clone().filter(|v| {
+                !v.is_empty() || std::env::var("RELEASE_VERSION").map_or(true, |e| !e.is_empty())
+            }),
         },
     };
     let result = match &args.command {
