@@ -150,6 +150,15 @@ pub struct CheckFlags {
     pub allow_downgrade: bool,
 }
 
+/// A duration such as `90s` or `10m`, more than zero.
+fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        Ok(_) => Err("must be more than zero, e.g. 90s or 10m".into()),
+        Err(e) => Err(format!("{e}; expected a duration such as 90s or 10m")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -157,14 +166,5 @@ mod tests {
     #[test]
     fn arguments_are_consistent() {
         super::Cli::command().debug_assert();
-    }
-}
-
-/// A duration such as `90s` or `10m`, more than zero.
-fn positive_duration(text: &str) -> Result<std::time::Duration, String> {
-    match humantime::parse_duration(text) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        Ok(_) => Err("must be more than zero, e.g. 90s or 10m".into()),
-        Err(e) => Err(format!("{e}; expected a duration such as 90s or 10m")),
     }
 }
