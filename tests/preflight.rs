@@ -492,3 +492,37 @@ async fn an_ssm_answer_that_cannot_be_parsed_is_never_shown() {
         assert_not_shown(&b64, &run.all());
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_broken_during_the_build_stops_the_deploy_before_registering() {
+    let seed = seed("pfbuild");
+    let python = std::env::var("SANDBOX_PYTHON").unwrap();
+    // The build's `before` command rewrites the secret with a trailing newline (65 bytes).
+    let script = format!(
+        "import boto3, os; boto3.client('ssm', endpoint_url=os.environ['AWS_ENDPOINT_URL'], region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing').put_parameter(Name='{}', Value='a' * 64 + chr(10), Type='SecureString', Overwrite=True)",
+        seed.secret
+    );
+    let context = tempfile::tempdir().unwrap();
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        "FROM scratch\nCOPY x /x\n",
+    )
+    .unwrap();
+    std::fs::write(context.path().join("x"), "x").unwrap();
+    std::fs::write(context.path().join("break.py"), script).unwrap();
+    let extra = format!(
+        "{}\n[build]\ncontext = \"{}\"\nbefore = [\"{python} break.py\"]\n",
+        rule(&seed.secret),
+        context.path().display()
+    );
+    let plan = seed.plan("8.8.8", "healthy", &extra);
+    let run = release(&["deploy", path_str(&plan.path)]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.stderr.contains("failed after the build"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("65 bytes"), "{}", run.stderr);
+    assert_eq!(revision_count(&seed.name).await, 1);
+}

@@ -88,6 +88,27 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         }
     };
     out.info(&format!("image {}", pinned.image));
+    if builds {
+        // The build may have taken minutes: the secrets must still pass before any change.
+        let broken = preflight::checks::recheck_secrets(&plan, &config).await;
+        if !broken.is_empty() {
+            for c in &broken {
+                out.record(
+                    "check",
+                    &c.line(),
+                    json!({ "check": c.name, "status": c.status, "detail": c.detail }),
+                );
+            }
+            return Err(Failure::new(
+                ExitCode::Preflight,
+                format!(
+                    "{} secret rule{} failed after the build (the parameter changed while it ran): the image is pushed, nothing was registered or deployed",
+                    broken.len(),
+                    if broken.len() == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+    }
     // Read now, after a build that may have taken minutes: what runs just before we change it.
     let before = ecs
         .existing_service(cluster, name, "nothing was registered or deployed")

@@ -165,6 +165,28 @@ pub async fn run(
     Ok((report, pinned))
 }
 
+/// The `[[preflight.secret]]` rules again, just before registering: a build can take minutes,
+/// and a secret broken meanwhile must stop the release before it changes anything. Returns
+/// the rules that now fail.
+pub async fn recheck_secrets(plan: &Plan, config: &SdkConfig) -> Vec<CheckResult> {
+    if plan.secrets.is_empty() {
+        return Vec::new();
+    }
+    let mut names: Vec<String> = Vec::new();
+    for rule in &plan.secrets {
+        names.push(rule.name.clone());
+        names.extend(rule.same_as.clone());
+    }
+    names.sort();
+    names.dedup();
+    let lookups: Lookups = ssm::get_parameters(config, &names, true).await;
+    plan.secrets
+        .iter()
+        .map(|rule| secret_rule_check(rule, &lookups))
+        .filter(|c| c.status == super::Status::Failed)
+        .collect()
+}
+
 /// What ECS says about the plan's service.
 struct Environment {
     cluster: CheckResult,
