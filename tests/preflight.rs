@@ -515,7 +515,9 @@ async fn a_secret_broken_during_the_build_stops_the_deploy_before_registering() 
         rule(&seed.secret),
         context.path().display()
     );
-    let plan = seed.plan("8.8.8", "healthy", &extra);
+    // A version no other run pushed: an existing tag would be reused and `before` skipped.
+    let version = format!("8.{}.{}", std::process::id(), unique());
+    let plan = seed.plan(&version, "healthy", &extra);
     let run = release(&["deploy", path_str(&plan.path)]);
     assert_eq!(run.code, 3, "{}", run.all());
     assert!(
@@ -525,4 +527,13 @@ async fn a_secret_broken_during_the_build_stops_the_deploy_before_registering() 
     );
     assert!(run.stderr.contains("65 bytes"), "{}", run.stderr);
     assert_eq!(revision_count(&seed.name).await, 1);
+}
+
+/// A number unique to this moment, for versions no other run has pushed.
+fn unique() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000
 }

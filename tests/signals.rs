@@ -103,7 +103,14 @@ async fn sigterm_during_a_build_stops_the_commands_and_their_children() {
         "[build]\ncontext = \"{}\"\nbefore = [\"sleep {marker} & echo started; wait\"]\n",
         context.path().display()
     );
-    let plan = seed.plan("7.7.7", "healthy", &extra);
+    // A version no other run pushed: an existing tag would be reused and `before` skipped.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000;
+    let version = format!("7.{}.{nanos}", std::process::id());
+    let plan = seed.plan(&version, "healthy", &extra);
     let started = Instant::now();
     let (code, records) = signal_when(&["deploy", path_str(&plan.path)], libc::SIGTERM, |r| {
         let before = r["event"] == "step"
