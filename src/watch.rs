@@ -100,12 +100,20 @@ impl Watch<'_> {
             }
             stats.polls += 1;
             // A hung endpoint never holds the watch past its deadline: the call is cut there.
-            let read = tokio::time::timeout_at(
+            // A signal during the call ends the watch at once, not when the call returns.
+            let call = tokio::time::timeout_at(
                 deadline.max(Instant::now() + MIN_CALL).into(),
                 self.ecs.service(self.cluster, self.service),
-            )
-            .await
-            .unwrap_or_else(|_| {
+            );
+            let read = tokio::select! {
+                r = call => r,
+                sig = &mut signal => {
+                    self.out.clear_bar();
+                    stats.calls = self.ecs.calls() - calls_before;
+                    return Ok((WatchEnd::Interrupted(sig), stats));
+                }
+            };
+            let read = read.unwrap_or_else(|_| {
                 Err(crate::aws::ecs::CallError {
                     kind: ErrorKind::Network,
                     message: format!(
@@ -160,11 +168,18 @@ impl Watch<'_> {
                 .and_then(|c| c.bake_time_in_minutes);
             let after = tracker.service(service, self.started.elapsed());
             if let (true, Some(arn)) = (sd_api, target.service_deployment.as_deref()) {
-                let read = tokio::time::timeout_at(
+                let call = tokio::time::timeout_at(
                     deadline.max(Instant::now() + MIN_CALL).into(),
                     self.ecs.service_deployment(arn),
-                )
-                .await;
+                );
+                let read = tokio::select! {
+                    r = call => r,
+                    sig = &mut signal => {
+                        self.out.clear_bar();
+                        stats.calls = self.ecs.calls() - calls_before;
+                        return Ok((WatchEnd::Interrupted(sig), stats));
+                    }
+                };
                 match read.unwrap_or_else(|_| {
                     Err(crate::aws::ecs::CallError {
                         kind: ErrorKind::Network,

@@ -101,7 +101,9 @@ pub enum ErrorKind {
 }
 
 /// Classifies an SDK error for retry decisions.
-pub fn classify<E, R>(err: &aws_sdk_ecs::error::SdkError<E, R>) -> ErrorKind
+pub fn classify<E>(
+    err: &aws_sdk_ecs::error::SdkError<E, aws_sdk_ecs::config::http::HttpResponse>,
+) -> ErrorKind
 where
     E: ProvideErrorMetadata,
 {
@@ -116,8 +118,13 @@ where
                 | "Throttling"
                 | "TooManyRequestsException"
                 | "RequestLimitExceeded"
-                | "ServerException",
+                | "ServerException"
+                | "InternalFailure"
+                | "ServiceUnavailable",
             ) => ErrorKind::Throttled,
+            // A 5xx without an AWS error code (a proxy's or load balancer's 502/503) is
+            // transient too: the ECS API reference's Common Errors list 5xx as server faults.
+            _ if e.raw().status().as_u16() >= 500 => ErrorKind::Throttled,
             _ => ErrorKind::Other,
         },
         _ => ErrorKind::Other,

@@ -288,7 +288,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                 out.record(
                     "failed",
                     &format!(
-                        "deploy of {} as {new} failed; ECS's circuit breaker is rolling the service back to {}:\n{}",
+                        "deploy of {} as {new} failed; ECS is rolling the service back to {} (its circuit breaker or deployment alarms; the reasons say which):\n{}",
                         plan.version,
                         short_task_definition(to),
                         bullet(reasons)
@@ -306,19 +306,23 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                         verdict_name(v),
                         undo_hint(&plan, &before)
                     ),
-                    None => format!("see `release status {}`", plan.path().display()),
+                    None => format!(
+                        "release could not find ECS's rollback deployment to follow, so it is not confirmed: see `release status {}`",
+                        plan.path().display()
+                    ),
                 };
                 out.record(
                     "summary",
                     &format!(
-                        "deploy of {} as {new} failed and ECS rolled the service back to {} (its circuit breaker): {outcome}; release started no second rollback:\n{}",
+                        "deploy of {} as {new} failed and ECS rolled the service back to {}: {outcome}; release started no second rollback:\n{}",
                         plan.version,
                         short_task_definition(to),
                         bullet(reasons)
                     ),
                     summary(&verdict, json!({ "rolled_back_by": "ecs", "rollback_succeeded": done })),
                 );
-                Ok(if done || rollback.is_none() {
+                // 1 only when the rollback was seen to its end; else 4 (README, Exit codes).
+                Ok(if done {
                     ExitCode::RolledBack
                 } else {
                     ExitCode::Failed

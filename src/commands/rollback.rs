@@ -264,7 +264,7 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
             (
                 ExitCode::RolledBack,
                 format!(
-                    "the rollback to {wanted} failed and ECS's circuit breaker returned the service to {}{}:\n{}",
+                    "the rollback to {wanted} failed and ECS (its circuit breaker or deployment alarms) returned the service to {}{}:\n{}",
                     short_task_definition(to),
                     match back {
                         Some(Verdict::Succeeded { running, desired }) => format!(" ({running}/{desired} running)"),

@@ -109,6 +109,16 @@ pub async fn run(
     }
     names.sort();
     names.dedup();
+    // Secrets Manager secrets referenced through Parameter Store
+    // (`/aws/reference/secretsmanager/…`) can only be read with WithDecryption=true (Systems
+    // Manager user guide, "Referencing AWS Secrets Manager secrets from Parameter Store").
+    for n in &names {
+        if ssm::parameter_name(n).starts_with("/aws/reference/secretsmanager/")
+            && !decrypted.contains(n)
+        {
+            decrypted.push(n.clone());
+        }
+    }
     let existence: Vec<String> = names
         .iter()
         .filter(|n| !decrypted.contains(n))

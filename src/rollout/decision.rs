@@ -276,6 +276,18 @@ pub fn decide(obs: &Observation, target: &Target, elapsed: Duration, limits: Lim
                 };
             }
         }
+        // ECS's own status for our service deployment decides what follows a FAILED list
+        // entry (the two reads are separately consistent): wait for STOPPED or ROLLBACK_*.
+        if sd.is_some() {
+            return progressing_or_timeout(
+                obs,
+                target,
+                Some(ours),
+                elapsed,
+                limits,
+                Some("FAILED; waiting for ECS's service-deployment status".into()),
+            );
+        }
         if ecs_rolls_back(service) && obs.history.failed_reads < ROLLBACK_GRACE_READS {
             return progressing_or_timeout(
                 obs,
@@ -510,13 +522,17 @@ fn ecs_rolled_back(obs: &Observation, target: &Target, primary_task_definition: 
         })
 }
 
-/// Whether the newest events since the deploy started say ECS cannot place a task.
+/// Whether ECS says it cannot place a task: among the events since the deploy started,
+/// the newest placement failure is newer than the newest "has started N tasks" (ECS lists
+/// events newest first). An early placement failure followed by tasks that were placed
+/// and are still starting is not a stall.
 pub fn placement_blocked(service: &Service, since: f64) -> bool {
     service
         .events
         .iter()
         .filter(|e| e.created_at.is_none_or(|t| t + 1.0 >= since))
-        .any(|e| e.message.contains(UNABLE_TO_PLACE))
+        .find(|e| e.message.contains(UNABLE_TO_PLACE) || e.message.contains("has started"))
+        .is_some_and(|e| e.message.contains(UNABLE_TO_PLACE))
 }
 
 fn counts(d: &Deployment) -> Counts {
@@ -910,6 +926,46 @@ mod tests {
             decide_t(&o, &target(), Duration::ZERO, T).name(),
             "superseded"
         );
+    }
+
+    #[test]
+    fn a_failed_list_entry_waits_for_ecs_s_service_deployment_status() {
+        let mut o = obs(
+            vec![dep("ecs-svc/2", "PRIMARY", NEW, 0, Some("FAILED"))],
+            (true, true),
+        );
+        o.history.failed_reads = 10;
+        o.service_deployment = Some(sd("IN_PROGRESS"));
+        assert_eq!(
+            decide_t(&o, &target(), Duration::ZERO, T).name(),
+            "progressing"
+        );
+        o.service_deployment = Some(sd("ROLLBACK_IN_PROGRESS"));
+        assert_eq!(
+            decide_t(&o, &target(), Duration::ZERO, T).name(),
+            "rolled back by ECS"
+        );
+        o.service_deployment = Some(sd("STOPPED"));
+        assert_eq!(decide_t(&o, &target(), Duration::ZERO, T).name(), "failed");
+    }
+
+    #[test]
+    fn a_placement_failure_followed_by_started_tasks_is_not_a_stall() {
+        let event = |id: &str, at: f64, m: &str| crate::rollout::observation::ServiceEvent {
+            id: id.into(),
+            created_at: Some(at),
+            message: m.into(),
+        };
+        let mut s = Service {
+            events: vec![
+            event("b", 20.0, "(service app) has started 2 tasks: (task a) (task b)."),
+            event("a", 10.0, "(service app) was unable to place a task because no container instance met all of its requirements."),
+            ],
+            ..Default::default()
+        };
+        assert!(!placement_blocked(&s, 0.0));
+        s.events.insert(0, event("c", 30.0, "(service app) was unable to place a task because no container instance met all of its requirements."));
+        assert!(placement_blocked(&s, 0.0));
     }
 
     #[test]

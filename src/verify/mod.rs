@@ -15,7 +15,7 @@ use aws_sdk_ecs::types::{DesiredStatus, TaskDefinitionStatus};
 use serde_json::json;
 
 use crate::aws::ecs::{release_tags, Ecs};
-use crate::exit::{ExitCode, Failure, Result};
+use crate::exit::Result;
 use crate::output::{Mode, Output};
 use crate::plan::Plan;
 use crate::rollout::observation::short_task_definition;
@@ -89,8 +89,7 @@ pub async fn run(out: &Output, plan: &Plan, ecs: &Ecs) -> Result<Report> {
         reads += 1;
         let service = ecs
             .existing_service(cluster, name, "nothing to verify")
-            .await
-            .map_err(|f| Failure::new(ExitCode::Verify, f.message))?;
+            .await?;
         let steady = running::steady(&service);
         if steady.is_ok() || reads >= STEADY_READS {
             break (service, steady);
