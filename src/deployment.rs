@@ -170,6 +170,11 @@ impl Deployer<'_> {
             .current_service_deployment
             .clone()
             .filter(|arn| before.current_service_deployment.as_ref() != Some(arn));
+        if service_deployment.is_none() {
+            self.out.info(
+                "ECS named no new service deployment for this UpdateService (no currentServiceDeployment): judging the rollout from the service's deployment list",
+            );
+        }
         let target = Target {
             deployment_id: ours.id.clone(),
             task_definition: task_definition.to_string(),
