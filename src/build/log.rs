@@ -40,7 +40,16 @@ impl BuildLog {
             safe(version),
             std::process::id()
         ));
-        let file = File::create(&path).map_err(|e| {
+        // Readable by the user only: a build's output can carry what its commands print.
+        let file = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+        }
+        .map_err(|e| {
             Failure::new(
                 ExitCode::Build,
                 format!("cannot create the build log {}: {e}", path.display()),
