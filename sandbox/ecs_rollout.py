@@ -50,7 +50,7 @@ Time moves the rollout: the state is advanced lazily, on every call, step by ste
 stored timestamps, so the timeline does not depend on how often clients poll.  One step
 is SANDBOX_STEP seconds (default 1); a deployment whose first container carries the docker
 label "sandbox.scenario" = "slow" takes five times longer per step.  Scenarios: healthy
-(default), slow, crashloop, unhealthy, stuck.
+(default), slow, crashloop, unhealthy, stuck, flaky.
 
 All simulation state hangs off the moto backend object, so POST /moto-api/reset (which
 re-initialises every backend) clears it.  One lock guards everything; the serializer only
@@ -72,7 +72,11 @@ from typing import Any
 LOCK = threading.RLock()
 _tls = threading.local()
 
-SCENARIOS = ("healthy", "slow", "crashloop", "unhealthy", "stuck")
+SCENARIOS = ("healthy", "slow", "crashloop", "unhealthy", "stuck", "flaky")
+# flaky: of a deployment's tasks, the 1st, 2nd, 4th and 5th exit 1 on start and the others run
+# healthy, so failedTasks reaches 2, resets when a task runs (resetOnHealthyTask), reaches 2
+# again: a breaker with threshold 3 trips only if the count never resets.
+FLAKY_CRASHES = (0, 1, 3, 4)
 MAX_EVENTS = 100
 MAX_STOPPED_TASKS = 200
 STEADY_TAG = "sandbox.steady"  # CreateService tag: start already steady (used by seeding)
@@ -738,7 +742,12 @@ class ServiceSim:
         for d in self.deployments:
             for task in list(d.tasks):
                 if task.state == "PENDING":
-                    if d.scenario == "crashloop":
+                    crashes = d.scenario == "crashloop"
+                    if d.scenario == "flaky":
+                        n = getattr(d, "flaky_started", 0)
+                        d.flaky_started = n + 1
+                        crashes = n in FLAKY_CRASHES
+                    if crashes:
                         task.started_at = t
                         task.stop(t, "Essential container in task exited", "EssentialContainerExited", 1)
                         d.failed_tasks += 1

@@ -398,3 +398,25 @@ async fn a_breaker_failure_with_no_completed_deployment_is_failed_not_rolled_bac
     assert_eq!(s["verdict"]["verdict"], "failed", "{s}");
     assert!(run.all().contains("ECS did not roll back"), "{}", run.all());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failed_tasks_that_reset_when_a_task_runs_do_not_fail_a_deploy() {
+    // Tasks 1, 2, 4 and 5 exit 1 (sandbox scenario `flaky`): failedTasks reaches 2, resets
+    // when task 3 runs (resetOnHealthyTask), reaches 2 again; the breaker (threshold 3)
+    // never trips, and release must not count 4 failures either.
+    let seed = seed("flaky");
+    let plan = seed.plan("1.0.0", "flaky", "");
+    let run = deploy(&plan, &seed);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let failed: Vec<i64> = run
+        .records()
+        .iter()
+        .filter(|r| r["event"] == "progress")
+        .filter_map(|r| r["failed"].as_i64())
+        .collect();
+    assert!(
+        failed.iter().any(|f| *f > 0),
+        "failures were seen: {failed:?}"
+    );
+    assert_eq!(summary(&run)["verdict"]["verdict"], "succeeded");
+}

@@ -9,9 +9,9 @@ use aws_sdk_ecs::Client;
 use super::{classify, describe, ErrorKind};
 use crate::exit::Failure;
 use crate::rollout::observation::{
-    CircuitBreaker, Container, Deployment, DeploymentAlarms, DeploymentConfiguration,
-    DeploymentController, Rollback, Service, ServiceDeployment, ServiceEvent,
-    ServiceRevisionSummary, Task,
+    CanaryConfiguration, CircuitBreaker, Container, Deployment, DeploymentAlarms,
+    DeploymentConfiguration, DeploymentController, LinearConfiguration, Rollback, Service,
+    ServiceDeployment, ServiceEvent, ServiceRevisionSummary, Task,
 };
 
 /// An ECS call that failed, classified for retrying.
@@ -527,6 +527,14 @@ pub fn service_from_sdk(s: &ecs::Service) -> Service {
                     alarm_names: a.alarm_names().to_vec(),
                     enable: a.enable(),
                     rollback: a.rollback(),
+                }),
+                canary_configuration: c.canary_configuration().map(|k| CanaryConfiguration {
+                    canary_percent: k.canary_percent(),
+                    canary_bake_time_in_minutes: k.canary_bake_time_in_minutes(),
+                }),
+                linear_configuration: c.linear_configuration().map(|l| LinearConfiguration {
+                    step_percent: l.step_percent(),
+                    step_bake_time_in_minutes: l.step_bake_time_in_minutes(),
                 }),
             }),
         current_service_deployment: s.current_service_deployment().map(Into::into),

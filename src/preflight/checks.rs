@@ -421,13 +421,11 @@ fn strategy_check(plan: &Plan, found: &Found) -> CheckResult {
     let config = s.deployment_configuration.clone().unwrap_or_default();
     let strategy = s.strategy();
     let mut parts = vec![format!("controller ECS, strategy {strategy}")];
-    let bake = config
-        .bake_time_in_minutes
-        .filter(|_| strategy != "ROLLING");
-    if let Some(m) = bake {
-        parts.push(format!("bake {m} min"));
+    let wait = config.designed_wait_minutes();
+    if wait > 0 {
+        parts.push(format!("{wait} min of bake and traffic-shift waits"));
     }
-    match config.deployment_circuit_breaker {
+    match &config.deployment_circuit_breaker {
         Some(b) if b.enable => parts.push(format!(
             "circuit breaker on (rollback {})",
             if b.rollback { "on" } else { "off" }
@@ -436,20 +434,20 @@ fn strategy_check(plan: &Plan, found: &Found) -> CheckResult {
     }
     match config.alarms.as_ref().filter(|a| a.enable) {
         Some(a) => parts.push(format!(
-            "alarms {} (rollback {})",
+            "alarms {} (rollback {}; ECS adds a bake computed from the alarms)",
             a.alarm_names.join(", "),
             if a.rollback { "on" } else { "off" }
         )),
         None => parts.push("no deployment alarms".into()),
     }
     let detail = parts.join(", ");
-    if let Some(m) = bake {
-        let needed = std::time::Duration::from_secs(m.max(0) as u64 * 60) + ROLLOUT_ALLOWANCE;
+    if wait > 0 {
+        let needed = std::time::Duration::from_secs(wait * 60) + ROLLOUT_ALLOWANCE;
         if plan.rollout.timeout < needed {
             return CheckResult::failed(
                 NAME,
                 format!(
-                    "{detail}: rollout.timeout {} is shorter than the bake plus {} for the rollout; set rollout.timeout to at least {}",
+                    "{detail}: rollout.timeout {} is shorter than those waits plus {} for the rollout; set rollout.timeout to at least {}",
                     humantime::format_duration(plan.rollout.timeout),
                     humantime::format_duration(ROLLOUT_ALLOWANCE),
                     humantime::format_duration(needed)

@@ -78,6 +78,56 @@ pub struct DeploymentConfiguration {
     /// linear, canary).
     pub bake_time_in_minutes: Option<i32>,
     pub alarms: Option<DeploymentAlarms>,
+    pub canary_configuration: Option<CanaryConfiguration>,
+    pub linear_configuration: Option<LinearConfiguration>,
+}
+
+/// API_CanaryConfiguration: defaults 5 % and 10 minutes.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CanaryConfiguration {
+    pub canary_percent: Option<f64>,
+    pub canary_bake_time_in_minutes: Option<i32>,
+}
+
+/// API_LinearConfiguration: defaults 10 % per step and 6 minutes between steps (not after
+/// the last).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LinearConfiguration {
+    pub step_percent: Option<f64>,
+    pub step_bake_time_in_minutes: Option<i32>,
+}
+
+impl DeploymentConfiguration {
+    /// How long a rollout of this strategy waits by design: the bake after the shift
+    /// (`bakeTimeInMinutes`, blue/green, linear, canary), plus the canary phase
+    /// (`canaryBakeTimeInMinutes`, default 10) or the waits between linear steps
+    /// (`stepBakeTimeInMinutes`, default 6, between ceil(100 / stepPercent) steps, stepPercent
+    /// default 10). Zero for ROLLING.
+    pub fn designed_wait_minutes(&self) -> u64 {
+        let strategy = self.strategy.as_deref().unwrap_or("ROLLING");
+        if strategy == "ROLLING" {
+            return 0;
+        }
+        let bake = self.bake_time_in_minutes.unwrap_or(0).max(0) as u64;
+        let extra = match strategy {
+            "CANARY" => self
+                .canary_configuration
+                .as_ref()
+                .and_then(|c| c.canary_bake_time_in_minutes)
+                .unwrap_or(10)
+                .max(0) as u64,
+            "LINEAR" => {
+                let c = self.linear_configuration.clone().unwrap_or_default();
+                let step = c.step_percent.unwrap_or(10.0).clamp(0.1, 100.0);
+                let steps = (100.0 / step).ceil() as u64;
+                steps.saturating_sub(1) * c.step_bake_time_in_minutes.unwrap_or(6).max(0) as u64
+            }
+            _ => 0,
+        };
+        bake + extra
+    }
 }
 
 /// `deploymentConfiguration.alarms` (API_DeploymentAlarms).
@@ -267,6 +317,25 @@ pub fn rfc3339_seconds(s: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn designed_waits_follow_the_api_reference_defaults() {
+        let c = |strategy: &str| DeploymentConfiguration {
+            strategy: Some(strategy.into()),
+            bake_time_in_minutes: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(c("ROLLING").designed_wait_minutes(), 0);
+        assert_eq!(c("BLUE_GREEN").designed_wait_minutes(), 5);
+        assert_eq!(c("CANARY").designed_wait_minutes(), 15);
+        assert_eq!(c("LINEAR").designed_wait_minutes(), 5 + 9 * 6);
+        let mut linear = c("LINEAR");
+        linear.linear_configuration = Some(LinearConfiguration {
+            step_percent: Some(25.0),
+            step_bake_time_in_minutes: Some(2),
+        });
+        assert_eq!(linear.designed_wait_minutes(), 5 + 3 * 2);
+    }
 
     #[test]
     fn reads_offsets() {
