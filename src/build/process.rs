@@ -200,13 +200,16 @@ impl Drop for GroupGuard {
         };
         // SAFETY: kill(2) with a negative pid signals the process group the child leads
         // (process_group(0) made its pid the group id); it touches no memory of ours.
-        unsafe {
-            if libc::kill(-pgid, 0) == 0 {
-                libc::kill(-pgid, libc::SIGTERM);
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                libc::kill(-pgid, libc::SIGKILL);
-            }
+        if unsafe { libc::kill(-pgid, 0) } != 0 {
+            return; // the group is gone
         }
+        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+        // SIGKILL for what ignores SIGTERM, a moment later, off the async runtime's threads.
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            // SAFETY: as above.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        });
     }
 }
 
