@@ -20,6 +20,9 @@ pub struct Deployer<'a> {
     pub cluster: &'a str,
     pub service: &'a str,
     pub rollout: &'a RolloutSpec,
+    /// Tag the deployed revision `release:previous` = what ran before (TagResource). Deploy
+    /// registers its revision with that tag already, so it passes false: one call less.
+    pub tag_previous: bool,
 }
 
 /// The end of a watched deployment.
@@ -143,7 +146,7 @@ impl Deployer<'_> {
                 )))
             }
         };
-        if task_definition != before.task_definition {
+        if self.tag_previous && task_definition != before.task_definition {
             // What ran before this revision, for `release rollback` without --to; replaced on
             // every deployment of the revision, so it names the latest one.
             if let Err(e) = self

@@ -66,22 +66,25 @@ pub enum ServiceLookup {
     MissingCluster,
 }
 
+/// ECS API calls made by this process, for measurements (summary `ecs_calls`).
+static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static BY_ACTION: std::sync::Mutex<std::collections::BTreeMap<String, u64>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
 pub struct Ecs {
     client: Client,
     /// The same client without SDK retries, for writes: release decides what is resent.
     writer: Client,
-    /// Number of ECS API calls made (for measurements).
-    calls: std::sync::atomic::AtomicU64,
+
 }
 
 macro_rules! call {
     ($self:ident, $what:expr, $fut:expr) => {{
-        $self
-            .calls
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let what: String = $what;
+        $self.count(&what);
         $fut.await.map_err(|e| CallError {
             kind: classify(&e),
-            message: format!("{}: {}", $what, describe(&e)),
+            message: format!("{}: {}", what, describe(&e)),
             outcome_unknown: outcome_unknown(&e),
         })
     }};
@@ -100,13 +103,27 @@ impl Ecs {
         Ecs {
             client,
             writer,
-            calls: Default::default(),
+
         }
     }
 
-    /// How many ECS API calls this adapter made.
+    /// How many ECS API calls this process made (every adapter: preflight's too).
     pub fn calls(&self) -> u64 {
-        self.calls.load(std::sync::atomic::Ordering::Relaxed)
+        CALLS.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The calls this process made, by action.
+    pub fn calls_by_action(&self) -> std::collections::BTreeMap<String, u64> {
+        BY_ACTION.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    /// Counts one call; `what` starts with the action's name.
+    fn count(&self, what: &str) {
+        CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let action = what.split_whitespace().next().unwrap_or(what).to_string();
+        if let Ok(mut m) = BY_ACTION.lock() {
+            *m.entry(action).or_default() += 1;
+        }
     }
 
     /// The cluster's status (ACTIVE, INACTIVE, …) or None when it does not exist.
@@ -138,8 +155,7 @@ impl Ecs {
             .services(service)
             .send()
             .await;
-        self.calls
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.count("DescribeServices");
         let out = match result {
             Ok(out) => out,
             Err(e) => {
@@ -204,8 +220,7 @@ impl Ecs {
             .include(TaskDefinitionField::Tags)
             .send()
             .await;
-        self.calls
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.count("DescribeTaskDefinition");
         match result {
             Ok(out) => Ok(out
                 .task_definition()

@@ -210,6 +210,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
             cluster,
             service: name,
             rollout: &plan.rollout,
+            tag_previous: false,
         };
         let outcome = deployer.deploy(&new_arn, &before).await?;
         let old = short_task_definition(&before.task_definition).to_string();
@@ -232,7 +233,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                 "task_definition": new_arn, "previous_task_definition": before.task_definition,
                 "deployment": outcome.target.deployment_id, "seconds": started.elapsed().as_secs_f64(),
                 "polls": outcome.stats.polls, "ecs_calls": ecs.calls(), "verdict": verdict,
-                "watch_calls": outcome.stats.calls,
+                "watch_calls": outcome.stats.calls, "ecs_calls_by_action": ecs.calls_by_action(),
                 "service_deployment_api": outcome.stats.service_deployment_api,
             });
             if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {

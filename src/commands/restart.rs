@@ -39,6 +39,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
         cluster,
         service: name,
         rollout: &plan.rollout,
+        tag_previous: false,
     };
     let outcome = deployer.deploy(&current, &before).await?;
     let verdict = match outcome.end {

@@ -221,6 +221,7 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
         cluster: &cluster,
         service: &name,
         rollout: &rollout,
+        tag_previous: true,
     };
     let outcome = deployer.deploy(&target_arn, &before).await?;
     let undo = match args.plan {

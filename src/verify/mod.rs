@@ -106,8 +106,9 @@ pub async fn run(out: &Output, plan: &Plan, ecs: &Ecs) -> Result<Report> {
     // Which revision is the plan's release: the running one if its tag says so, else the
     // newest of the family that carries the plan's version.
     let version = plan.version.as_str();
-    let current_tags = match ecs.task_definition(&service.task_definition).await? {
-        Some((_, tags)) => release_tags(&tags),
+    let running_td = ecs.task_definition(&service.task_definition).await?;
+    let current_tags = match &running_td {
+        Some((_, tags)) => release_tags(tags),
         None => BTreeMap::new(),
     };
     let running_version = current_tags.get("release:version").cloned();
@@ -143,7 +144,13 @@ pub async fn run(out: &Output, plan: &Plan, ecs: &Ecs) -> Result<Report> {
     let expected_revision = release_revision
         .clone()
         .unwrap_or_else(|| service.task_definition.clone());
-    let pinned = match ecs.task_definition(&expected_revision).await? {
+    // The running revision is usually the release: described once, not twice.
+    let described = if expected_revision == service.task_definition {
+        running_td
+    } else {
+        ecs.task_definition(&expected_revision).await?
+    };
+    let pinned = match described {
         Some((td, _)) => running::pinned_digests(&td),
         None => BTreeMap::new(),
     };
