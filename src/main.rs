@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod deployment;
 mod exit;
+mod github;
 mod image_ref;
 mod interrupt;
 mod jinja;

@@ -22,8 +22,31 @@ pub enum Mode {
 pub struct Output {
     mode: Mode,
     verbose: bool,
+    /// `--quiet`: in text modes only warnings, errors and summary/result lines.
+    quiet: bool,
+    /// ANSI colour of status words (terminal mode only).
+    color: bool,
     bar: Mutex<Option<(ProgressBar, Option<Live>)>>,
+    /// Set when running in GitHub Actions (`GITHUB_ACTIONS=true`).
+    github: Option<crate::github::GitHub>,
 }
+
+/// Record kinds `--quiet` keeps: warnings, errors, failures and the final summary and
+/// result lines (`status` and `history` are results themselves).
+const QUIET_KINDS: &[&str] = &[
+    "warning",
+    "error",
+    "failed",
+    "interrupted",
+    "summary",
+    "unchanged",
+    "verify_summary",
+    "result",
+    "change",
+    "service",
+    "deployment",
+    "revision",
+];
 
 /// What the live line shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +70,26 @@ impl Output {
         Output {
             mode,
             verbose,
+            quiet: false,
+            color: false,
             bar: Mutex::new(None),
+            github: crate::github::GitHub::from_env(),
         }
+    }
+
+    /// `--quiet` and `--color`: colour only on a terminal, never with `--color never`, and
+    /// with `auto` not when `NO_COLOR` is set (to anything but the empty string).
+    pub fn configure(mut self, quiet: bool, color: crate::cli::ColorChoice) -> Output {
+        use crate::cli::ColorChoice;
+        self.quiet = quiet;
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        self.color = self.mode == Mode::Terminal
+            && match color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => !no_color,
+            };
+        self
     }
 
     pub fn mode(&self) -> Mode {
@@ -57,6 +98,19 @@ impl Output {
 
     /// A human line; in JSON mode an object `{"event": kind, "message": …, …fields}`.
     pub fn line(&self, kind: &str, message: &str, fields: Value) {
+        let annotation = self
+            .github
+            .as_ref()
+            .and_then(|g| g.observe(kind, message, &fields));
+        if self.mode == Mode::Json || !self.quiet || shown_when_quiet(kind, &fields) {
+            self.show(kind, message, fields);
+        }
+        if let Some(a) = annotation {
+            self.stderr_line(&a);
+        }
+    }
+
+    fn show(&self, kind: &str, message: &str, fields: Value) {
         match self.mode {
             Mode::Json => {
                 let mut obj =
@@ -67,7 +121,33 @@ impl Output {
                 self.stdout_line(&obj.to_string());
             }
             Mode::Plain => self.stderr_line(&format!("{} {}", now_rfc3339(), message)),
+            Mode::Terminal if self.color => self.stderr_line(&colorize(message)),
             Mode::Terminal => self.stderr_line(message),
+        }
+    }
+
+    /// In GitHub Actions, opens a collapsible group in the log (the build's output).
+    pub fn group(&self, title: &str) {
+        if self.github.is_some() {
+            self.stderr_line(&crate::github::group(title));
+        }
+    }
+
+    /// Closes the group [`Output::group`] opened.
+    pub fn end_group(&self) {
+        if self.github.is_some() {
+            self.stderr_line(crate::github::END_GROUP);
+        }
+    }
+
+    /// After a command: in GitHub Actions, a deploy's step outputs and step summary.
+    pub fn finish(&self, deploy: bool, code: i32) {
+        if let (true, Some(g)) = (deploy, &self.github) {
+            if let Err(e) = g.finish_deploy(code) {
+                self.warn(&format!(
+                    "cannot write $GITHUB_OUTPUT or $GITHUB_STEP_SUMMARY: {e}"
+                ));
+            }
         }
     }
 
@@ -172,6 +252,45 @@ impl Output {
     }
 }
 
+/// Whether `--quiet` still prints a record: warnings, errors, summaries and results, and
+/// failed or warning checks.
+fn shown_when_quiet(kind: &str, fields: &Value) -> bool {
+    match kind {
+        "check" => matches!(
+            fields.get("status").and_then(Value::as_str),
+            Some("failed" | "warning")
+        ),
+        "verify_check" => fields.get("passed").and_then(Value::as_bool) == Some(false),
+        _ => QUIET_KINDS.contains(&kind),
+    }
+}
+
+const RED: &str = "\x1b[31m";
+const YELLOW: &str = "\x1b[33m";
+const GREEN: &str = "\x1b[32m";
+const RESET: &str = "\x1b[0m";
+
+/// Colours the status word a line starts with (after indentation or `==> `): failed and
+/// error red, warning yellow, passed green.
+fn colorize(message: &str) -> String {
+    let body = message.trim_start_matches([' ', '=', '>']);
+    let indent = &message[..message.len() - body.len()];
+    let word_end = body
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(body.len());
+    let color = match &body[..word_end] {
+        "failed" | "FAIL" | "error" => RED,
+        "warning" => YELLOW,
+        "passed" | "PASS" => GREEN,
+        _ => return message.to_string(),
+    };
+    format!(
+        "{indent}{color}{}{RESET}{}",
+        &body[..word_end],
+        &body[word_end..]
+    )
+}
+
 /// Now as RFC 3339 UTC with seconds.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
@@ -201,5 +320,36 @@ pub fn short_duration(d: Duration) -> String {
         format!("{}m {:02}s", s / 60, s % 60)
     } else {
         format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_the_status_word_only() {
+        assert_eq!(
+            colorize("failed  secret /x: bad"),
+            "\x1b[31mfailed\x1b[0m  secret /x: bad"
+        );
+        assert_eq!(
+            colorize("  PASS  running"),
+            "  \x1b[32mPASS\x1b[0m  running"
+        );
+        assert_eq!(colorize("warning: x"), "\x1b[33mwarning\x1b[0m: x");
+        assert_eq!(colorize("registered app:2"), "registered app:2");
+        assert_eq!(colorize(""), "");
+    }
+
+    #[test]
+    fn quiet_keeps_warnings_errors_and_results() {
+        assert!(shown_when_quiet("summary", &json!({})));
+        assert!(shown_when_quiet("warning", &json!({})));
+        assert!(shown_when_quiet("check", &json!({"status": "failed"})));
+        assert!(!shown_when_quiet("check", &json!({"status": "passed"})));
+        assert!(!shown_when_quiet("progress", &json!({})));
+        assert!(!shown_when_quiet("step", &json!({})));
+        assert!(!shown_when_quiet("info", &json!({})));
     }
 }

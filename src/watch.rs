@@ -25,6 +25,10 @@ use crate::rollout::decision::{Limits, Progress, Target, Verdict};
 use crate::rollout::observation::{short_task_definition, Service};
 use crate::rollout::tracker::{AfterError, AfterService, Tracker};
 
+/// Plain output prints the progress line at least this often during a watch, even when
+/// nothing changed, so that a CI log (and whoever reads it) sees the wait is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(30);
+
 /// The least time a poll's call gets, even at the deadline (so the last poll can answer).
 const MIN_CALL: Duration = Duration::from_millis(500);
 
@@ -78,7 +82,7 @@ impl Watch<'_> {
         stats.service_deployment_api = sd_api;
         let mut bake_seen: Option<Instant> = None;
         let calls_before = self.ecs.calls();
-        let mut last_line = String::new();
+        let mut last_line = (String::new(), Instant::now());
         let mut delay = Duration::ZERO;
         let _handled = crate::interrupt::Handled::new();
         let signal = crate::interrupt::wait();
@@ -90,13 +94,28 @@ impl Watch<'_> {
             let now = Instant::now();
             // Never sleep past the deadline: the timeout is honoured exactly.
             let wake = (now + delay).min(deadline.max(now));
-            tokio::select! {
-                _ = tokio::time::sleep_until(wake.into()) => {}
-                sig = &mut signal => {
-                    self.out.clear_bar();
-                    stats.calls = self.ecs.calls() - calls_before;
-                    return Ok((WatchEnd::Interrupted(sig), stats));
+            // A poll interval (or a backoff) longer than HEARTBEAT still gets its heartbeat.
+            let plain = self.out.mode() == crate::output::Mode::Plain;
+            loop {
+                let beat = last_line.1 + HEARTBEAT;
+                let until = if plain && !last_line.0.is_empty() {
+                    wake.min(beat)
+                } else {
+                    wake
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until.into()) => {}
+                    sig = &mut signal => {
+                        self.out.clear_bar();
+                        stats.calls = self.ecs.calls() - calls_before;
+                        return Ok((WatchEnd::Interrupted(sig), stats));
+                    }
                 }
+                if Instant::now() >= wake {
+                    break;
+                }
+                self.out.record("progress", &last_line.0, json!({}));
+                last_line.1 = Instant::now();
             }
             stats.polls += 1;
             // A hung endpoint never holds the watch past its deadline: the call is cut there.
@@ -279,7 +298,7 @@ impl Watch<'_> {
         p: &Progress,
         target: &Target,
         bake_left: Option<Duration>,
-        last: &mut String,
+        last: &mut (String, Instant),
     ) {
         let ours = &p.ours;
         let others: Vec<String> = p
@@ -323,8 +342,11 @@ impl Watch<'_> {
             ours.desired.max(0) as u64,
             &bar_text,
         );
-        if *last != line {
-            *last = line.clone();
+        // NDJSON gets a record per change; plain lines also a heartbeat every HEARTBEAT.
+        let heartbeat =
+            self.out.mode() == crate::output::Mode::Plain && last.1.elapsed() >= HEARTBEAT;
+        if last.0 != line || heartbeat {
+            *last = (line.clone(), Instant::now());
             if self.out.mode() != crate::output::Mode::Terminal {
                 self.out.record(
                     "progress",

@@ -562,3 +562,33 @@ async fn deploy_without_image_builds_pins_the_pushed_digest_and_runs_it() {
     assert!(run.stderr.contains("marker-of-deploy"), "{}", run.stderr);
     assert_eq!(revision_count(name).await, 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn in_github_actions_the_build_is_one_group_and_stdout_only_the_image() {
+    let case = Case::new("buildgh");
+    let plan = case.plan("");
+    let run = case.run_env(
+        &["build", path_str(&plan.path), "--verbose"],
+        &[("GITHUB_ACTIONS", "true")],
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let open = lines
+        .iter()
+        .position(|l| l.starts_with("::group::build "))
+        .unwrap_or_else(|| panic!("no group:\n{}", run.stderr));
+    let close = lines
+        .iter()
+        .position(|l| *l == "::endgroup::")
+        .unwrap_or_else(|| panic!("no endgroup:\n{}", run.stderr));
+    assert!(open < close, "{}", run.stderr);
+    // The builder's output (streamed by --verbose) is inside the group.
+    let pushed = lines
+        .iter()
+        .position(|l| l.contains("pushed "))
+        .expect("the push line");
+    assert!(open < pushed && pushed < close, "{}", run.stderr);
+    // stdout is still only the image a pipeline captures.
+    assert_eq!(run.stdout.trim().lines().count(), 1, "{}", run.stdout);
+    printed_digest(&run, &case.repository());
+}

@@ -384,3 +384,27 @@ async fn ctrl_c_stops_watching_not_the_deployment() {
         .unwrap()
         .ends_with(&format!("{}:2", seed.name)));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_output_shows_an_unchanged_wait_at_least_every_30s() {
+    // A poll longer than the heartbeat, and a rollout that never changes: the plain log
+    // must still show a progress line every 30 s (the watch's HEARTBEAT).
+    let seed = seed("heartbeat");
+    let text = seed
+        .plan_text("1.0.0", "stuck", "")
+        .replace("timeout = \"60s\"", "timeout = \"35s\"")
+        .replace("poll    = \"1s\"", "poll    = \"40s\"");
+    let plan = write_plan(&text, None);
+    let run = release(&["deploy", path_str(&plan.path), "--image", &image(&seed)]);
+    assert_eq!(run.code, 5, "{}", run.all());
+    let times: Vec<f64> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains(" running, "))
+        .map(|l| epoch(l.split(' ').next().unwrap()))
+        .collect();
+    assert!(times.len() >= 2, "{}", run.stderr);
+    for pair in times.windows(2) {
+        assert!(pair[1] - pair[0] <= 31.0, "{}", run.stderr);
+    }
+}

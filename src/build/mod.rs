@@ -55,6 +55,7 @@ pub async fn build_and_push(
         ))
     })?;
     let _handled = crate::interrupt::Handled::new();
+    out.group(&format!("build {}:{}", plan.image.repository, plan.version));
     let result = tokio::select! {
         r = run(out, plan, spec, config, opts) => r,
         // Dropping the build stops its children's process groups and removes the private
@@ -65,6 +66,7 @@ pub async fn build_and_push(
         )),
     };
     out.clear_bar();
+    out.end_group();
     result
 }
 

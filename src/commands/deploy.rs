@@ -137,7 +137,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                 pinned.digest,
                 if steady { ", nothing deployed" } else { "; the service is not steady: see `release status`" }
             ),
-            json!({ "task_definition": before.task_definition, "digest": pinned.digest, "version": plan.version.as_str() }),
+            json!({ "task_definition": before.task_definition, "digest": pinned.digest, "image": pinned.image, "version": plan.version.as_str() }),
         );
         let report = crate::verify::run(out, &plan, &ecs).await?;
         return Ok(if report.failed() > 0 {
@@ -235,6 +235,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                 "polls": outcome.stats.polls, "ecs_calls": ecs.calls(), "verdict": verdict,
                 "watch_calls": outcome.stats.calls, "ecs_calls_by_action": ecs.calls_by_action(),
                 "service_deployment_api": outcome.stats.service_deployment_api,
+                "undo": format!("release rollback {} --to {}", plan.path().display(), revision_of(&before.task_definition)),
             });
             if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
                 o.extend(e);

@@ -11,7 +11,7 @@ pub mod rollback;
 pub mod status;
 pub mod verify;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use aws_config::SdkConfig;
 use serde_json::json;
@@ -22,8 +22,27 @@ use crate::exit::Result;
 use crate::output::Output;
 use crate::plan::{Overrides, Plan};
 
-/// The plan `release verify` reads when none is given.
+/// The plan every command reads when none is given (and it exists, where the plan is optional).
 pub const DEFAULT_PLAN: &str = "release.toml";
+
+/// The plan given, else `release.toml` in the current directory; a usage error when neither.
+fn plan_or_default(plan: &Option<PathBuf>) -> Result<PathBuf> {
+    match plan {
+        Some(p) => Ok(p.clone()),
+        None if Path::new(DEFAULT_PLAN).is_file() => Ok(PathBuf::from(DEFAULT_PLAN)),
+        None => Err(crate::exit::Failure::usage(format!(
+            "no PLAN given and no {DEFAULT_PLAN} in the current directory: pass the plan file, e.g. release deploy plans/app.toml"
+        ))),
+    }
+}
+
+/// For commands whose plan is optional: the plan given, else `release.toml` when it exists
+/// and `use_default` (nothing else, such as --cluster and --service, names the service).
+fn optional_plan(plan: &Option<PathBuf>, use_default: bool) -> Option<PathBuf> {
+    plan.clone().or_else(|| {
+        (use_default && Path::new(DEFAULT_PLAN).is_file()).then(|| PathBuf::from(DEFAULT_PLAN))
+    })
+}
 
 /// What every command gets: the output, AWS settings, and plan overrides.
 pub struct Ctx {
@@ -85,8 +104,14 @@ impl Ctx {
 /// Runs the command and returns the process exit code.
 pub async fn run(args: Cli) -> i32 {
     crate::interrupt::install(args.output == Format::Json);
+    match args.command {
+        Command::Completions { shell } => return print_completions(shell),
+        Command::Man => return print_man(),
+        _ => {}
+    }
     let ctx = Ctx {
-        out: Output::new(args.output == Format::Json, args.verbose),
+        out: Output::new(args.output == Format::Json, args.verbose)
+            .configure(args.quiet, args.color),
         aws: aws::Settings {
             region_flag: args.region.clone(),
             profile: args.profile.clone(),
@@ -94,34 +119,47 @@ pub async fn run(args: Cli) -> i32 {
         },
         overrides: Overrides {
             // An empty RELEASE_VERSION (a CI variable defined but not set) means "not given";
-            // an explicit empty --version still fails as not a version.
+            // an explicit empty --release-version still fails as not a version.
             version: args.release_version.clone().filter(|v| {
                 !v.is_empty() || std::env::var("RELEASE_VERSION").map_or(true, |e| !e.is_empty())
             }),
         },
     };
+    let deploy = matches!(args.command, Command::Deploy { .. });
     let result = match &args.command {
         Command::Deploy {
             plan,
             image,
             build,
             checks,
-        } => {
-            let args = deploy::Args {
-                image: image.as_deref(),
-                build: *build,
-                checks: *checks,
-            };
-            deploy::run(&ctx, plan, args).await
-        }
-        Command::Render { plan, image } => render::run(&ctx, plan, image.as_deref()).await,
-        Command::Status { plan } => status::run(&ctx, plan).await,
-        Command::History { plan } => history::run(&ctx, plan).await,
+        } => match plan_or_default(plan) {
+            Ok(plan) => {
+                let args = deploy::Args {
+                    image: image.as_deref(),
+                    build: *build,
+                    checks: *checks,
+                };
+                deploy::run(&ctx, &plan, args).await
+            }
+            Err(e) => Err(e),
+        },
+        Command::Render { plan, image } => match plan_or_default(plan) {
+            Ok(plan) => render::run(&ctx, &plan, image.as_deref()).await,
+            Err(e) => Err(e),
+        },
+        Command::Status { plan } => match plan_or_default(plan) {
+            Ok(plan) => status::run(&ctx, &plan).await,
+            Err(e) => Err(e),
+        },
+        Command::History { plan } => match plan_or_default(plan) {
+            Ok(plan) => history::run(&ctx, &plan).await,
+            Err(e) => Err(e),
+        },
         Command::Export {
             plan,
             from: Some(file),
             ..
-        } => export::from_file(&ctx, plan.as_deref(), file),
+        } => export::from_file(&ctx, optional_plan(plan, true).as_deref(), file),
         Command::Export {
             plan,
             cluster,
@@ -130,15 +168,15 @@ pub async fn run(args: Cli) -> i32 {
         } => {
             export::run(
                 &ctx,
-                plan.as_deref(),
+                optional_plan(plan, cluster.is_none()).as_deref(),
                 cluster.as_deref(),
                 service.as_deref(),
             )
             .await
         }
-        Command::Verify { plan } => match plan {
-            Some(p) => verify::run(&ctx, p).await,
-            None => verify::run(&ctx, Path::new(DEFAULT_PLAN)).await,
+        Command::Verify { plan } => match plan_or_default(plan) {
+            Ok(plan) => verify::run(&ctx, &plan).await,
+            Err(e) => Err(e),
         },
         Command::Rollback {
             plan,
@@ -148,6 +186,7 @@ pub async fn run(args: Cli) -> i32 {
             dry_run,
             timeout,
         } => {
+            let plan = optional_plan(plan, cluster.is_none());
             let args = rollback::Args {
                 plan: plan.as_deref(),
                 to: *to,
@@ -162,11 +201,21 @@ pub async fn run(args: Cli) -> i32 {
             plan,
             image,
             checks,
-        } => preflight::run(&ctx, plan, image.as_deref(), *checks).await,
-        Command::Restart { plan } => restart::run(&ctx, plan).await,
-        Command::Build { plan, build } => build::run(&ctx, plan, *build).await,
+        } => match plan_or_default(plan) {
+            Ok(plan) => preflight::run(&ctx, &plan, image.as_deref(), *checks).await,
+            Err(e) => Err(e),
+        },
+        Command::Restart { plan } => match plan_or_default(plan) {
+            Ok(plan) => restart::run(&ctx, &plan).await,
+            Err(e) => Err(e),
+        },
+        Command::Build { plan, build } => match plan_or_default(plan) {
+            Ok(plan) => build::run(&ctx, &plan, *build).await,
+            Err(e) => Err(e),
+        },
+        Command::Completions { .. } | Command::Man => unreachable!("handled above"),
     };
-    match result {
+    let code = match result {
         Ok(code) => code.code(),
         Err(failure) => {
             ctx.out.clear_bar();
@@ -177,5 +226,38 @@ pub async fn run(args: Cli) -> i32 {
             );
             failure.code.code()
         }
+    };
+    ctx.out.finish(deploy, code);
+    code
+}
+
+/// `release completions SHELL`: the script on stdout.
+fn print_completions(shell: crate::cli::Shell) -> i32 {
+    use clap::CommandFactory;
+    use clap_complete::Shell as S;
+    let shell = match shell {
+        crate::cli::Shell::Bash => S::Bash,
+        crate::cli::Shell::Zsh => S::Zsh,
+        crate::cli::Shell::Fish => S::Fish,
+        crate::cli::Shell::Powershell => S::PowerShell,
+    };
+    let mut cmd = Cli::command();
+    clap_complete::generate(shell, &mut cmd, "release", &mut std::io::stdout());
+    0
+}
+
+/// `release man`: the man page (roff) on stdout.
+fn print_man() -> i32 {
+    use clap::CommandFactory;
+    let mut page = Vec::new();
+    if let Err(e) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
+        eprintln!("error: cannot render the man page: {e}");
+        return crate::exit::ExitCode::Usage.code();
+    }
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(&page).and_then(|_| stdout.flush()) {
+        Ok(()) => 0,
+        Err(_) => 1,
     }
 }

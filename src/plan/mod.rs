@@ -152,7 +152,7 @@ struct RawRollout {
 /// Values given on the command line (or environment) that override the plan.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
-    /// `--version` / `RELEASE_VERSION`.
+    /// `--release-version` / `RELEASE_VERSION`.
     pub version: Option<String>,
 }
 
@@ -735,14 +735,14 @@ fn check_repository(source: &Source, raw: &Text, repository: &str) -> Result<()>
 
 fn resolve_version(source: &Source, raw: &RawPlan, overrides: &Overrides) -> Result<Version> {
     if let Some(v) = &overrides.version {
-        return Version::parse(v).map_err(|e| Failure::usage(format!("--version: {e}")));
+        return Version::parse(v).map_err(|e| Failure::usage(format!("--release-version: {e}")));
     }
     let text = raw.release.as_ref().and_then(|r| r.version.as_ref());
     match text {
         Some(t) => Version::parse(t.get_ref())
             .map_err(|e| Failure::usage(source.error_at(&t.span(), format!("release.version: {e}")))),
         None => Err(Failure::usage(format!(
-            "{}: no version: set release.version in the plan, or pass --version (or RELEASE_VERSION)",
+            "{}: no version: set release.version in the plan, or pass --release-version (or RELEASE_VERSION)",
             source.path.display()
         ))),
     }

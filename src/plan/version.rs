@@ -4,6 +4,10 @@
 //! pre-release `1.64.1-a9`, split into identifiers `a.9` so that `a10` orders after `a9`
 //! as users mean it (semver compares `a9` and `a10` as text); the string as written is
 //! kept for image tags.
+//!
+//! A leading `v` (`v1.2.3`, as git tags are often named, e.g. `$GITHUB_REF_NAME`) is
+//! accepted: it is dropped for ordering (`v1.2.3` orders equal to `1.2.3`) and kept in the
+//! text, so the image tag and `release:version` are `v1.2.3` as written.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -123,6 +127,22 @@ mod tests {
         assert!(p("1.64.1a9") > p("1.64.1a8"));
         assert!(p("v2.0.0") > p("1.99.99"));
         assert_eq!(p("1.0.0+build.1").cmp(&p("1.0.0")), Ordering::Equal);
+    }
+
+    #[test]
+    fn a_leading_v_is_kept_as_written_and_ignored_for_ordering() {
+        let v = Version::parse("v1.2.3").unwrap();
+        assert_eq!(v.as_str(), "v1.2.3");
+        assert_eq!(v.to_string(), "v1.2.3");
+        assert_eq!(v.semver().to_string(), "1.2.3");
+        assert_eq!(v.cmp(&Version::parse("1.2.3").unwrap()), Ordering::Equal);
+        let short = Version::parse("v1.64.1a9").unwrap();
+        assert_eq!(short.as_str(), "v1.64.1a9");
+        assert_eq!(short.semver().to_string(), "1.64.1-a.9");
+        assert!(Version::parse("v1.2.4").unwrap() > v);
+        for bad in ["v", "vv1.2.3", "V1.2.3", "v1.2"] {
+            assert!(Version::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
     }
 
     #[test]

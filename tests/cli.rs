@@ -1,0 +1,134 @@
+//! The command line itself (no sandbox): the tool's version, completions, the man page,
+//! help, the default plan and `--quiet`.
+
+use std::path::Path;
+use std::process::Command;
+
+fn release_in(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_release"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RELEASE_VERSION")
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .expect("run release");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn release(args: &[&str]) -> (i32, String, String) {
+    release_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+}
+
+#[test]
+fn version_prints_the_tools_version() {
+    for flag in ["--version", "-V"] {
+        let (code, stdout, _) = release(&[flag]);
+        assert_eq!(code, 0);
+        assert_eq!(
+            stdout.trim(),
+            format!("release {}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
+
+#[test]
+fn completions_are_generated_for_every_shell() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let (code, stdout, stderr) = release(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}: {stderr}");
+        assert!(!stdout.trim().is_empty(), "{shell}: empty");
+        assert!(
+            stdout.contains("deploy"),
+            "{shell}: no subcommand in\n{stdout}"
+        );
+        assert!(stdout.contains("release-version"), "{shell}");
+    }
+    let (code, _, _) = release(&["completions", "tcsh"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn the_man_page_names_every_command() {
+    let (code, stdout, stderr) = release(&["man"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with(".ie") || stdout.contains(".TH"),
+        "{stdout}"
+    );
+    for name in [
+        "deploy",
+        "preflight",
+        "build",
+        "render",
+        "status",
+        "restart",
+        "rollback",
+        "history",
+        "export",
+        "verify",
+        "completions",
+    ] {
+        assert!(stdout.contains(name), "{name} not in the man page");
+    }
+}
+
+#[test]
+fn long_help_has_examples() {
+    let (code, stdout, _) = release(&["deploy", "--help"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("Examples:"), "{stdout}");
+    assert!(stdout.contains("--release-version"), "{stdout}");
+    assert!(stdout.contains("The plan file"), "{stdout}");
+}
+
+#[test]
+fn without_a_plan_commands_read_release_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    // None there: a usage error that says what to do.
+    let (code, _, stderr) = release_in(dir.path(), &["status"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no release.toml"), "{stderr}");
+    // A release.toml there is read (here: its mistake is reported with its line).
+    std::fs::write(
+        dir.path().join("release.toml"),
+        "[service]\nclustr = \"c\"\n",
+    )
+    .unwrap();
+    for command in [
+        "status",
+        "deploy",
+        "preflight",
+        "render",
+        "history",
+        "restart",
+        "build",
+        "verify",
+        "rollback",
+        "export",
+    ] {
+        let (code, _, stderr) = release_in(dir.path(), &[command]);
+        assert_eq!(code, 2, "{command}: {stderr}");
+        assert!(stderr.contains("release.toml:2:1"), "{command}: {stderr}");
+    }
+}
+
+#[test]
+fn quiet_prints_only_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("release.toml"),
+        "[service]\nclustr = \"c\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = release_in(dir.path(), &["-q", "render"]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("error: "), "{stderr}");
+    // Not a terminal: no colour whatever --color says.
+    let (_, _, stderr) = release_in(dir.path(), &["--color", "always", "render"]);
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+}
