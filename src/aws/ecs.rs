@@ -75,7 +75,6 @@ pub struct Ecs {
     client: Client,
     /// The same client without SDK retries, for writes: release decides what is resent.
     writer: Client,
-
 }
 
 macro_rules! call {
@@ -100,11 +99,7 @@ impl Ecs {
                 .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled())
                 .build(),
         );
-        Ecs {
-            client,
-            writer,
-
-        }
+        Ecs { client, writer }
     }
 
     /// How many ECS API calls this process made (every adapter: preflight's too).
