@@ -16,6 +16,7 @@ use crate::plan::{OnFailure, Plan};
 use crate::preflight::{self, ImageToCheck, PreflightOptions};
 use crate::rollout::decision::Verdict;
 use crate::rollout::observation::{short_task_definition, Service};
+use crate::rollout::settle::{settle, End, Followup};
 use crate::watch::WatchEnd;
 use crate::{build, release_image, template};
 
@@ -140,11 +141,12 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
             json!({ "task_definition": before.task_definition, "digest": pinned.digest, "image": pinned.image, "version": plan.version.as_str() }),
         );
         let report = crate::verify::run(out, &plan, &ecs).await?;
-        return Ok(if report.failed() > 0 {
-            ExitCode::Verify
+        let end = if report.failed() > 0 {
+            End::VerifyFailed
         } else {
-            ExitCode::Success
-        });
+            End::Succeeded
+        };
+        return Ok(settle(end, Followup::Nothing));
     }
 
     out.step(&format!(
@@ -260,19 +262,15 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                         ),
                         json!({ "verify_failed": report.failed() }),
                     );
-                    let code = after_failure(
+                    return after_failure(
                         &deployer,
                         &plan,
                         &before,
                         &new,
+                        End::VerifyFailed,
                         summary(&verdict, json!({ "verify_failed": report.failed() })),
                     )
-                    .await?;
-                    return Ok(if code == ExitCode::Failed {
-                        ExitCode::Verify
-                    } else {
-                        code
-                    });
+                    .await;
                 }
                 out.record(
                     "summary",
@@ -284,7 +282,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                     ),
                     summary(&verdict, json!({})),
                 );
-                Ok(ExitCode::Success)
+                Ok(settle(End::Succeeded, Followup::Nothing))
             }
             Verdict::RolledBackByEcs { to, reasons } => {
                 out.record(
@@ -324,11 +322,10 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                     summary(&verdict, json!({ "rolled_back_by": "ecs", "rollback_succeeded": done })),
                 );
                 // 1 only when the rollback was seen to its end; else 4 (README, Exit codes).
-                Ok(if done {
-                    ExitCode::RolledBack
-                } else {
-                    ExitCode::Failed
-                })
+                Ok(settle(
+                    End::RolledBackByEcs { confirmed: done },
+                    Followup::Nothing,
+                ))
             }
             Verdict::Failed { reasons } => {
                 out.record(
@@ -345,6 +342,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                     &plan,
                     &before,
                     &new,
+                    End::Failed,
                     summary(&verdict, json!({})),
                 )
                 .await
@@ -359,19 +357,15 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                     ),
                     json!({ "reasons": reasons }),
                 );
-                let code = after_failure(
+                after_failure(
                     &deployer,
                     &plan,
                     &before,
                     &new,
+                    End::Stalled,
                     summary(&verdict, json!({})),
                 )
-                .await?;
-                Ok(if code == ExitCode::Failed {
-                    ExitCode::Stalled
-                } else {
-                    code
-                })
+                .await
             }
             Verdict::Superseded {
                 by,
@@ -386,7 +380,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                     ),
                     summary(&verdict, json!({})),
                 );
-                Ok(ExitCode::Failed)
+                Ok(settle(End::Superseded, Followup::Nothing))
             }
             Verdict::TimedOut { progress, reasons } => {
                 out.record(
@@ -398,7 +392,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                     ),
                     summary(&verdict, json!({})),
                 );
-                Ok(ExitCode::Timeout)
+                Ok(settle(End::TimedOut, Followup::Nothing))
             }
             Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
         }
@@ -453,6 +447,7 @@ pub async fn after_failure(
     plan: &Plan,
     before: &Service,
     new: &str,
+    end: End,
     summary: serde_json::Value,
 ) -> Result<ExitCode> {
     let out = deployer.out;
@@ -466,19 +461,19 @@ pub async fn after_failure(
             ),
             summary,
         );
-        return Ok(ExitCode::Failed);
+        return Ok(settle(end, Followup::Left));
     }
     out.step(&format!(
         "rolling back to {old} (rollout.on_failure = \"rollback\")"
     ));
     let rollback = deployer.deploy(&before.task_definition, before).await?;
-    let (code, text) = match rollback.end {
+    let (followup, text) = match rollback.end {
         WatchEnd::Verdict(Verdict::Succeeded { running, desired }) => (
-            ExitCode::RolledBack,
+            Followup::RolledBack,
             format!("release rolled the service back to {old}: {running}/{desired} running"),
         ),
         WatchEnd::Verdict(v) => (
-            ExitCode::Failed,
+            Followup::RollbackFailed,
             format!(
                 "the rollback to {old} did not succeed either ({}); the service needs a person: release status {}",
                 verdict_name(&v),
@@ -500,11 +495,11 @@ pub async fn after_failure(
         );
         o.insert(
             "rollback_succeeded".into(),
-            json!(code == ExitCode::RolledBack),
+            json!(followup == Followup::RolledBack),
         );
     }
     out.record("summary", &text, summary);
-    Ok(code)
+    Ok(settle(end, followup))
 }
 
 fn verdict_name(v: &Verdict) -> &'static str {

@@ -14,6 +14,7 @@ use crate::exit::{ExitCode, Result};
 use crate::output::short_duration;
 use crate::rollout::decision::Verdict;
 use crate::rollout::observation::short_task_definition;
+use crate::rollout::settle::{settle, End, Followup};
 use crate::watch::WatchEnd;
 
 pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
@@ -56,22 +57,27 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     });
     let (code, message) = match &verdict {
         Verdict::Succeeded { running, desired } => (
-            ExitCode::Success,
+            settle(End::Succeeded, Followup::Nothing),
             format!(
                 "restarted {cluster}/{name} on {short}: {running}/{desired} new tasks running, in {}",
                 short_duration(started.elapsed())
             ),
         ),
-        Verdict::RolledBackByEcs { to, reasons } => (
-            ExitCode::RolledBack,
-            format!(
-                "restart of {short} failed and ECS rolled the service back to {}:\n{}",
-                short_task_definition(to),
-                bullet(reasons)
-            ),
-        ),
+        Verdict::RolledBackByEcs { to, reasons } => {
+            let back = deployer.follow_ecs_rollback(to, &current).await?;
+            let confirmed = matches!(back, Some(Verdict::Succeeded { .. }));
+            (
+                settle(End::RolledBackByEcs { confirmed }, Followup::Nothing),
+                format!(
+                    "restart of {short} failed and ECS rolled the service back to {}{}:\n{}",
+                    short_task_definition(to),
+                    if confirmed { "" } else { " (not seen to its end: see `release status`)" },
+                    bullet(reasons)
+                ),
+            )
+        }
         Verdict::Failed { reasons } => (
-            ExitCode::Failed,
+            settle(End::Failed, Followup::Nothing),
             format!(
                 "restart of {short} failed:\n{}\ndeployment {} is left as it is; see `release status {}`",
                 bullet(reasons),
@@ -80,18 +86,18 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
             ),
         ),
         Verdict::Superseded { by, task_definition } => (
-            ExitCode::Failed,
+            settle(End::Superseded, Followup::Nothing),
             format!(
                 "restart was superseded: deployment {by} of {} (not started by this restart) took over",
                 short_task_definition(task_definition)
             ),
         ),
         Verdict::TimedOut { progress, reasons } => (
-            ExitCode::Timeout,
+            settle(End::TimedOut, Followup::Nothing),
             timed_out(&format!("the restart of {short}"), plan.rollout.timeout, progress, reasons),
         ),
         Verdict::Stalled { reasons, .. } => (
-            ExitCode::Stalled,
+            settle(End::Stalled, Followup::Nothing),
             format!(
                 "restart of {short} stalled:\n{}\ndeployment {} is left as it is; see `release status {}`",
                 bullet(reasons),

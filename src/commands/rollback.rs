@@ -18,6 +18,7 @@ use crate::registry::{self, ResolveError};
 use crate::release_image;
 use crate::rollout::decision::Verdict;
 use crate::rollout::observation::short_task_definition;
+use crate::rollout::settle::{settle, End, Followup};
 use crate::watch::WatchEnd;
 
 /// What `rollback` was pointed at.
@@ -245,15 +246,15 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
     });
     let (code, text) = match &verdict {
         Verdict::Succeeded { running, desired } => (
-            ExitCode::Success,
+            settle(End::Succeeded, Followup::Nothing),
             format!("rolled back {cluster}/{name} to {wanted}: {running}/{desired} running"),
         ),
         Verdict::TimedOut { progress, reasons } => (
-            ExitCode::Timeout,
+            settle(End::TimedOut, Followup::Nothing),
             format!("{}; to return to {current}: {undo}", timed_out(&wanted, rollout.timeout, progress, reasons)),
         ),
         Verdict::Failed { reasons } => (
-            ExitCode::Failed,
+            settle(End::Failed, Followup::Nothing),
             format!(
                 "the rollback to {wanted} failed:\n{}\nthe service is left on {wanted} (deployment {}); to return to {current}: {undo}",
                 bullet(reasons),
@@ -262,26 +263,27 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
         ),
         Verdict::RolledBackByEcs { to, reasons } => {
             let back = deployer.follow_ecs_rollback(to, &target_arn).await?;
+            let confirmed = matches!(back, Some(Verdict::Succeeded { .. }));
             (
-                ExitCode::RolledBack,
+                settle(End::RolledBackByEcs { confirmed }, Followup::Nothing),
                 format!(
                     "the rollback to {wanted} failed and ECS (its circuit breaker or deployment alarms) returned the service to {}{}:\n{}",
                     short_task_definition(to),
                     match back {
                         Some(Verdict::Succeeded { running, desired }) => format!(" ({running}/{desired} running)"),
                         Some(_) => " (which did not complete either: see `release status`)".into(),
-                        None => String::new(),
+                        None => " (release could not find its deployment to follow: see `release status`)".into(),
                     },
                     bullet(reasons)
                 ),
             )
         }
         Verdict::Superseded { by, .. } => (
-            ExitCode::Failed,
+            settle(End::Superseded, Followup::Nothing),
             format!("the rollback to {wanted} was superseded by deployment {by}, which release did not start"),
         ),
         Verdict::Stalled { reasons, .. } => (
-            ExitCode::Stalled,
+            settle(End::Stalled, Followup::Nothing),
             format!(
                 "the rollback to {wanted} stalled:\n{}\nthe service is left on {wanted} (deployment {}); to return to {current}: {undo}",
                 bullet(reasons),

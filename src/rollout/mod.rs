@@ -1,8 +1,9 @@
-//! Rollouts: what is observed of a service, the pure decision over it, and the watch's
-//! memory between polls.
+//! Rollouts: what is observed of a service, the pure decision over it, the watch's memory
+//! between polls, and the settlement of a rollout's end into an exit code.
 
 pub mod decision;
 pub mod observation;
+pub mod settle;
 pub mod tracker;
 
 #[cfg(test)]
