@@ -25,6 +25,21 @@ pub struct PinnedImage {
     pub digest: String,
 }
 
+impl PinnedImage {
+    /// The image pinned to a placeholder digest (or its own digest), for checking a template
+    /// offline before the real digest is known.
+    pub fn placeholder(reference: &crate::image_ref::ImageRef) -> PinnedImage {
+        let digest = reference
+            .digest
+            .clone()
+            .unwrap_or_else(|| PLACEHOLDER_DIGEST.to_string());
+        PinnedImage {
+            image: reference.pinned(&digest),
+            digest,
+        }
+    }
+}
+
 /// A rendered, converted, checked request.
 #[derive(Debug, Clone)]
 pub struct Rendered {

@@ -41,7 +41,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
     let reference = release_image::reference(&plan, args.image)?;
     // Everything that can be checked offline is checked before the first AWS call: the
     // template, and the verify checks (their env() values) that run after the deploy.
-    template::render(&plan, &super::render::placeholder(&reference))?;
+    template::render(&plan, &template::PinnedImage::placeholder(&reference))?;
     plan.http_checks()?;
 
     let config = ctx.aws_config(Some(&plan)).await?;

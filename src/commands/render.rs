@@ -11,7 +11,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<Exi
     let plan = ctx.load_plan(plan_path)?;
     let reference = release_image::reference(&plan, image)?;
     // Check the template before asking the registry anything.
-    template::render(&plan, &placeholder(&reference))?;
+    template::render(&plan, &template::PinnedImage::placeholder(&reference))?;
     let config = ctx.aws_config(Some(&plan)).await?;
     let pinned = release_image::resolve(&plan, &config, &reference).await?;
     let rendered = template::render(&plan, &pinned)?;
@@ -19,16 +19,4 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<Exi
     ctx.out
         .result(&serde_json::to_string_pretty(&json).unwrap_or_default());
     Ok(ExitCode::Success)
-}
-
-/// The image pinned to a placeholder digest, for checking a template offline.
-pub fn placeholder(reference: &crate::image_ref::ImageRef) -> template::PinnedImage {
-    let digest = reference
-        .digest
-        .clone()
-        .unwrap_or_else(|| template::PLACEHOLDER_DIGEST.to_string());
-    template::PinnedImage {
-        image: reference.pinned(&digest),
-        digest,
-    }
 }

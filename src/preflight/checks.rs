@@ -50,11 +50,9 @@ pub async fn run(
         ImageToCheck::Existing(r) => Some(r.clone()),
         ImageToCheck::WillBuild => release_image::reference(plan, None).ok(),
     };
-    let for_template = pinned.clone().or_else(|| {
-        placeholder_ref
-            .as_ref()
-            .map(crate::commands::render::placeholder)
-    });
+    let for_template = pinned
+        .clone()
+        .or_else(|| placeholder_ref.as_ref().map(PinnedImage::placeholder));
     let rendered = for_template
         .as_ref()
         .map(|p| (template::render(plan, p), p));
