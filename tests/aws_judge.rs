@@ -6,8 +6,6 @@
 //! (sandbox/README.md lists the behaviours and the AWS pages they follow).
 
 mod common;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -36,18 +34,11 @@ fn deploy(plan: &TestPlan, seed: &Seed) -> Run {
     ])
 }
 
-/// Runs a CloudWatch call through the sandbox's boto3 (the tests have no CloudWatch SDK).
+/// Sets a CloudWatch alarm's state (the tests have no CloudWatch SDK).
 fn set_alarm_state(name: &str, state: &str) {
-    let python = std::env::var("SANDBOX_PYTHON").expect("SANDBOX_PYTHON");
-    let code = format!(
-        "import boto3, os; boto3.client('cloudwatch', endpoint_url=os.environ['AWS_ENDPOINT_URL'], region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing').set_alarm_state(AlarmName='{name}', StateValue='{state}', StateReason='set by the test')"
-    );
-    let out = Command::new(python).args(["-c", &code]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sandbox_python(&format!(
+        "client('cloudwatch').set_alarm_state(AlarmName='{name}', StateValue='{state}', StateReason='set by the test')"
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -114,7 +105,7 @@ async fn with_stale_reads_a_deployment_started_behind_its_back_is_still_supersed
     let mut sent = false;
     let run = release_live(
         &["deploy", path_str(&plan.path), "--image", &image(&seed)],
-        |r| {
+        |r, _| {
             // The moment release's UpdateService answered: another UpdateService takes over.
             if !sent && r["event"] == "deployment" {
                 update_service_now(&seed.name, &other);
@@ -130,16 +121,9 @@ async fn with_stale_reads_a_deployment_started_behind_its_back_is_still_supersed
 /// UpdateService(task definition, forceNewDeployment) through the sandbox's boto3, from a
 /// synchronous callback.
 fn update_service_now(name: &str, task_definition: &str) {
-    let python = std::env::var("SANDBOX_PYTHON").expect("SANDBOX_PYTHON");
-    let code = format!(
-        "import boto3, os; boto3.client('ecs', endpoint_url=os.environ['AWS_ENDPOINT_URL'], region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing').update_service(cluster='{name}', service='{name}', taskDefinition='{task_definition}', forceNewDeployment=True)"
-    );
-    let out = Command::new(python).args(["-c", &code]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    sandbox_python(&format!(
+        "client('ecs').update_service(cluster='{name}', service='{name}', taskDefinition='{task_definition}', forceNewDeployment=True)"
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -234,37 +218,6 @@ async fn a_bake_longer_than_the_timeout_allows_fails_preflight_naming_the_timeou
     assert_eq!(revision_count(&seed.name).await, 1);
 }
 
-/// Spawns `release --output json ARGS`, calling `on_record` for each NDJSON record as it
-/// arrives; returns the run when it ends.
-fn release_live(args: &[&str], mut on_record: impl FnMut(&Value)) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_release"))
-        .arg("--output")
-        .arg("json")
-        .args(args)
-        .env_remove("RELEASE_VERSION")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let err = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
-    let mut stdout = String::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Ok(v) = serde_json::from_str::<Value>(&line) {
-            on_record(&v);
-        }
-        stdout.push_str(&line);
-        stdout.push('\n');
-    }
-    let status = child.wait().unwrap();
-    Run {
-        code: status.code().unwrap_or(-1),
-        stdout,
-        stderr: err.join().unwrap(),
-    }
-}
-
 fn blue_green_plan(seed: &Seed) -> TestPlan {
     let text = seed
         .plan_text("1.0.0", "healthy", "")
@@ -323,7 +276,7 @@ async fn an_alarm_during_the_bake_is_ecs_s_rollback_and_release_starts_no_second
     let mut fired = false;
     let run = release_live(
         &["deploy", path_str(&plan.path), "--image", &image(&seed)],
-        |r| {
+        |r, _| {
             if !fired && r["event"] == "progress" && r["stage"] == "BAKE_TIME" {
                 set_alarm_state(&alarm, "ALARM");
                 fired = true;

@@ -4,24 +4,15 @@
 //! `service.account`, changing nothing.
 
 mod common;
-use std::process::Command;
 
 use common::*;
 
 /// Creates an IAM user with an access key in the sandbox (moto's STS answers
 /// GetCallerIdentity with the user a key belongs to); returns (key id, secret).
 fn iam_user(name: &str) -> (String, String) {
-    let python = std::env::var("SANDBOX_PYTHON").expect("SANDBOX_PYTHON");
-    let code = format!(
-        "import boto3, os; c = boto3.client('iam', endpoint_url=os.environ['AWS_ENDPOINT_URL'], region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing'); c.create_user(UserName='{name}'); k = c.create_access_key(UserName='{name}')['AccessKey']; print(k['AccessKeyId'], k['SecretAccessKey'])"
-    );
-    let out = Command::new(python).args(["-c", &code]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = sandbox_python(&format!(
+        "c = client('iam'); c.create_user(UserName='{name}'); k = c.create_access_key(UserName='{name}')['AccessKey']; print(k['AccessKeyId'], k['SecretAccessKey'])"
+    ));
     let mut parts = text.split_whitespace();
     (
         parts.next().unwrap().to_string(),

@@ -4,8 +4,7 @@
 //! 143 (SIGTERM) and 130 (SIGINT).
 
 mod common;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -16,33 +15,19 @@ fn send(pid: u32, signal: i32) {
     assert_eq!(unsafe { libc::kill(pid as i32, signal) }, 0);
 }
 
-/// Spawns `release --output json ARGS`; sends `signal` at the first NDJSON record `when`
+/// Runs `release --output json ARGS`; sends `signal` at the first NDJSON record `when`
 /// accepts; returns the exit code and every record.
 fn signal_when(args: &[&str], signal: i32, when: impl Fn(&Value) -> bool) -> (i32, Vec<Value>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_release"))
-        .arg("--output")
-        .arg("json")
-        .args(args)
-        .env_remove("RELEASE_VERSION")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut records = Vec::new();
     let mut sent = false;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        let Ok(v) = serde_json::from_str::<Value>(&line.unwrap()) else {
-            continue;
-        };
-        if !sent && when(&v) {
+    let run = release_live(args, |r, pid| {
+        if !sent && when(r) {
             send(pid, signal);
             sent = true;
         }
-        records.push(v);
-    }
+    });
+    let records = run.records();
     assert!(sent, "the moment to signal never came: {records:#?}");
-    (child.wait().unwrap().code().unwrap_or(-1), records)
+    (run.code, records)
 }
 
 /// Whether a `sleep MARKER` process runs.

@@ -244,25 +244,14 @@ impl Ecs {
         input: RegisterTaskDefinitionInput,
     ) -> std::result::Result<ecs::TaskDefinition, CallError> {
         let family = input.family.clone().unwrap_or_default();
-        let mut attempt = 0;
-        let out = loop {
-            attempt += 1;
-            let sent = call!(
+        let out = write(|| async {
+            call!(
                 self,
                 format!("RegisterTaskDefinition {family}"),
                 builder_of(input.clone()).send_with(&self.writer)
-            );
-            match sent {
-                Err(e)
-                    if e.kind == ErrorKind::Throttled
-                        && !e.outcome_unknown
-                        && attempt < WRITE_ATTEMPTS =>
-                {
-                    tokio::time::sleep(write_backoff(attempt)).await;
-                }
-                other => break other?,
-            }
-        };
+            )
+        })
+        .await?;
         out.task_definition().cloned().ok_or_else(|| CallError {
             kind: ErrorKind::Other,
             message: "RegisterTaskDefinition returned no task definition".into(),
@@ -305,10 +294,8 @@ impl Ecs {
     ) -> std::result::Result<Service, CallError> {
         // Sent once per attempt: a forced deployment resent after a lost answer would start
         // a second deployment. Only a throttled (refused) call is sent again.
-        let mut attempt = 0;
-        let out = loop {
-            attempt += 1;
-            let sent = call!(
+        let out = write(|| async {
+            call!(
                 self,
                 format!("UpdateService {cluster}/{service}"),
                 self.writer
@@ -318,18 +305,9 @@ impl Ecs {
                     .task_definition(task_definition)
                     .force_new_deployment(true)
                     .send()
-            );
-            match sent {
-                Err(e)
-                    if e.kind == ErrorKind::Throttled
-                        && !e.outcome_unknown
-                        && attempt < WRITE_ATTEMPTS =>
-                {
-                    tokio::time::sleep(write_backoff(attempt)).await;
-                }
-                other => break other?,
-            }
-        };
+            )
+        })
+        .await?;
         out.service()
             .map(service_from_sdk)
             .ok_or_else(|| CallError {
@@ -466,6 +444,29 @@ impl Ecs {
             }
         }
         Ok(arns)
+    }
+}
+
+/// Sends a write (one attempt per call of `send`), again only when ECS refused it by
+/// throttling, after 1, 2, 4, 8 s; any other error is returned at once.
+async fn write<T, F, Fut>(send: F) -> std::result::Result<T, CallError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, CallError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match send().await {
+            Err(e)
+                if e.kind == ErrorKind::Throttled
+                    && !e.outcome_unknown
+                    && attempt < WRITE_ATTEMPTS =>
+            {
+                tokio::time::sleep(write_backoff(attempt)).await;
+            }
+            other => return other,
+        }
     }
 }
 

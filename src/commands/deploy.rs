@@ -327,11 +327,15 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                     Followup::Nothing,
                 ))
             }
-            Verdict::Failed { reasons } => {
+            Verdict::Failed { reasons } | Verdict::Stalled { reasons, .. } => {
+                let (what, end) = match &verdict {
+                    Verdict::Stalled { .. } => ("stalled", End::Stalled),
+                    _ => ("failed", End::Failed),
+                };
                 out.record(
                     "failed",
                     &format!(
-                        "deploy of {} as {new} failed:\n{}",
+                        "deploy of {} as {new} {what}:\n{}",
                         plan.version,
                         bullet(reasons)
                     ),
@@ -342,27 +346,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                     &plan,
                     &before,
                     &new,
-                    End::Failed,
-                    summary(&verdict, json!({})),
-                )
-                .await
-            }
-            Verdict::Stalled { reasons, .. } => {
-                out.record(
-                    "failed",
-                    &format!(
-                        "deploy of {} as {new} stalled:\n{}",
-                        plan.version,
-                        bullet(reasons)
-                    ),
-                    json!({ "reasons": reasons }),
-                );
-                after_failure(
-                    &deployer,
-                    &plan,
-                    &before,
-                    &new,
-                    End::Stalled,
+                    end,
                     summary(&verdict, json!({})),
                 )
                 .await

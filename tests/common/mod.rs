@@ -264,3 +264,56 @@ pub async fn wait_for_revisions(family: &str, n: usize) {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// Runs Python code with the sandbox's boto3, for calls the tests' SDKs lack (CloudWatch,
+/// IAM) or that must happen from a synchronous callback; returns its stdout. The code gets
+/// `client(name)`, a boto3 client on the sandbox's endpoint.
+pub fn sandbox_python(code: &str) -> String {
+    let python = std::env::var("SANDBOX_PYTHON").expect("SANDBOX_PYTHON (from .sandbox/env)");
+    let prelude = "import boto3, os\n\
+def client(name):\n    return boto3.client(name, endpoint_url=os.environ['AWS_ENDPOINT_URL'], region_name='us-east-1', aws_access_key_id='testing', aws_secret_access_key='testing')\n";
+    let out = Command::new(python)
+        .args(["-c", &format!("{prelude}{code}")])
+        .output()
+        .expect("run the sandbox's python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into()
+}
+
+/// Spawns `release --output json ARGS` and calls `on_record(record, pid)` for each NDJSON
+/// record as it arrives (to act at a moment of the run: send a signal, change AWS); returns
+/// the run when it ends.
+pub fn release_live(args: &[&str], mut on_record: impl FnMut(&Value, u32)) -> Run {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_release"))
+        .arg("--output")
+        .arg("json")
+        .args(args)
+        .env_remove("RELEASE_VERSION")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run release");
+    let pid = child.id();
+    let stderr = child.stderr.take().unwrap();
+    let err = std::thread::spawn(move || std::io::read_to_string(stderr).unwrap_or_default());
+    let mut stdout = String::new();
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Ok(v) = serde_json::from_str::<Value>(&line) {
+            on_record(&v, pid);
+        }
+        stdout.push_str(&line);
+        stdout.push('\n');
+    }
+    let status = child.wait().unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout,
+        stderr: err.join().unwrap(),
+    }
+}
