@@ -408,3 +408,30 @@ async fn plain_output_shows_an_unchanged_wait_at_least_every_30s() {
         assert!(pair[1] - pair[0] <= 31.0, "{}", run.stderr);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_reports_every_refusal_at_once() {
+    let seed = seed("rbmany");
+    // The plan names another family, and --to names a revision that does not exist.
+    let text = seed.plan_text("1.0.0", "healthy", "").replacen(
+        &format!("family   = \"{}\"", seed.name),
+        "family   = \"some-other-family\"",
+        1,
+    );
+    let plan = write_plan(&text, None);
+    let run = release(&["rollback", path_str(&plan.path), "--to", "999"]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(run.stderr.contains("rollback refused"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the plan's task_definition.family is some-other-family"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("revision 999 of family"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(service(&seed.name, &seed.name).await.deployments().len(), 1);
+}

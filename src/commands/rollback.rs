@@ -21,6 +21,14 @@ use crate::rollout::observation::short_task_definition;
 use crate::rollout::settle::{settle, End, Followup};
 use crate::watch::WatchEnd;
 
+/// The rollback's pre-checks failed: every problem, one failure (exit 3), nothing changed.
+fn refused(problems: &[String]) -> Failure {
+    Failure::new(
+        ExitCode::Preflight,
+        format!("rollback refused; nothing changed:\n{}", bullet(problems)),
+    )
+}
+
 /// What `rollback` was pointed at.
 pub struct Args<'a> {
     pub plan: Option<&'a Path>,
@@ -73,13 +81,22 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
                 "service {name} runs `{current_arn}`, not a family:revision"
             ))
         })?;
+    // Every pre-check runs, and all their problems are reported together (exit 3, nothing
+    // changed), as preflight does.
+    let mut problems: Vec<String> = Vec::new();
     if let Some(p) = &plan {
         if p.task_definition.family != family {
-            return Err(Failure::new(
-                ExitCode::Preflight,
-                format!("service {name} runs family {family}, but the plan's task_definition.family is {}", p.task_definition.family),
+            problems.push(format!(
+                "service {name} runs family {family}, but the plan's task_definition.family is {}",
+                p.task_definition.family
             ));
         }
+    }
+    if before.controller() != "ECS" {
+        problems.push(format!(
+            "service {name} uses the {} deployment controller: ECS accepts no task definition through UpdateService for it",
+            before.controller()
+        ));
     }
     let current_tags = match ecs.task_definition(&current_arn).await? {
         Some((_, tags)) => release_tags(&tags),
@@ -114,10 +131,10 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
         return Ok(ExitCode::Success);
     }
     if to < 1 {
-        return Err(Failure::new(
-            ExitCode::Preflight,
-            format!("there is no revision before {family}:{current_rev}"),
+        problems.push(format!(
+            "there is no revision before {family}:{current_rev}"
         ));
+        return Err(refused(&problems));
     }
     let wanted = format!("{family}:{to}");
     let Some((td, tags)) = ecs.task_definition(&wanted).await? else {
@@ -126,24 +143,21 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
             .await
             .ok()
             .and_then(|r| r.last().map(|a| short_task_definition(a).to_string()));
-        return Err(Failure::new(
-            ExitCode::Preflight,
-            format!(
-                "revision {to} of family {family} does not exist{}; nothing changed",
-                latest
-                    .map(|l| format!(" (the latest is {l})"))
-                    .unwrap_or_default()
-            ),
+        problems.push(format!(
+            "revision {to} of family {family} does not exist{}",
+            latest
+                .map(|l| format!(" (the latest is {l})"))
+                .unwrap_or_default()
         ));
+        return Err(refused(&problems));
     };
     let status = td
         .status()
         .map(|s| s.as_str().to_string())
         .unwrap_or_default();
     if status != "ACTIVE" {
-        return Err(Failure::new(
-            ExitCode::Preflight,
-            format!("revision {wanted} is {status} (deregistered): ECS cannot deploy it; nothing changed"),
+        problems.push(format!(
+            "revision {wanted} is {status} (deregistered): ECS cannot deploy it"
         ));
     }
     let target_arn = td.task_definition_arn().unwrap_or(&wanted).to_string();
@@ -183,13 +197,13 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
         }
     }
     if !missing.is_empty() {
-        return Err(Failure::new(
-            ExitCode::Preflight,
-            format!(
-                "revision {wanted} cannot run: its images do not resolve:\n{}\nnothing changed",
-                bullet(&missing)
-            ),
+        problems.push(format!(
+            "revision {wanted} cannot run: its images do not resolve:\n{}",
+            bullet(&missing)
         ));
+    }
+    if !problems.is_empty() {
+        return Err(refused(&problems));
     }
 
     let show = |tags: &std::collections::BTreeMap<String, String>, key: &str| {
