@@ -64,7 +64,8 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         force: args.checks.force,
         allow_downgrade: args.checks.allow_downgrade,
     };
-    let (report, resolved) = preflight::run(out, &plan, &config, to_check, &opts).await?;
+    let (report, resolved, snapshot) =
+        preflight::checks::run_with_snapshot(out, &plan, &config, to_check, &opts).await?;
     if report.failed() {
         out.record(
             "summary",
@@ -110,18 +111,25 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
             ));
         }
     }
-    // Read now, after a build that may have taken minutes: what runs just before we change it.
-    let before = ecs
-        .existing_service(cluster, name, "nothing was registered or deployed")
-        .await?;
+    // What runs just before we change it: preflight's reading when nothing was built in
+    // between (it is seconds old); read again after a build, which may have taken minutes.
+    let (before, running_tags) = match snapshot.filter(|_| !builds) {
+        Some(s) => (s.service, s.running_tags),
+        None => {
+            let before = ecs
+                .existing_service(cluster, name, "nothing was registered or deployed")
+                .await?;
+            let tags = match ecs.task_definition(&before.task_definition).await? {
+                Some((_, tags)) => release_tags(&tags),
+                None => Default::default(),
+            };
+            (before, tags)
+        }
+    };
     let rendered = template::render(&plan, &pinned)?;
     let content_hash = rendered.content_hash.clone();
 
     // Register nothing when the running revision already has this content and digest.
-    let running_tags = match ecs.task_definition(&before.task_definition).await? {
-        Some((_, tags)) => release_tags(&tags),
-        None => Default::default(),
-    };
     let identical = running_tags.get("release:content") == Some(&rendered.content_hash)
         && running_tags.get("release:digest") == Some(&pinned.digest)
         && running_tags.get("release:version").map(String::as_str) == Some(plan.version.as_str());
@@ -141,12 +149,31 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
             json!({ "task_definition": before.task_definition, "digest": pinned.digest, "image": pinned.image, "version": plan.version.as_str() }),
         );
         let report = crate::verify::run(out, &plan, &ecs).await?;
-        let end = if report.failed() > 0 {
-            End::VerifyFailed
+        let (end, result) = if report.failed() > 0 {
+            (End::VerifyFailed, "verify_failed")
         } else {
-            End::Succeeded
+            (End::Succeeded, "unchanged")
         };
-        return Ok(settle(end, Followup::Nothing));
+        let code = settle(end, Followup::Nothing);
+        // Every deploy ends with its summary, a no-op included.
+        out.record(
+            "summary",
+            &format!(
+                "nothing to do: {} already runs {} ({}); {} in {}",
+                short_task_definition(&before.task_definition),
+                plan.version,
+                pinned.digest,
+                if report.failed() > 0 { "verify failed" } else { "verified" },
+                short_duration(started.elapsed())
+            ),
+            json!({
+                "result": result, "exit_code": code.code(), "version": plan.version.as_str(),
+                "digest": pinned.digest, "image": pinned.image, "task_definition": before.task_definition,
+                "seconds": started.elapsed().as_secs_f64(), "ecs_calls": ecs.calls(),
+                "ecs_calls_by_action": ecs.calls_by_action(),
+            }),
+        );
+        return Ok(code);
     }
 
     out.step(&format!(

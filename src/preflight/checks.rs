@@ -35,6 +35,27 @@ pub async fn run(
     image: ImageToCheck,
     opts: &PreflightOptions,
 ) -> Result<(Report, Option<PinnedImage>)> {
+    let (report, pinned, _) = run_with_snapshot(out, plan, config, image, opts).await?;
+    Ok((report, pinned))
+}
+
+/// What preflight read of the service, for a deploy that goes on at once (no build in
+/// between) to reuse instead of reading it again.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub service: Service,
+    /// The running revision's `release:*` tags.
+    pub running_tags: BTreeMap<String, String>,
+}
+
+/// [`run`], also returning the service as preflight read it (None when it could not).
+pub async fn run_with_snapshot(
+    out: &Output,
+    plan: &Plan,
+    config: &SdkConfig,
+    image: ImageToCheck,
+    opts: &PreflightOptions,
+) -> Result<(Report, Option<PinnedImage>, Option<Snapshot>)> {
     let started = Instant::now();
     out.spinner("running preflight checks");
     let ecs = Ecs::new(config);
@@ -170,7 +191,17 @@ pub async fn run(
     };
     out.clear_bar();
     report.print(out);
-    Ok((report, pinned))
+    let snapshot = match (&env.found, &env.running) {
+        (Found::Service(service), Ok(running)) => Some(Snapshot {
+            service: (**service).clone(),
+            running_tags: running
+                .as_ref()
+                .map(|(_, tags)| release_tags(tags))
+                .unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    Ok((report, pinned, snapshot))
 }
 
 /// The `[[preflight.secret]]` rules again, just before registering: a build can take minutes,
@@ -217,8 +248,22 @@ enum Found {
 async fn environment(ecs: &Ecs, plan: &Plan) -> Environment {
     let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
     let family = plan.task_definition.family.as_str();
-    let (status, lookup) = tokio::join!(ecs.cluster_status(cluster), ecs.service(cluster, name));
+    let lookup = ecs.service(cluster, name).await;
+    // An ACTIVE service means an ACTIVE cluster (DeleteCluster refuses a cluster that still
+    // holds active services: ClusterContainsServicesException), so DescribeClusters is asked
+    // only when the service does not settle it.
+    let holds_active_service =
+        matches!(&lookup, Ok(ServiceLookup::Found(s)) if s.status == "ACTIVE");
+    let status = if holds_active_service {
+        Ok(Some("ACTIVE".to_string()))
+    } else {
+        ecs.cluster_status(cluster).await
+    };
     let cluster_check = match &status {
+        Ok(Some(s)) if s == "ACTIVE" && holds_active_service => CheckResult::passed(
+            "cluster",
+            format!("cluster {cluster} is ACTIVE (it holds the ACTIVE service {name})"),
+        ),
         Ok(Some(s)) if s == "ACTIVE" => {
             CheckResult::passed("cluster", format!("cluster {cluster} is ACTIVE"))
         }
