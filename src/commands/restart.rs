@@ -53,7 +53,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let summary = json!({
         "task_definition": current, "deployment": outcome.target.deployment_id,
         "seconds": started.elapsed().as_secs_f64(), "polls": outcome.stats.polls,
-        "ecs_calls": ecs.calls(), "verdict": verdict,
+        "ecs_calls": ecs.calls(), "ecs_calls_by_action": ecs.calls_by_action(), "verdict": verdict,
     });
     let (code, message) = match &verdict {
         Verdict::Succeeded { running, desired } => (

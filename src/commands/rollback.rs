@@ -256,7 +256,7 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
     let summary = json!({
         "from": current_arn, "to": target_arn, "deployment": outcome.target.deployment_id,
         "seconds": started.elapsed().as_secs_f64(), "polls": outcome.stats.polls,
-        "ecs_calls": ecs.calls(), "verdict": verdict,
+        "ecs_calls": ecs.calls(), "ecs_calls_by_action": ecs.calls_by_action(), "verdict": verdict,
     });
     let (code, text) = match &verdict {
         Verdict::Succeeded { running, desired } => (
