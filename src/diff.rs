@@ -74,7 +74,7 @@ pub fn normalise(doc: &Value) -> Normalised {
                 }
                 for list in ["environment", "secrets"] {
                     if let Some(Value::Array(items)) = c.get_mut(list) {
-                        items.sort_by(|a, b| name_of(a).cmp(&name_of(b)));
+                        items.sort_by_key(name_of);
                     }
                 }
             }

@@ -28,7 +28,7 @@ pub async fn run(ctx: &Ctx, cluster: &str, service: &str, dir: &Path) -> Result<
     let out = &ctx.out;
     let plan_path = dir.join("plans").join(format!("{service}.toml"));
     // Refuse early, before any AWS call, when the plan exists; the template's name needs the family.
-    refuse_existing(&[plan_path.clone()])?;
+    refuse_existing(std::slice::from_ref(&plan_path))?;
     let config = ctx.aws_config(None).await?;
     let region = config
         .region()
