@@ -4,6 +4,7 @@
 //! (build or reuse the image, register or not, deploy or not). Changes nothing.
 //! Exit 0 when deploy would do nothing, 16 when it would register and deploy.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use aws_config::SdkConfig;
@@ -138,7 +139,8 @@ pub async fn show(
         &pretty(&after.doc),
         &format!("running {current} ({cluster}/{name})"),
         &format!("{} (version {})", plan.path().display(), plan.version),
-        out.mode() == Mode::Terminal && out.color(),
+        // Colour only when the diff itself goes to a terminal, not into a file or a pipe.
+        out.mode() == Mode::Terminal && out.color() && std::io::stdout().is_terminal(),
     );
     if out.mode() != Mode::Json && !unified.is_empty() {
         out.result(unified.trim_end());
