@@ -88,6 +88,35 @@ pub enum Command {
         build: BuildFlags,
         #[command(flatten)]
         checks: CheckFlags,
+        /// Run the preflight, show what would change (as `release diff`) and stop: nothing is built, pushed, registered or deployed (exit 16 when the deploy would change something).
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show what a deploy would change: the rendered task definition against the running revision.
+    #[command(
+        after_long_help = "Examples:\n  release diff plans/sales-prod.toml\n  release diff plans/sales-prod.toml --image 123456789012.dkr.ecr.us-east-1.amazonaws.com/app@sha256:…\n  release --output json diff plans/sales-prod.toml | jq '.changes'\n\nExit status: 0 when deploy would do nothing, 16 when it would register and deploy a revision."
+    )]
+    Diff {
+        /// The plan file (TOML; default: release.toml in the current directory).
+        plan: Option<PathBuf>,
+        /// Compare with this existing image (`repo:tag` or `repo@sha256:…`) instead of the plan's release tag.
+        #[arg(long, value_name = "REF")]
+        image: Option<String>,
+    },
+    /// Write a plan and a template from a service that runs now: the start of a first release.
+    #[command(
+        after_long_help = "Examples:\n  release init --cluster sales-prod --service sales-prod-nginx_catalog\n  release init --cluster sales-prod --service sales-prod-nginx_catalog --region us-east-1 --dir infra\n\nWrites DIR/plans/SERVICE.toml and DIR/templates/FAMILY.json; refuses to overwrite either (exit 2)."
+    )]
+    Init {
+        /// The ECS cluster the service runs in.
+        #[arg(long)]
+        cluster: String,
+        /// The ECS service to start from.
+        #[arg(long)]
+        service: String,
+        /// The directory to write plans/ and templates/ under.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        dir: PathBuf,
     },
     /// Run every check deploy runs before its first change, and change nothing.
     #[command(

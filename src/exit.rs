@@ -42,6 +42,9 @@ pub enum ExitCode {
     /// one, for `rollout.stall` (left in place; with `on_failure = "rollback"` a successful
     /// rollback exits 1).
     Stalled = 15,
+    /// `release diff` / `release deploy --dry-run`: deploying the plan would change something
+    /// (register a revision and deploy it); nothing was changed.
+    Changes = 16,
     /// Ended by SIGHUP (the terminal closed).
     HungUp = 129,
     /// Interrupted (Ctrl-C, SIGINT); a deployment being watched goes on.

@@ -5,6 +5,7 @@ mod build;
 mod cli;
 mod commands;
 mod deployment;
+mod diff;
 mod exit;
 mod github;
 mod image_ref;

@@ -43,6 +43,7 @@ const QUIET_KINDS: &[&str] = &[
     "verify_summary",
     "result",
     "change",
+    "diff",
     "service",
     "deployment",
     "revision",
@@ -94,6 +95,11 @@ impl Output {
 
     pub fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// Whether terminal output is coloured (`--color`, `NO_COLOR`; never off a terminal).
+    pub fn color(&self) -> bool {
+        self.color
     }
 
     /// A human line; in JSON mode an object `{"event": kind, "message": …, …fields}`.

@@ -26,6 +26,8 @@ pub struct Args<'a> {
     pub image: Option<&'a str>,
     pub build: BuildFlags,
     pub checks: CheckFlags,
+    /// `--dry-run`: preflight and the diff, then stop (nothing built, registered, deployed).
+    pub dry_run: bool,
 }
 
 pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode> {
@@ -76,6 +78,23 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
             report.summary_fields(),
         );
         return Ok(ExitCode::Preflight);
+    }
+    if args.dry_run {
+        let source = match resolved {
+            Some(p) if args.image.is_some() => super::diff::ImageSource::Given(p),
+            Some(p) => super::diff::ImageSource::Registry(p),
+            None => {
+                super::diff::image_source(
+                    &plan,
+                    &config,
+                    &reference,
+                    args.image.is_some(),
+                    args.build.rebuild,
+                )
+                .await?
+            }
+        };
+        return super::diff::show(ctx, &plan, &config, source).await;
     }
     let pinned = if builds {
         let opts = build::BuildOptions {

@@ -2,8 +2,10 @@
 
 pub mod build;
 pub mod deploy;
+pub mod diff;
 pub mod export;
 pub mod history;
+pub mod init;
 pub mod preflight;
 pub mod render;
 pub mod restart;
@@ -125,19 +127,22 @@ pub async fn run(args: Cli) -> i32 {
             }),
         },
     };
-    let deploy = matches!(args.command, Command::Deploy { .. });
+    // A dry run is no deploy: it writes no GitHub step outputs.
+    let deploy = matches!(args.command, Command::Deploy { dry_run: false, .. });
     let result = match &args.command {
         Command::Deploy {
             plan,
             image,
             build,
             checks,
+            dry_run,
         } => match plan_or_default(plan) {
             Ok(plan) => {
                 let args = deploy::Args {
                     image: image.as_deref(),
                     build: *build,
                     checks: *checks,
+                    dry_run: *dry_run,
                 };
                 deploy::run(&ctx, &plan, args).await
             }
@@ -147,6 +152,15 @@ pub async fn run(args: Cli) -> i32 {
             Ok(plan) => render::run(&ctx, &plan, image.as_deref()).await,
             Err(e) => Err(e),
         },
+        Command::Diff { plan, image } => match plan_or_default(plan) {
+            Ok(plan) => diff::run(&ctx, &plan, image.as_deref()).await,
+            Err(e) => Err(e),
+        },
+        Command::Init {
+            cluster,
+            service,
+            dir,
+        } => init::run(&ctx, cluster, service, dir).await,
         Command::Status { plan } => match plan_or_default(plan) {
             Ok(plan) => status::run(&ctx, &plan).await,
             Err(e) => Err(e),

@@ -317,3 +317,73 @@ pub fn release_live(args: &[&str], mut on_record: impl FnMut(&Value, u32)) -> Ru
         stderr: err.join().unwrap(),
     }
 }
+
+/// `release init` of a seeded service into a fresh temp dir: the dir and the plan's path.
+pub fn init_plan(seed: &Seed) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = release(&[
+        "init",
+        "--cluster",
+        &seed.name,
+        "--service",
+        &seed.name,
+        "--dir",
+        path_str(dir.path()),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let plan = dir.path().join("plans").join(format!("{}.toml", seed.name));
+    assert!(plan.is_file(), "{}", run.all());
+    (dir, plan)
+}
+
+/// The decrypted value of an SSM parameter (for tests that check it is shown nowhere).
+pub async fn secret_value(name: &str) -> String {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await;
+    aws_sdk_ssm::Client::new(&config)
+        .get_parameter()
+        .name(name)
+        .with_decryption(true)
+        .send()
+        .await
+        .unwrap()
+        .parameter()
+        .unwrap()
+        .value()
+        .unwrap()
+        .to_string()
+}
+
+/// Builds and pushes a new image (a FROM scratch image with a unique file) to the sandbox
+/// registry's `app` repository; its reference `registry/app:tag`.
+pub fn push_other_image(seed: &Seed, tag: &str) -> String {
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("marker"), format!("{tag}\n")).unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM scratch\nCOPY marker /marker\n",
+    )
+    .unwrap();
+    let reference = format!("{}/app:{tag}", seed.registry);
+    let build = Command::new("docker")
+        .args(["build", "-q", "-t", &reference, path_str(ctx.path())])
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .expect("run docker build");
+    assert!(
+        build.status.success(),
+        "docker build: {}",
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let push = Command::new("docker")
+        .args(["push", &reference])
+        .output()
+        .expect("run docker push");
+    assert!(
+        push.status.success(),
+        "docker push: {}",
+        String::from_utf8_lossy(&push.stderr)
+    );
+    reference
+}

@@ -1,0 +1,226 @@
+//! `release diff PLAN [--image REF]` (and `release deploy PLAN --dry-run`): the task
+//! definition the plan renders against the revision the service runs, normalised
+//! (`crate::diff`), as a unified diff and a structured record, and what deploy would do
+//! (build or reuse the image, register or not, deploy or not). Changes nothing.
+//! Exit 0 when deploy would do nothing, 16 when it would register and deploy.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use aws_config::SdkConfig;
+use serde_json::{json, Value};
+
+use super::Ctx;
+use crate::aws::ecs::{release_tags, Ecs};
+use crate::exit::{ExitCode, Failure, Result};
+use crate::image_ref::ImageRef;
+use crate::output::Mode;
+use crate::plan::Plan;
+use crate::rollout::observation::short_task_definition;
+use crate::template::{PinnedImage, PLACEHOLDER_DIGEST};
+use crate::{diff, release_image, taskdef, template};
+
+/// Where the image of the release would come from.
+pub enum ImageSource {
+    /// `--image`, resolved to its digest.
+    Given(PinnedImage),
+    /// The plan's release tag, already in the registry (reused, nothing built).
+    Registry(PinnedImage),
+    /// Not in the registry (or `--rebuild`): deploy would build and push it.
+    WillBuild(ImageRef),
+}
+
+pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<ExitCode> {
+    let plan = ctx.load_plan(plan_path)?;
+    let reference = release_image::reference(&plan, image)?;
+    // Check the template before asking anything.
+    template::render(&plan, &template::PinnedImage::placeholder(&reference))?;
+    let config = ctx.aws_config(Some(&plan)).await?;
+    let source = image_source(&plan, &config, &reference, image.is_some(), false).await?;
+    show(ctx, &plan, &config, source).await
+}
+
+/// Resolves the image deploy would run, without building anything.
+pub async fn image_source(
+    plan: &Plan,
+    config: &SdkConfig,
+    reference: &ImageRef,
+    given: bool,
+    rebuild: bool,
+) -> Result<ImageSource> {
+    if given {
+        return Ok(ImageSource::Given(
+            release_image::resolve(plan, config, reference).await?,
+        ));
+    }
+    if plan.build.is_none() {
+        return Ok(ImageSource::Registry(
+            release_image::resolve(plan, config, reference).await?,
+        ));
+    }
+    if rebuild {
+        return Ok(ImageSource::WillBuild(reference.clone()));
+    }
+    match release_image::resolve(plan, config, reference).await {
+        Ok(p) => Ok(ImageSource::Registry(p)),
+        Err(f) if f.code == ExitCode::Preflight => Ok(ImageSource::WillBuild(reference.clone())),
+        Err(e) => Err(e),
+    }
+}
+
+/// Compares, prints, and returns 0 (nothing would change) or 16 (deploy would register and
+/// deploy a revision).
+pub async fn show(
+    ctx: &Ctx,
+    plan: &Plan,
+    config: &SdkConfig,
+    source: ImageSource,
+) -> Result<ExitCode> {
+    let out = &ctx.out;
+    let ecs = Ecs::new(config);
+    let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
+    let service = ecs
+        .existing_service(cluster, name, "nothing to compare")
+        .await?;
+    let (td, tags) = ecs
+        .task_definition(&service.task_definition)
+        .await?
+        .ok_or_else(|| {
+            Failure::aws(format!(
+                "task definition {} not found",
+                service.task_definition
+            ))
+        })?;
+    let (pinned, image_action) = match &source {
+        ImageSource::Given(p) => (p.clone(), format!("deploy {} (--image)", p.image)),
+        ImageSource::Registry(p) => (
+            p.clone(),
+            if plan.build.is_some() {
+                format!(
+                    "reuse {} (the version's tag is in the registry: nothing built)",
+                    p.image
+                )
+            } else {
+                format!("deploy {}", p.image)
+            },
+        ),
+        ImageSource::WillBuild(r) => (
+            PinnedImage {
+                image: r.pinned(PLACEHOLDER_DIGEST),
+                digest: PLACEHOLDER_DIGEST.to_string(),
+            },
+            format!(
+                "build and push {r} (the diff shows a placeholder digest for the image to be built)"
+            ),
+        ),
+    };
+    let rendered = template::render(plan, &pinned)?;
+    let running = taskdef::to_json(&taskdef::from_described(&td, &tags));
+    let wanted = taskdef::to_json(&rendered.request);
+    let mut before = diff::normalise(&running);
+    let mut after = diff::normalise(&wanted);
+    // Deploy adds release:previous when it registers; it says nothing about the content.
+    before.release_tags.remove("release:previous");
+    after.release_tags.remove("release:previous");
+    let changes = diff::changes(&before.doc, &after.doc);
+    let tag_changes = diff::tag_changes(&before.release_tags, &after.release_tags);
+
+    // The same test deploy makes before it registers anything (src/commands/deploy.rs).
+    let running_tags = release_tags(&tags);
+    let identical = !matches!(source, ImageSource::WillBuild(_))
+        && running_tags.get("release:content") == Some(&rendered.content_hash)
+        && running_tags.get("release:digest") == Some(&pinned.digest)
+        && running_tags.get("release:version").map(String::as_str) == Some(plan.version.as_str());
+
+    let current = short_task_definition(&service.task_definition).to_string();
+    let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let unified = diff::unified(
+        &pretty(&before.doc),
+        &pretty(&after.doc),
+        &format!("running {current} ({cluster}/{name})"),
+        &format!("{} (version {})", plan.path().display(), plan.version),
+        // Colour only when the diff itself goes to a terminal, not into a file or a pipe.
+        out.mode() == Mode::Terminal && out.color() && std::io::stdout().is_terminal(),
+    );
+    if out.mode() != Mode::Json && !unified.is_empty() {
+        out.result(unified.trim_end());
+    }
+    let mut lines = Vec::new();
+    lines.push(if changes.is_empty() {
+        format!("task definition: no change against {current} (normalised: ECS defaults, key order and release:* tags set apart)")
+    } else {
+        format!(
+            "task definition: {} change{} against {current}: {}",
+            changes.len(),
+            if changes.len() == 1 { "" } else { "s" },
+            changes
+                .iter()
+                .map(|c| c.path.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    });
+    if !tag_changes.is_empty() {
+        lines.push(format!(
+            "release tags: {}",
+            tag_changes
+                .iter()
+                .map(|(k, b, a)| format!(
+                    "{k} {} -> {}",
+                    b.as_deref().unwrap_or("(none)"),
+                    a.as_deref().unwrap_or("(none)")
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    lines.push(format!("image: {image_action}"));
+    if identical {
+        lines.push(format!(
+            "deploy would do nothing: {current} already runs this release (version {}, {}): nothing registered, nothing deployed",
+            plan.version, pinned.digest
+        ));
+    } else {
+        let why = if changes.is_empty() {
+            "the running revision's release:* tags differ (a revision without release:content, registered outside release, is registered again with them)"
+        } else {
+            "the task definition changes"
+        };
+        lines.push(format!(
+            "deploy would register a revision of {} and deploy it to {cluster}/{name} ({why})",
+            plan.task_definition.family
+        ));
+    }
+    let structured: Vec<Value> = changes
+        .iter()
+        .map(|c| json!({ "path": c.path, "before": c.before, "after": c.after }))
+        .collect();
+    let tags_json: Vec<Value> = tag_changes
+        .iter()
+        .map(|(k, b, a)| json!({ "key": k, "before": b, "after": a }))
+        .collect();
+    let image_kind = match &source {
+        ImageSource::Given(_) => "given",
+        ImageSource::Registry(_) if plan.build.is_some() => "reuse",
+        ImageSource::Registry(_) => "registry",
+        ImageSource::WillBuild(_) => "build",
+    };
+    out.record(
+        "diff",
+        &lines.join("\n"),
+        json!({
+            "task_definition": service.task_definition,
+            "changes": structured,
+            "release_tags": tags_json,
+            "image": { "action": image_kind, "image": pinned.image, "digest": pinned.digest },
+            "register": !identical,
+            "deploy": !identical,
+            "unified": unified,
+        }),
+    );
+    Ok(if identical {
+        ExitCode::Success
+    } else {
+        ExitCode::Changes
+    })
+}
