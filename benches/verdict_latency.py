@@ -3,7 +3,8 @@ after the sandbox's deployment reaches its terminal state, and how many ECS API 
 one deploy costs, and how many calls the watch makes per poll (DescribeServices +
 DescribeServiceDeployments; stopped tasks when the failed count grows).
 
-Scenarios: healthy, crashloop, and stale-read (healthy, with the sandbox answering the first
+Scenarios: healthy, crashloop, stuck (rollout.stall = 10s: the time from UpdateService to the
+stalled verdict), and stale-read (healthy, with the sandbox answering the first
 two reads after UpdateService with the state before it: `sandbox.stale-reads=2`).
 
 Terminal state: the sandbox's "deployment completed" event (healthy) or "deployment failed"
@@ -85,6 +86,29 @@ def run(scenario, poll, n):
     }
 
 
+def stall(n):
+    """A placement that never happens (scenario stuck), rollout.stall = 10s: seconds from the
+    UpdateService (the `deployment` record) to the stalled verdict, calls, and how often the
+    repeated "unable to place" event was printed."""
+    s = seed(f"bench-stuck-{os.getpid()}-{n}")
+    p = plan(s, "stuck", "1s")
+    text = open(p).read().replace('poll = "1s"', 'poll = "1s"\nstall = "10s"\non_failure = "stop"')
+    open(p, "w").write(text)
+    res = subprocess.run([BIN, "--output", "json", "deploy", p, "--image", s["image"]], capture_output=True, text=True)
+    records = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    summary = [r for r in records if r["event"] == "summary"][-1]
+    started = next(r for r in records if r["event"] == "deployment")
+    printed = sum(1 for r in records if r["event"] == "service_event" and "unable to place" in r["message"])
+    return {
+        "exit": res.returncode,
+        "verdict": summary["verdict"]["verdict"],
+        "after": epoch(summary["ts"]) - epoch(started["ts"]),
+        "ecs_calls": summary["ecs_calls"],
+        "polls": summary["polls"],
+        "printed": printed,
+    }
+
+
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     for scenario in ("healthy", "crashloop", "stale-read"):
@@ -97,6 +121,11 @@ def main():
                   f"(polls {statistics.median(r['polls'] for r in rs):.0f}, watch calls per poll "
                   f"{statistics.median(r['watch_calls'] / max(r['polls'], 1) for r in rs):.2f}), deploy {statistics.median(r['seconds'] for r in rs):.1f}s"
                   f"  [{runs} runs]")
+    rs = [stall(i) for i in range(runs)]
+    print(f"stuck     poll 1s, stall 10s: exit {sorted(set(r['exit'] for r in rs))}, verdict {sorted(set(r['verdict'] for r in rs))}, "
+          f"UpdateService->verdict median {statistics.median(r['after'] for r in rs):.2f}s, "
+          f"ECS calls median {statistics.median(r['ecs_calls'] for r in rs):.0f} (polls {statistics.median(r['polls'] for r in rs):.0f}), "
+          f"placement event printed {sorted(set(r['printed'] for r in rs))} time(s)  [{runs} runs]")
 
 
 if __name__ == "__main__":
