@@ -25,6 +25,16 @@ pub struct Deployer<'a> {
     pub tag_previous: bool,
 }
 
+/// How following ECS's rollback ended.
+pub enum Followed {
+    /// The rollback deployment's verdict.
+    Verdict(Verdict),
+    /// ECS's rollback deployment was not listed within the visibility grace.
+    NotFound,
+    /// A signal stopped the watch: the rollback goes on in ECS.
+    Interrupted(crate::interrupt::Signal, Target),
+}
+
 /// The end of a watched deployment.
 pub struct Outcome {
     pub target: Target,
@@ -239,7 +249,12 @@ impl Deployer<'_> {
     /// After ECS's circuit breaker rolled our deployment back: follow ECS's rollback
     /// deployment (the PRIMARY on `to`) until it ends, so that "rolled back" is reported only
     /// once the old revision runs again. None when no such deployment is listed.
-    pub async fn follow_ecs_rollback(&self, to: &str, failed: &str) -> Result<Option<Verdict>> {
+    pub async fn follow_ecs_rollback(
+        &self,
+        to: &str,
+        failed: &str,
+        ours: &str,
+    ) -> Result<Followed> {
         let since = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -254,10 +269,11 @@ impl Deployer<'_> {
                 .ecs
                 .existing_service(self.cluster, self.service, "cannot follow ECS's rollback")
                 .await?;
+            // Not our failed deployment (a restart's rollback runs the same revision).
             if let Some(p) = service
                 .deployments
                 .iter()
-                .find(|d| d.status == "PRIMARY" && d.task_definition == to)
+                .find(|d| d.status == "PRIMARY" && d.task_definition == to && d.id != ours)
             {
                 let known = service
                     .deployments
@@ -270,7 +286,7 @@ impl Deployer<'_> {
             }
         }
         let Some((primary, known_before)) = found else {
-            return Ok(None);
+            return Ok(Followed::NotFound);
         };
         self.out.step(&format!(
             "following ECS's rollback: deployment {} of {}",
@@ -285,10 +301,11 @@ impl Deployer<'_> {
             service_deployment: None,
             known_before,
         };
-        match self.follow(target, Instant::now()).await?.end {
-            WatchEnd::Verdict(v) => Ok(Some(v)),
-            WatchEnd::Interrupted(_) => Ok(None),
-        }
+        let outcome = self.follow(target, Instant::now()).await?;
+        Ok(match outcome.end {
+            WatchEnd::Verdict(v) => Followed::Verdict(v),
+            WatchEnd::Interrupted(sig) => Followed::Interrupted(sig, outcome.target),
+        })
     }
 }
 

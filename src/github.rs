@@ -115,6 +115,14 @@ impl GitHub {
             }
             "summary" => {
                 facts.outcome = Some(message.to_string());
+                // A no-op deploy's summary names its result (unchanged, verify_failed).
+                if let Some(result) = s("result") {
+                    let failed = fields.get("exit_code").and_then(Value::as_i64).unwrap_or(0) != 0;
+                    facts.verdict = Some(result);
+                    if failed {
+                        return Some(annotation("error", "", message));
+                    }
+                }
                 if let Some(v) = fields.get("verdict") {
                     let name = v
                         .get("verdict")

@@ -27,11 +27,22 @@ mod watch;
 use clap::Parser;
 
 fn main() {
+    // `--version` prints release's own version; before, it set the release version. A script
+    // written for that (`release --version 1.2.3 deploy …`) must fail, not exit 0 unseen.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.len() > 2 && argv[1..].iter().any(|a| a == "--version" || a == "-V") {
+        eprintln!(
+            "error: --version prints release's version and takes nothing else; to set the release version use --release-version VERSION (or RELEASE_VERSION)"
+        );
+        std::process::exit(2);
+    }
     let args = cli::Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
     let code = runtime.block_on(commands::run(args));
+    // A build command that ignored SIGTERM still gets its SIGKILL before release exits.
+    build::process::finish_pending_kills();
     std::process::exit(code);
 }

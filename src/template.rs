@@ -62,18 +62,13 @@ pub fn render(plan: &Plan, image: &PinnedImage) -> Result<Rendered> {
     })?;
     let text = render_text(plan, image, path, &source)?;
     let doc: Value = serde_json::from_str(&text).map_err(|e| {
-        let rendered_line = text
-            .lines()
-            .nth(e.line().saturating_sub(1))
-            .unwrap_or("")
-            .trim();
+        // The rendered line may hold values from env() (tokens): name the position only.
         Failure::usage(format!(
-            "{}: the rendered template is not valid JSON: {} at rendered line {} column {} (`{}`)",
+            "{}: the rendered template is not valid JSON: {} at rendered line {} column {} (check the template around that line, and that each value is quoted)",
             path.display(),
             e,
             e.line(),
-            e.column(),
-            rendered_line
+            e.column()
         ))
     })?;
     // A template may leave `family` out: the plan's is used.

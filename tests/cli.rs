@@ -132,3 +132,15 @@ fn quiet_prints_only_the_error() {
     let (_, _, stderr) = release_in(dir.path(), &["--color", "always", "render"]);
     assert!(!stderr.contains('\u{1b}'), "{stderr}");
 }
+
+#[test]
+fn the_old_global_version_flag_with_a_command_fails_instead_of_skipping_it() {
+    // `release --version 1.2.3 deploy …` set the release version before --release-version;
+    // now it must not print the tool's version and exit 0 with nothing deployed.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_release"))
+        .args(["--version", "1.2.3", "deploy", "plans/local.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--release-version"));
+}

@@ -11,7 +11,7 @@ mod before;
 mod builder;
 mod log;
 mod login;
-mod process;
+pub mod process;
 mod push_digest;
 mod verify;
 

@@ -188,6 +188,21 @@ impl<'a> Child<'a> {
     }
 }
 
+/// The delayed SIGKILLs of stopped process groups, joined before release exits.
+static PENDING_KILLS: std::sync::Mutex<Vec<std::thread::JoinHandle<()>>> =
+    std::sync::Mutex::new(Vec::new());
+
+/// Waits for every delayed SIGKILL (at most ~200 ms), so that none dies with the process.
+pub fn finish_pending_kills() {
+    let pending = PENDING_KILLS
+        .lock()
+        .map(|mut p| std::mem::take(&mut *p))
+        .unwrap_or_default();
+    for killer in pending {
+        let _ = killer.join();
+    }
+}
+
 /// Stops a child's whole process group when dropped: when the run ends, is cut by its
 /// timeout, or is dropped because release was interrupted (a `before` command's
 /// grandchildren included). SIGTERM first, SIGKILL for what is left.
@@ -204,12 +219,16 @@ impl Drop for GroupGuard {
             return; // the group is gone
         }
         unsafe { libc::kill(-pgid, libc::SIGTERM) };
-        // SIGKILL for what ignores SIGTERM, a moment later, off the async runtime's threads.
-        std::thread::spawn(move || {
+        // SIGKILL for what ignores SIGTERM, a moment later, off the async runtime's threads;
+        // `finish_pending_kills` waits for it before release exits.
+        let killer = std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_millis(200));
             // SAFETY: as above.
             unsafe { libc::kill(-pgid, libc::SIGKILL) };
         });
+        if let Ok(mut pending) = PENDING_KILLS.lock() {
+            pending.push(killer);
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs};
 use crate::cli::{BuildFlags, CheckFlags};
-use crate::deployment::{bullet, interrupted, revision_of, timed_out, Deployer};
+use crate::deployment::{bullet, interrupted, revision_of, timed_out, Deployer, Followed};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::output::short_duration;
 use crate::plan::{OnFailure, Plan};
@@ -215,7 +215,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                 "{}: ECS may have registered it; reading the family back",
                 e.message
             ));
-            find_registered(&ecs, &plan, &content_hash, &pinned.digest)
+            let found = find_registered(&ecs, &plan, &content_hash, &pinned.digest)
                 .await?
                 .ok_or_else(|| {
                     Failure::aws(format!(
@@ -224,7 +224,18 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                         plan.task_definition.family,
                         crate::rollout::decision::VISIBILITY_GRACE_READS
                     ))
-                })?
+                })?;
+            // It may be an older revision with the same content: make its release:previous
+            // name what runs now, as this registration would have.
+            if let Some(arn) = found.task_definition_arn() {
+                if let Err(e) = ecs
+                    .tag(arn, "release:previous", &before.task_definition)
+                    .await
+                {
+                    out.warn(&format!("cannot record what ran before: {}", e.message));
+                }
+            }
+            found
         }
         Err(e) => return Err(e.into()),
     };
@@ -341,18 +352,24 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                     ),
                     json!({ "reasons": reasons, "rolled_back_by": "ecs" }),
                 );
-                let rollback = deployer.follow_ecs_rollback(to, &new_arn).await?;
-                let done = matches!(rollback, Some(Verdict::Succeeded { .. }));
+                let rollback = deployer
+                    .follow_ecs_rollback(to, &new_arn, &outcome.target.deployment_id)
+                    .await?;
+                let done = matches!(rollback, Followed::Verdict(Verdict::Succeeded { .. }));
                 let outcome = match &rollback {
-                    Some(Verdict::Succeeded { running, desired }) => {
+                    Followed::Interrupted(sig, target) => {
+                        let status = format!("release status {}", plan.path().display());
+                        return Ok(interrupted(out, *sig, target, &status, None));
+                    }
+                    Followed::Verdict(Verdict::Succeeded { running, desired }) => {
                         format!("{running}/{desired} running")
                     }
-                    Some(v) => format!(
+                    Followed::Verdict(v) => format!(
                         "ECS's rollback did not complete either ({}); {}",
                         verdict_name(v),
                         undo_hint(&plan, &before)
                     ),
-                    None => format!(
+                    Followed::NotFound => format!(
                         "release could not find ECS's rollback deployment to follow, so it is not confirmed: see `release status {}`",
                         plan.path().display()
                     ),

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::aws::ecs::Ecs;
-use crate::deployment::{bullet, interrupted, timed_out, Deployer};
+use crate::deployment::{bullet, interrupted, timed_out, Deployer, Followed};
 use crate::exit::{ExitCode, Result};
 use crate::output::short_duration;
 use crate::rollout::decision::Verdict;
@@ -64,8 +64,14 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
             ),
         ),
         Verdict::RolledBackByEcs { to, reasons } => {
-            let back = deployer.follow_ecs_rollback(to, &current).await?;
-            let confirmed = matches!(back, Some(Verdict::Succeeded { .. }));
+            let back = deployer
+                .follow_ecs_rollback(to, &current, &outcome.target.deployment_id)
+                .await?;
+            if let Followed::Interrupted(sig, target) = &back {
+                let status = format!("release status {}", plan.path().display());
+                return Ok(interrupted(out, *sig, target, &status, None));
+            }
+            let confirmed = matches!(back, Followed::Verdict(Verdict::Succeeded { .. }));
             (
                 settle(End::RolledBackByEcs { confirmed }, Followup::Nothing),
                 format!(

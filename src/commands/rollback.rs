@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs};
-use crate::deployment::{bullet, interrupted, revision_of, timed_out, Deployer};
+use crate::deployment::{bullet, interrupted, revision_of, timed_out, Deployer, Followed};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::image_ref::ImageRef;
 use crate::plan::{is_ecr_repository, Login, OnFailure, RolloutSpec};
@@ -122,6 +122,9 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
             }
         },
     };
+    if to == current_rev && !problems.is_empty() {
+        return Err(refused(&problems));
+    }
     if to == current_rev {
         out.record(
             "unchanged",
@@ -276,17 +279,23 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
             ),
         ),
         Verdict::RolledBackByEcs { to, reasons } => {
-            let back = deployer.follow_ecs_rollback(to, &target_arn).await?;
-            let confirmed = matches!(back, Some(Verdict::Succeeded { .. }));
+            let back = deployer
+                .follow_ecs_rollback(to, &target_arn, &outcome.target.deployment_id)
+                .await?;
+            if let Followed::Interrupted(sig, target) = &back {
+                let status = format!("release status --cluster {cluster} --service {name}");
+                return Ok(interrupted(out, *sig, target, &status, None));
+            }
+            let confirmed = matches!(back, Followed::Verdict(Verdict::Succeeded { .. }));
             (
                 settle(End::RolledBackByEcs { confirmed }, Followup::Nothing),
                 format!(
                     "the rollback to {wanted} failed and ECS (its circuit breaker or deployment alarms) returned the service to {}{}:\n{}",
                     short_task_definition(to),
                     match back {
-                        Some(Verdict::Succeeded { running, desired }) => format!(" ({running}/{desired} running)"),
-                        Some(_) => " (which did not complete either: see `release status`)".into(),
-                        None => " (release could not find its deployment to follow: see `release status`)".into(),
+                        Followed::Verdict(Verdict::Succeeded { running, desired }) => format!(" ({running}/{desired} running)"),
+                        Followed::Verdict(_) => " (which did not complete either: see `release status`)".into(),
+                        _ => " (release could not find its deployment to follow: see `release status`)".into(),
                     },
                     bullet(reasons)
                 ),

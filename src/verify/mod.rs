@@ -15,7 +15,7 @@ use aws_sdk_ecs::types::{DesiredStatus, TaskDefinitionStatus};
 use serde_json::json;
 
 use crate::aws::ecs::{release_tags, Ecs};
-use crate::exit::Result;
+use crate::exit::{ExitCode, Failure, Result};
 use crate::output::{Mode, Output};
 use crate::plan::Plan;
 use crate::rollout::observation::short_task_definition;
@@ -89,7 +89,15 @@ pub async fn run(out: &Output, plan: &Plan, ecs: &Ecs) -> Result<Report> {
         reads += 1;
         let service = ecs
             .existing_service(cluster, name, "nothing to verify")
-            .await?;
+            .await
+            .map_err(|f| {
+                // A missing service fails verify (6); AWS errors stay 7.
+                if f.code == ExitCode::Preflight {
+                    Failure::new(ExitCode::Verify, f.message)
+                } else {
+                    f
+                }
+            })?;
         let steady = running::steady(&service);
         if steady.is_ok() || reads >= STEADY_READS {
             break (service, steady);
