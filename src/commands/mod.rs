@@ -256,8 +256,22 @@ fn print_completions(shell: crate::cli::Shell) -> i32 {
         crate::cli::Shell::Powershell => S::PowerShell,
     };
     let mut cmd = Cli::command();
-    clap_complete::generate(shell, &mut cmd, "release", &mut std::io::stdout());
-    0
+    // Generated into a buffer, then written: a closed pipe is a write error (exit 2), not a
+    // panic inside the generator.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "release", &mut script);
+    write_stdout(&script)
+}
+
+/// Writes a command's whole result to stdout: 0, or 2 when stdout cannot take it (exit 1
+/// means "rolled back").
+fn write_stdout(bytes: &[u8]) -> i32 {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|_| stdout.flush()) {
+        Ok(()) => 0,
+        Err(_) => crate::exit::ExitCode::Usage.code(),
+    }
 }
 
 /// `release man`: the man page (roff) on stdout.
@@ -268,10 +282,5 @@ fn print_man() -> i32 {
         eprintln!("error: cannot render the man page: {e}");
         return crate::exit::ExitCode::Usage.code();
     }
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(&page).and_then(|_| stdout.flush()) {
-        Ok(()) => 0,
-        Err(_) => 1,
-    }
+    write_stdout(&page)
 }
