@@ -127,10 +127,14 @@ pub fn install(json: bool) {
                 _ = term.recv() => Signal::Terminate,
                 _ = hup.recv() => Signal::Hangup,
             };
+            // Decide who handles it before telling the scopes: a scope that sees the signal
+            // may end (and drop its guard) before this task looks again, and must not find
+            // the default handler printing over its own message.
+            let handled = HANDLERS.load(Ordering::SeqCst) > 0;
             if let Some(tx) = CHANNEL.get() {
                 tx.send_replace(Some(sig));
             }
-            if HANDLERS.load(Ordering::SeqCst) == 0 {
+            if !handled {
                 stop(sig, json);
             }
         }

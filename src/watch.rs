@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_ecs::types::DesiredStatus;
 use serde_json::json;
 
-use crate::aws::ecs::{Ecs, ServiceLookup};
+use crate::aws::ecs::{CallError, Ecs, ServiceLookup};
 use crate::aws::ErrorKind;
 use crate::exit::{Failure, Result};
 use crate::output::{epoch_rfc3339_millis, Output};
@@ -120,28 +120,21 @@ impl Watch<'_> {
             stats.polls += 1;
             // A hung endpoint never holds the watch past its deadline: the call is cut there.
             // A signal during the call ends the watch at once, not when the call returns.
-            let call = tokio::time::timeout_at(
-                deadline.max(Instant::now() + MIN_CALL).into(),
+            let read = match bounded(
                 self.ecs.service(self.cluster, self.service),
-            );
-            let read = tokio::select! {
-                r = call => r,
-                sig = &mut signal => {
+                deadline,
+                || format!("DescribeServices {}/{}", self.cluster, self.service),
+                &mut signal,
+            )
+            .await
+            {
+                Ok(read) => read,
+                Err(sig) => {
                     self.out.clear_bar();
                     stats.calls = self.ecs.calls() - calls_before;
                     return Ok((WatchEnd::Interrupted(sig), stats));
                 }
             };
-            let read = read.unwrap_or_else(|_| {
-                Err(crate::aws::ecs::CallError {
-                    kind: ErrorKind::Network,
-                    message: format!(
-                        "DescribeServices {}/{}: no answer before the watch's deadline",
-                        self.cluster, self.service
-                    ),
-                    outcome_unknown: false,
-                })
-            });
             let service = match read {
                 Ok(ServiceLookup::Found(s)) => *s,
                 Ok(ServiceLookup::MissingService) => {
@@ -187,25 +180,22 @@ impl Watch<'_> {
                 .and_then(|c| c.bake_time_in_minutes);
             let after = tracker.service(service, self.started.elapsed());
             if let (true, Some(arn)) = (sd_api, target.service_deployment.as_deref()) {
-                let call = tokio::time::timeout_at(
-                    deadline.max(Instant::now() + MIN_CALL).into(),
+                let read = match bounded(
                     self.ecs.service_deployment(arn),
-                );
-                let read = tokio::select! {
-                    r = call => r,
-                    sig = &mut signal => {
+                    deadline,
+                    || format!("DescribeServiceDeployments {arn}"),
+                    &mut signal,
+                )
+                .await
+                {
+                    Ok(read) => read,
+                    Err(sig) => {
                         self.out.clear_bar();
                         stats.calls = self.ecs.calls() - calls_before;
                         return Ok((WatchEnd::Interrupted(sig), stats));
                     }
                 };
-                match read.unwrap_or_else(|_| {
-                    Err(crate::aws::ecs::CallError {
-                        kind: ErrorKind::Network,
-                        message: format!("DescribeServiceDeployments {arn}: no answer before the watch's deadline"),
-                        outcome_unknown: false,
-                    })
-                }) {
+                match read {
                     Ok(sd) => tracker.service_deployment(sd),
                     Err(e) if e.kind == ErrorKind::Other => {
                         sd_api = false;
@@ -363,6 +353,29 @@ impl Watch<'_> {
                 );
             }
         }
+    }
+}
+
+/// One call of a poll, cut at the watch's deadline (then a network error, so that the
+/// timeout settles the watch) and by a signal (Err: the watch ends at once, not when the
+/// call returns). It gets at least MIN_CALL, so the poll at the deadline can answer.
+async fn bounded<T, S>(
+    call: impl std::future::Future<Output = std::result::Result<T, CallError>>,
+    deadline: Instant,
+    what: impl FnOnce() -> String,
+    signal: &mut S,
+) -> std::result::Result<std::result::Result<T, CallError>, crate::interrupt::Signal>
+where
+    S: std::future::Future<Output = crate::interrupt::Signal> + Unpin,
+{
+    let cut = tokio::time::timeout_at(deadline.max(Instant::now() + MIN_CALL).into(), call);
+    tokio::select! {
+        r = cut => Ok(r.unwrap_or_else(|_| Err(CallError {
+            kind: ErrorKind::Network,
+            message: format!("{}: no answer before the watch's deadline", what()),
+            outcome_unknown: false,
+        }))),
+        sig = signal => Err(sig),
     }
 }
 

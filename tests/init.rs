@@ -12,15 +12,7 @@ async fn init_writes_a_plan_whose_diff_is_only_release_tags_and_whose_deploy_set
     let seed = seed("init");
     let value = secret_value(&seed.secret).await;
     let dir = tempfile::tempdir().unwrap();
-    let run = release(&[
-        "init",
-        "--cluster",
-        &seed.name,
-        "--service",
-        &seed.name,
-        "--dir",
-        path_str(dir.path()),
-    ]);
+    let run = init_into(&seed, dir.path());
     assert_eq!(run.code, 0, "{}", run.all());
     let plan = dir.path().join("plans").join(format!("{}.toml", seed.name));
     let template = dir
@@ -125,15 +117,7 @@ async fn init_refuses_to_overwrite_and_names_the_files() {
         .path()
         .join("templates")
         .join(format!("{}.json", seed.name));
-    let again = release(&[
-        "init",
-        "--cluster",
-        &seed.name,
-        "--service",
-        &seed.name,
-        "--dir",
-        path_str(dir.path()),
-    ]);
+    let again = init_into(&seed, dir.path());
     assert_eq!(again.code, 2, "{}", again.all());
     assert!(again.stderr.contains(path_str(&plan)), "{}", again.stderr);
     assert!(
@@ -145,15 +129,7 @@ async fn init_refuses_to_overwrite_and_names_the_files() {
 
     // Only the template there: refused too, naming it, and no plan written.
     std::fs::remove_file(&plan).unwrap();
-    let third = release(&[
-        "init",
-        "--cluster",
-        &seed.name,
-        "--service",
-        &seed.name,
-        "--dir",
-        path_str(dir.path()),
-    ]);
+    let third = init_into(&seed, dir.path());
     assert_eq!(third.code, 2, "{}", third.all());
     assert!(
         third.stderr.contains(path_str(&template)),

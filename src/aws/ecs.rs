@@ -180,6 +180,24 @@ impl Ecs {
         }
     }
 
+    /// The service and the revision it runs (with its tags); `unchanged` says what was not
+    /// done when the service is missing (exit 3).
+    pub async fn running_revision(
+        &self,
+        cluster: &str,
+        service: &str,
+        unchanged: &str,
+    ) -> crate::exit::Result<(Service, ecs::TaskDefinition, Vec<ecs::Tag>)> {
+        let svc = self.existing_service(cluster, service, unchanged).await?;
+        let (td, tags) = self
+            .task_definition(&svc.task_definition)
+            .await?
+            .ok_or_else(|| {
+                Failure::aws(format!("task definition {} not found", svc.task_definition))
+            })?;
+        Ok((svc, td, tags))
+    }
+
     /// The service, or a failed check (exit 3) naming the missing service or cluster;
     /// `unchanged` says what was therefore not done.
     pub async fn existing_service(

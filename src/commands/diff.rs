@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs};
-use crate::exit::{ExitCode, Failure, Result};
+use crate::exit::{ExitCode, Result};
 use crate::image_ref::ImageRef;
 use crate::output::Mode;
 use crate::plan::Plan;
@@ -79,18 +79,9 @@ pub async fn show(
     let out = &ctx.out;
     let ecs = Ecs::new(config);
     let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
-    let service = ecs
-        .existing_service(cluster, name, "nothing to compare")
+    let (service, td, tags) = ecs
+        .running_revision(cluster, name, "nothing to compare")
         .await?;
-    let (td, tags) = ecs
-        .task_definition(&service.task_definition)
-        .await?
-        .ok_or_else(|| {
-            Failure::aws(format!(
-                "task definition {} not found",
-                service.task_definition
-            ))
-        })?;
     let (pinned, image_action) = match &source {
         ImageSource::Given(p) => (p.clone(), format!("deploy {} (--image)", p.image)),
         ImageSource::Registry(p) => (

@@ -29,25 +29,16 @@ pub async fn run(
     };
     let config = ctx.aws_config(plan.as_ref()).await?;
     let ecs = Ecs::new(&config);
-    let service = ecs
-        .existing_service(&cluster, &name, "nothing to export")
+    let (_, td, tags) = ecs
+        .running_revision(&cluster, &name, "nothing to export")
         .await?;
-    let (td, tags) = ecs
-        .task_definition(&service.task_definition)
-        .await?
-        .ok_or_else(|| {
-            Failure::aws(format!(
-                "task definition {} not found",
-                service.task_definition
-            ))
-        })?;
     let tags: Vec<_> = tags
         .into_iter()
         .filter(|t| !t.key().unwrap_or("").starts_with("release:"))
         .collect();
     let mut doc = taskdef::to_json(&taskdef::from_described(&td, &tags));
     if let Some(p) = &plan {
-        templatize(&mut doc, &p.image.repository);
+        taskdef::template_placeholders(&mut doc, &p.image.repository);
     }
     ctx.out
         .result(&serde_json::to_string_pretty(&doc).unwrap_or_default());
@@ -71,32 +62,11 @@ pub fn from_file(ctx: &Ctx, plan_path: Option<&Path>, file: &Path) -> Result<Exi
         .map_err(|e| Failure::usage(format!("{}: {e}", file.display())))?;
     let mut doc = taskdef::to_json(&input);
     if let Some(p) = &plan {
-        templatize(&mut doc, &p.image.repository);
+        taskdef::template_placeholders(&mut doc, &p.image.repository);
     }
     ctx.out
         .result(&serde_json::to_string_pretty(&doc).unwrap_or_default());
     Ok(ExitCode::Success)
-}
-
-/// Images of `repository` become `{{ image }}`, the family `{{ family }}`.
-fn templatize(doc: &mut Value, repository: &str) {
-    if let Some(f) = doc.get_mut("family") {
-        *f = Value::String("{{ family }}".into());
-    }
-    if let Some(Value::Array(containers)) = doc.get_mut("containerDefinitions") {
-        for c in containers {
-            if let Some(Value::String(image)) = c.get_mut("image") {
-                let repo = image.split(['@']).next().unwrap_or("");
-                let repo = match repo.rsplit_once(':') {
-                    Some((r, tag)) if !tag.contains('/') => r,
-                    _ => repo,
-                };
-                if repo == repository {
-                    *image = "{{ image }}".into();
-                }
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -113,7 +83,7 @@ mod tests {
                 {"name": "c", "image": "h.io/sidecar:2"}
             ]
         });
-        templatize(&mut doc, "h.io/app");
+        taskdef::template_placeholders(&mut doc, "h.io/app");
         assert_eq!(doc["family"], "{{ family }}");
         assert_eq!(doc["containerDefinitions"][0]["image"], "{{ image }}");
         assert_eq!(doc["containerDefinitions"][1]["image"], "{{ image }}");

@@ -35,15 +35,9 @@ pub async fn run(ctx: &Ctx, cluster: &str, service: &str, dir: &Path) -> Result<
         .map(|r| r.as_ref().to_string())
         .unwrap_or_default();
     let ecs = Ecs::new(&config);
-    let svc = ecs
-        .existing_service(cluster, service, "nothing was written")
+    let (svc, td, tags) = ecs
+        .running_revision(cluster, service, "nothing was written")
         .await?;
-    let (td, tags) = ecs
-        .task_definition(&svc.task_definition)
-        .await?
-        .ok_or_else(|| {
-            Failure::aws(format!("task definition {} not found", svc.task_definition))
-        })?;
     let family = td.family().unwrap_or_default().to_string();
     let template_path = dir.join("templates").join(format!("{family}.json"));
     refuse_existing(&[plan_path.clone(), template_path.clone()])?;
@@ -257,19 +251,12 @@ pub fn choose_version(tags: &BTreeMap<String, String>, image: &ImageRef) -> (Str
 /// `{{ image }}`, and `version` in environment values and docker labels `{{ version }}`.
 pub fn templatize(doc: &mut Value, repository: &str, version: Option<&str>) {
     escape_jinja(doc);
-    if let Some(f) = doc.get_mut("family") {
-        *f = Value::String("{{ family }}".into());
-    }
+    taskdef::template_placeholders(doc, repository);
+    let Some(version) = version else { return };
     let Some(Value::Array(containers)) = doc.get_mut("containerDefinitions") else {
         return;
     };
     for c in containers {
-        if let Some(Value::String(image)) = c.get_mut("image") {
-            if ImageRef::parse(image).is_ok_and(|r| r.repository() == repository) {
-                *image = "{{ image }}".into();
-            }
-        }
-        let Some(version) = version else { continue };
         if let Some(Value::Array(env)) = c.get_mut("environment") {
             for e in env {
                 if let Some(Value::String(v)) = e.get_mut("value") {

@@ -35,6 +35,30 @@ pub use from_described::{described_json_to_request_json, from_described};
 pub use to_json::to_json;
 pub use to_request::to_request;
 
+/// Makes a request document a template's start: the family becomes `{{ family }}`, and the
+/// images of `repository` (by tag or digest) `{{ image }}`. Used by `export` and `init`.
+pub fn template_placeholders(doc: &mut serde_json::Value, repository: &str) {
+    use serde_json::Value;
+    if let Some(f) = doc.get_mut("family") {
+        *f = Value::String("{{ family }}".into());
+    }
+    if let Some(Value::Array(containers)) = doc.get_mut("containerDefinitions") {
+        for c in containers {
+            if let Some(Value::String(image)) = c.get_mut("image") {
+                // `host[:port]/path[:tag][@digest]` -> `host[:port]/path`
+                let repo = image.split('@').next().unwrap_or("");
+                let repo = match repo.rsplit_once(':') {
+                    Some((r, tag)) if !tag.contains('/') => r,
+                    _ => repo,
+                };
+                if repo == repository {
+                    *image = "{{ image }}".into();
+                }
+            }
+        }
+    }
+}
+
 /// Why a request document could not be converted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConvertError {

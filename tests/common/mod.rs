@@ -318,18 +318,23 @@ pub fn release_live(args: &[&str], mut on_record: impl FnMut(&Value, u32)) -> Ru
     }
 }
 
-/// `release init` of a seeded service into a fresh temp dir: the dir and the plan's path.
-pub fn init_plan(seed: &Seed) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let run = release(&[
+/// `release init --cluster S --service S --dir DIR` of a seeded service.
+pub fn init_into(seed: &Seed, dir: &Path) -> Run {
+    release(&[
         "init",
         "--cluster",
         &seed.name,
         "--service",
         &seed.name,
         "--dir",
-        path_str(dir.path()),
-    ]);
+        path_str(dir),
+    ])
+}
+
+/// `release init` of a seeded service into a fresh temp dir: the dir and the plan's path.
+pub fn init_plan(seed: &Seed) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = init_into(seed, dir.path());
     assert_eq!(run.code, 0, "{}", run.all());
     let plan = dir.path().join("plans").join(format!("{}.toml", seed.name));
     assert!(plan.is_file(), "{}", run.all());
