@@ -175,6 +175,49 @@ fn named(items: &[Value]) -> Option<BTreeMap<String, &Value>> {
     (!items.is_empty()).then_some(map)
 }
 
+/// How the running revision stands against the release a deploy would register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// It carries this release's content, digest and version: deploy does nothing.
+    SameRelease,
+    /// Registered outside release (no `release:content`, as after `release init`) with the
+    /// same task definition, normalised: deploy tags it with the release's tags instead of
+    /// registering an identical revision.
+    SameDefinitionUntagged,
+    /// Anything else: deploy registers a revision.
+    Different,
+}
+
+/// What the running revision is to the rendered release: its `release:*` tags, its
+/// request document (`None` when it could not be read), and the rendered request document
+/// with the release's content hash, digest and version.
+pub fn standing(
+    running_tags: &BTreeMap<String, String>,
+    running_doc: Option<&Value>,
+    rendered_doc: &Value,
+    content_hash: &str,
+    digest: &str,
+    version: &str,
+) -> Standing {
+    let tag = |k: &str| running_tags.get(k).map(String::as_str);
+    if tag("release:content") == Some(content_hash)
+        && tag("release:digest") == Some(digest)
+        && tag("release:version") == Some(version)
+    {
+        return Standing::SameRelease;
+    }
+    match running_doc {
+        Some(running) if tag("release:content").is_none() => {
+            if normalise(running).doc == normalise(rendered_doc).doc {
+                Standing::SameDefinitionUntagged
+            } else {
+                Standing::Different
+            }
+        }
+        _ => Standing::Different,
+    }
+}
+
 /// How a release tag would change: `(key, before, after)` for every key whose value differs.
 pub fn tag_changes(
     before: &BTreeMap<String, String>,
@@ -317,6 +360,99 @@ mod tests {
             }],
             "tags": [{"key": "team", "value": "x"}, {"key": "release:version", "value": "1.0.0"}]
         })
+    }
+
+    #[test]
+    fn standing_of_the_running_revision() {
+        let tags = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let released = tags(&[
+            ("release:content", "c1"),
+            ("release:digest", "sha256:aa"),
+            ("release:version", "1.0.0"),
+        ]);
+        let running = doc("1", "r/app@sha256:aa");
+        let same = doc("1", "r/app@sha256:aa");
+        let other_env = doc("2", "r/app@sha256:aa");
+        let other_image = doc("1", "r/app@sha256:bb");
+        let cases: &[(
+            &str,
+            &BTreeMap<String, String>,
+            Option<&Value>,
+            &Value,
+            Standing,
+        )] = &[
+            (
+                "same release tags",
+                &released,
+                Some(&running),
+                &same,
+                Standing::SameRelease,
+            ),
+            (
+                "same release, running unreadable",
+                &released,
+                None,
+                &same,
+                Standing::SameRelease,
+            ),
+            (
+                "untagged, same definition",
+                &BTreeMap::new(),
+                Some(&running),
+                &same,
+                Standing::SameDefinitionUntagged,
+            ),
+            (
+                "untagged, other env",
+                &BTreeMap::new(),
+                Some(&running),
+                &other_env,
+                Standing::Different,
+            ),
+            (
+                "untagged, other image",
+                &BTreeMap::new(),
+                Some(&running),
+                &other_image,
+                Standing::Different,
+            ),
+            (
+                "untagged, unreadable",
+                &BTreeMap::new(),
+                None,
+                &same,
+                Standing::Different,
+            ),
+            // A release-registered revision of other content is never re-tagged.
+            (
+                "other release, same definition",
+                &tags(&[("release:content", "c0")]),
+                Some(&running),
+                &same,
+                Standing::Different,
+            ),
+        ];
+        for (name, running_tags, running_doc, rendered, want) in cases {
+            let got = standing(
+                running_tags,
+                *running_doc,
+                rendered,
+                "c1",
+                "sha256:aa",
+                "1.0.0",
+            );
+            assert_eq!(got, *want, "{name}");
+        }
+        // Another version of the same content and digest is a new release.
+        assert_eq!(
+            standing(&released, Some(&running), &same, "c1", "sha256:aa", "1.0.1"),
+            Standing::Different
+        );
     }
 
     #[test]

@@ -1,14 +1,13 @@
 //! End to end against the sandbox: `release init` writes a plan and a template from a running
-//! service; their diff shows nothing but the release tags; the first deploy of the running
-//! image registers exactly one revision (the seeded revision has no `release:content` tag)
-//! and the next one nothing; init never overwrites and never shows or writes a secret value.
+//! service; their diff shows nothing but the release tags; a deploy of the running image
+//! registers nothing (the seeded revision, registered outside release, is tagged with the
+//! release's tags instead); init never overwrites and never shows or writes a secret value.
 
 mod common;
 use common::*;
 
 #[tokio::test(flavor = "multi_thread")]
-async fn init_writes_a_plan_whose_diff_is_only_release_tags_and_whose_deploy_settles_in_one_revision(
-) {
+async fn init_writes_a_plan_whose_diff_is_only_release_tags_and_whose_deploy_registers_nothing() {
     let seed = seed("init");
     let value = secret_value(&seed.secret).await;
     let dir = tempfile::tempdir().unwrap();
@@ -55,7 +54,7 @@ async fn init_writes_a_plan_whose_diff_is_only_release_tags_and_whose_deploy_set
     }
 
     // The diff: no change in the task definition, only the release tags (the seeded
-    // revision has no release:content), so deploy would register: exit 16.
+    // revision has no release:content), so deploy would tag it, not register: exit 16.
     let diff = release(&[
         "--output",
         "json",
@@ -71,7 +70,9 @@ async fn init_writes_a_plan_whose_diff_is_only_release_tags_and_whose_deploy_set
         .find(|r| r["event"] == "diff")
         .expect("a diff record");
     assert_eq!(record["changes"], serde_json::json!([]), "{record}");
-    assert_eq!(record["register"], true);
+    assert_eq!(record["register"], false, "{record}");
+    assert_eq!(record["deploy"], false, "{record}");
+    assert_eq!(record["tag"], true, "{record}");
     let tags = record["release_tags"].as_array().unwrap();
     assert!(
         tags.iter()
@@ -84,11 +85,19 @@ async fn init_writes_a_plan_whose_diff_is_only_release_tags_and_whose_deploy_set
     );
     assert!(!diff.all().contains(&value));
 
-    // The first deploy of the running image registers exactly one revision (with the
-    // release:* tags), the second nothing; then the diff is empty and exits 0.
+    // A deploy of the running image registers nothing and deploys nothing: it tags the
+    // running revision with the release's tags; the next one finds them.
     let deploy = release(&["deploy", path_str(&plan), "--image", &seed.image]);
     assert_eq!(deploy.code, 0, "{}", deploy.all());
-    assert_eq!(revision_count(&seed.name).await, 2);
+    assert_eq!(revision_count(&seed.name).await, 1);
+    let after = service(&seed.name, &seed.name).await;
+    assert_eq!(after.deployments().len(), 1, "no deployment was started");
+    assert_eq!(after.task_definition(), Some(seed.task_definition.as_str()));
+    assert!(
+        deploy.all().contains("registered outside release"),
+        "{}",
+        deploy.all()
+    );
     assert!(!deploy.all().contains(&value));
     let again = release(&["deploy", path_str(&plan), "--image", &seed.image]);
     assert_eq!(again.code, 0, "{}", again.all());
@@ -97,7 +106,7 @@ async fn init_writes_a_plan_whose_diff_is_only_release_tags_and_whose_deploy_set
         "{}",
         again.all()
     );
-    assert_eq!(revision_count(&seed.name).await, 2);
+    assert_eq!(revision_count(&seed.name).await, 1);
     let diff = release(&["diff", path_str(&plan), "--image", &seed.image]);
     assert_eq!(diff.code, 0, "{}", diff.all());
     assert!(diff.stdout.trim().is_empty(), "{}", diff.stdout);

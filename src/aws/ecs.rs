@@ -376,6 +376,28 @@ impl Ecs {
         Ok(())
     }
 
+    /// Several tags on one resource in one TagResource call (tagging is idempotent).
+    pub async fn tag_all(
+        &self,
+        arn: &str,
+        tags: &[(String, String)],
+    ) -> std::result::Result<(), CallError> {
+        let tags: Vec<ecs::Tag> = tags
+            .iter()
+            .map(|(k, v)| ecs::Tag::builder().key(k).value(v).build())
+            .collect();
+        call!(
+            self,
+            format!("TagResource {arn}"),
+            self.client
+                .tag_resource()
+                .resource_arn(arn)
+                .set_tags(Some(tags))
+                .send()
+        )?;
+        Ok(())
+    }
+
     /// Tasks of a service (ListTasks + DescribeTasks), optionally only those a deployment started.
     pub async fn tasks(
         &self,

@@ -10,6 +10,7 @@ use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs};
 use crate::cli::{BuildFlags, CheckFlags};
 use crate::deployment::{bullet, interrupted, revision_of, timed_out, Deployer, Followed};
+use crate::diff::Standing;
 use crate::exit::{ExitCode, Failure, Result};
 use crate::output::short_duration;
 use crate::plan::{OnFailure, Plan};
@@ -18,7 +19,7 @@ use crate::rollout::decision::Verdict;
 use crate::rollout::observation::{short_task_definition, Service};
 use crate::rollout::settle::{settle, End, Followup};
 use crate::watch::WatchEnd;
-use crate::{build, release_image, template};
+use crate::{build, release_image, taskdef, template};
 
 /// What `deploy` was asked for beyond the plan.
 pub struct Args<'a> {
@@ -132,26 +133,38 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
     }
     // What runs just before we change it: preflight's reading when nothing was built in
     // between (it is seconds old); read again after a build, which may have taken minutes.
-    let (before, running_tags) = match snapshot.filter(|_| !builds) {
-        Some(s) => (s.service, s.running_tags),
+    let (before, running_tags, running_doc) = match snapshot.filter(|_| !builds) {
+        Some(s) => (s.service, s.running_tags, s.running_doc),
         None => {
             let before = ecs
                 .existing_service(cluster, name, "nothing was registered or deployed")
                 .await?;
-            let tags = match ecs.task_definition(&before.task_definition).await? {
-                Some((_, tags)) => release_tags(&tags),
+            let (tags, doc) = match ecs.task_definition(&before.task_definition).await? {
+                Some((td, tags)) => (
+                    release_tags(&tags),
+                    Some(taskdef::to_json(&taskdef::from_described(&td, &tags))),
+                ),
                 None => Default::default(),
             };
-            (before, tags)
+            (before, tags, doc)
         }
     };
     let rendered = template::render(&plan, &pinned)?;
     let content_hash = rendered.content_hash.clone();
 
-    // Register nothing when the running revision already has this content and digest.
-    let identical = running_tags.get("release:content") == Some(&rendered.content_hash)
-        && running_tags.get("release:digest") == Some(&pinned.digest)
-        && running_tags.get("release:version").map(String::as_str) == Some(plan.version.as_str());
+    // Register nothing when the running revision already has this content and digest, or
+    // is the same task definition registered outside release (then it gets our tags).
+    let standing = crate::diff::standing(
+        &running_tags,
+        running_doc.as_ref(),
+        &taskdef::to_json(&rendered.request),
+        &rendered.content_hash,
+        &pinned.digest,
+        plan.version.as_str(),
+    );
+    let adopted = standing == Standing::SameDefinitionUntagged
+        && adopt(out, &ecs, &before.task_definition, &rendered.request).await;
+    let identical = standing == Standing::SameRelease || adopted;
     if identical {
         let steady = before.deployments.len() == 1
             && before.running_count == before.desired_count
@@ -159,13 +172,14 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         out.record(
             "unchanged",
             &format!(
-                "{} already runs this release (version {}, {}): nothing registered{}",
+                "{} already runs this release (version {}, {}): nothing registered{}{}",
                 short_task_definition(&before.task_definition),
                 plan.version,
                 pinned.digest,
-                if steady { ", nothing deployed" } else { "; the service is not steady: see `release status`" }
+                if steady { ", nothing deployed" } else { "; the service is not steady: see `release status`" },
+                if adopted { "; it was registered outside release and now carries this release's tags" } else { "" }
             ),
-            json!({ "task_definition": before.task_definition, "digest": pinned.digest, "image": pinned.image, "version": plan.version.as_str() }),
+            json!({ "task_definition": before.task_definition, "digest": pinned.digest, "image": pinned.image, "version": plan.version.as_str(), "adopted": adopted }),
         );
         let report = crate::verify::run(out, &plan, &ecs).await?;
         let (end, result) = if report.failed() > 0 {
@@ -459,6 +473,34 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
 }
 
 /// The revision a RegisterTaskDefinition whose answer was lost created, if ECS shows it: the
+/// Tags the running revision, registered outside release with the same task definition,
+/// with the release's `release:*` tags (TagResource; no revision, no deployment). False, with
+/// a warning, when it cannot: deploy then registers a revision as it would otherwise.
+async fn adopt(
+    out: &crate::output::Output,
+    ecs: &Ecs,
+    running_arn: &str,
+    request: &aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput,
+) -> bool {
+    let tags: Vec<(String, String)> = request
+        .tags()
+        .iter()
+        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+        .filter(|(k, _)| k.starts_with("release:"))
+        .collect();
+    match ecs.tag_all(running_arn, &tags).await {
+        Ok(()) => true,
+        Err(e) => {
+            out.warn(&format!(
+                "{} is this release's task definition, registered outside release, but cannot carry its tags ({}): registering a revision instead",
+                short_task_definition(running_arn),
+                e.message
+            ));
+            false
+        }
+    }
+}
+
 /// newest revisions of the family carrying this release's content, digest and version
 /// (read a few times: reads are eventually consistent).
 async fn find_registered(

@@ -117,11 +117,20 @@ pub async fn show(
     let tag_changes = diff::tag_changes(&before.release_tags, &after.release_tags);
 
     // The same test deploy makes before it registers anything (src/commands/deploy.rs).
-    let running_tags = release_tags(&tags);
-    let identical = !matches!(source, ImageSource::WillBuild(_))
-        && running_tags.get("release:content") == Some(&rendered.content_hash)
-        && running_tags.get("release:digest") == Some(&pinned.digest)
-        && running_tags.get("release:version").map(String::as_str) == Some(plan.version.as_str());
+    let standing = if matches!(source, ImageSource::WillBuild(_)) {
+        diff::Standing::Different
+    } else {
+        diff::standing(
+            &release_tags(&tags),
+            Some(&running),
+            &wanted,
+            &rendered.content_hash,
+            &pinned.digest,
+            plan.version.as_str(),
+        )
+    };
+    let identical = standing == diff::Standing::SameRelease;
+    let adopt = standing == diff::Standing::SameDefinitionUntagged;
 
     let current = short_task_definition(&service.task_definition).to_string();
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
@@ -171,9 +180,13 @@ pub async fn show(
             "deploy would do nothing: {current} already runs this release (version {}, {}): nothing registered, nothing deployed",
             plan.version, pinned.digest
         ));
+    } else if adopt {
+        lines.push(format!(
+            "deploy would tag {current} with this release's tags (it is this task definition, registered outside release): nothing registered, nothing deployed"
+        ));
     } else {
         let why = if changes.is_empty() {
-            "the running revision's release:* tags differ (a revision without release:content, registered outside release, is registered again with them)"
+            "the running revision's release:* tags name another release"
         } else {
             "the task definition changes"
         };
@@ -204,8 +217,9 @@ pub async fn show(
             "changes": structured,
             "release_tags": tags_json,
             "image": { "action": image_kind, "image": pinned.image, "digest": pinned.digest },
-            "register": !identical,
-            "deploy": !identical,
+            "register": !identical && !adopt,
+            "deploy": !identical && !adopt,
+            "tag": adopt,
             "unified": unified,
         }),
     );

@@ -46,6 +46,9 @@ pub struct Snapshot {
     pub service: Service,
     /// The running revision's `release:*` tags.
     pub running_tags: BTreeMap<String, String>,
+    /// The running revision as a RegisterTaskDefinition request document (None when it
+    /// could not be read).
+    pub running_doc: Option<serde_json::Value>,
 }
 
 /// [`run`], also returning the service as preflight read it (None when it could not).
@@ -198,6 +201,9 @@ pub async fn run_with_snapshot(
                 .as_ref()
                 .map(|(_, tags)| release_tags(tags))
                 .unwrap_or_default(),
+            running_doc: running.as_ref().map(|(td, tags)| {
+                crate::taskdef::to_json(&crate::taskdef::from_described(td, tags))
+            }),
         }),
         _ => None,
     };
