@@ -379,13 +379,14 @@ mod tests {
         let same = doc("1", "r/app@sha256:aa");
         let other_env = doc("2", "r/app@sha256:aa");
         let other_image = doc("1", "r/app@sha256:bb");
-        let cases: &[(
-            &str,
-            &BTreeMap<String, String>,
-            Option<&Value>,
-            &Value,
+        type Case<'a> = (
+            &'a str,
+            &'a BTreeMap<String, String>,
+            Option<&'a Value>,
+            &'a Value,
             Standing,
-        )] = &[
+        );
+        let cases: &[Case] = &[
             (
                 "same release tags",
                 &released,
