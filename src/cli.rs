@@ -16,6 +16,10 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = Format::Text, global = true)]
     pub output: Format,
 
+    /// With --output json, where the human log goes: plain (timestamped lines on stderr, so CI can keep both) or none.
+    #[arg(long = "log-format", value_enum, default_value_t = LogFormat::Plain, global = true, value_name = "FORMAT")]
+    pub log_format: LogFormat,
+
     /// Colour the words passed, failed and warning on a terminal: auto (unless NO_COLOR is set), always or never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
     pub color: ColorChoice,
@@ -53,6 +57,15 @@ pub struct Cli {
 pub enum Format {
     Text,
     Json,
+}
+
+/// The human log beside `--output json`'s NDJSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Timestamped lines on stderr.
+    Plain,
+    /// No human log: only the NDJSON on stdout.
+    None,
 }
 
 /// When to colour terminal output.

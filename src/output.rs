@@ -2,7 +2,8 @@
 //!
 //! Three modes: a live indicatif display when stderr is a terminal; plain timestamped lines
 //! (no control characters) when it is not, as in CI; and `--output json`, one JSON object
-//! per line (NDJSON) on stdout. Human output goes to stderr so that stdout carries only
+//! per line (NDJSON) on stdout, with the human log beside it as plain lines on stderr
+//! (`--log-format none` drops it). Human output goes to stderr so that stdout carries only
 //! results meant for programs (rendered JSON, a digest, NDJSON).
 
 use std::io::{IsTerminal, Write};
@@ -29,6 +30,8 @@ pub struct Output {
     bar: Mutex<Option<(ProgressBar, Option<Live>)>>,
     /// Set when running in GitHub Actions (`GITHUB_ACTIONS=true`).
     github: Option<crate::github::GitHub>,
+    /// JSON mode: also write the human log, as plain lines, on stderr (`--log-format`).
+    log_stderr: bool,
 }
 
 /// Record kinds `--quiet` keeps: warnings, errors, failures and the final summary and
@@ -75,7 +78,14 @@ impl Output {
             color: false,
             bar: Mutex::new(None),
             github: crate::github::GitHub::from_env(),
+            log_stderr: mode == Mode::Json,
         }
+    }
+
+    /// `--log-format`: in JSON mode, the human log on stderr (plain) or not at all (none).
+    pub fn log_format(mut self, format: crate::cli::LogFormat) -> Output {
+        self.log_stderr = self.mode == Mode::Json && format == crate::cli::LogFormat::Plain;
+        self
     }
 
     /// `--quiet` and `--color`: colour only on a terminal, never with `--color never`, and
@@ -108,7 +118,11 @@ impl Output {
             .github
             .as_ref()
             .and_then(|g| g.observe(kind, message, &fields));
-        if self.mode == Mode::Json || !self.quiet || shown_when_quiet(kind, &fields) {
+        let human = !self.quiet || shown_when_quiet(kind, &fields);
+        if self.mode == Mode::Json && self.log_stderr && human {
+            self.stderr_line(&format!("{} {}", now_rfc3339(), message));
+        }
+        if self.mode == Mode::Json || human {
             self.show(kind, message, fields);
         }
         if let Some(a) = annotation {

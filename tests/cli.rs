@@ -117,6 +117,33 @@ fn without_a_plan_commands_read_release_toml() {
 }
 
 #[test]
+fn json_output_keeps_the_human_log_on_stderr_unless_log_format_none() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("release.toml"),
+        "[service]\nclustr = \"c\"\n",
+    )
+    .unwrap();
+    let (code, stdout, stderr) = release_in(dir.path(), &["--output", "json", "render"]);
+    assert_eq!(code, 2);
+    let record: serde_json::Value =
+        serde_json::from_str(stdout.lines().next().expect("one NDJSON record")).unwrap();
+    assert_eq!(record["event"], "error", "{stdout}");
+    assert_eq!(record["exit_code"], 2, "{stdout}");
+    // The same error, for people, as a timestamped line on stderr.
+    assert!(stderr.contains("error: "), "{stderr}");
+    assert!(stderr.contains("release.toml:2:1"), "{stderr}");
+    assert!(!stderr.contains('{'), "no JSON on stderr: {stderr}");
+    let (code, stdout, stderr) = release_in(
+        dir.path(),
+        &["--output", "json", "--log-format", "none", "render"],
+    );
+    assert_eq!(code, 2);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
 fn quiet_prints_only_the_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(

@@ -113,7 +113,8 @@ pub async fn run(args: Cli) -> i32 {
     }
     let ctx = Ctx {
         out: Output::new(args.output == Format::Json, args.verbose)
-            .configure(args.quiet, args.color),
+            .configure(args.quiet, args.color)
+            .log_format(args.log_format),
         aws: aws::Settings {
             region_flag: args.region.clone(),
             profile: args.profile.clone(),
