@@ -170,7 +170,14 @@ def register(family: str, image: str, digest: str, secret: str, scenario: str = 
                 "environment": [{"name": "RELEASE_VERSION", "value": version}],
             }
         ],
-        tags=[{"key": "release:version", "value": version}, {"key": "release:digest", "value": digest}],
+        # `registered-by` marks the seed's revision as registered outside release: a plan's
+        # template (without that tag) differs from it, so a test's first deploy registers and
+        # rolls out a revision; `release init` copies the tag, so its plan matches exactly.
+        tags=[
+            {"key": "release:version", "value": version},
+            {"key": "release:digest", "value": digest},
+            {"key": "registered-by", "value": "sandbox-seed"},
+        ],
     )
     return td["taskDefinition"]["taskDefinitionArn"]
 

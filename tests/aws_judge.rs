@@ -158,14 +158,16 @@ async fn a_role_denied_the_service_deployment_api_falls_back_and_says_so_once() 
     assert_eq!(run.code, 0, "{}", run.all());
     let s = summary(&run);
     assert_eq!(s["service_deployment_api"], false, "{s}");
-    assert_eq!(
-        run.all()
-            .matches("judging the rollout from the service's deployment list")
-            .count(),
-        1,
-        "{}",
-        run.all()
-    );
+    // Once in the NDJSON, and once in the human log beside it on stderr.
+    for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
+        assert_eq!(
+            text.matches("judging the rollout from the service's deployment list")
+                .count(),
+            1,
+            "{stream}: {}",
+            run.all()
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

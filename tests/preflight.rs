@@ -1,6 +1,6 @@
 //! End to end against the sandbox: `release preflight` runs every check, shows a secret's
-//! problems without showing the secret, and changes nothing; `release restart` rolls the
-//! running revision.
+//! problems without showing the secret, and changes nothing; `release restart` checks the
+//! secret rules first (refusing a broken secret, exit 3) and rolls the running revision.
 
 mod common;
 use common::*;
@@ -536,4 +536,35 @@ fn unique() -> u128 {
         .unwrap()
         .as_nanos()
         % 1_000_000_000
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restart_refuses_a_secret_that_fails_its_rule_and_changes_nothing() {
+    let seed = seed("pfrestart");
+    let plan = seed.plan("1.0.0", "healthy", &rule(&seed.secret));
+    // The seed's "fix" with a trailing newline: 65 bytes where the rule says 64.
+    let secret = format!("{}\n", value64("pfrestart"));
+    put_secret(&seed.secret, &secret).await;
+    let before = service(&seed.name, &seed.name).await;
+
+    let run = release(&["restart", path_str(&plan.path)]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    let line = check_line(&run, &format!("secret {}", seed.secret));
+    assert!(line.starts_with_status("failed"), "{line}");
+    assert!(line.contains("65"), "{line}");
+    assert!(
+        run.stderr.contains("nothing was restarted"),
+        "{}",
+        run.stderr
+    );
+    assert_not_shown(&secret, &run.all());
+    let after = service(&seed.name, &seed.name).await;
+    assert_eq!(after.deployments().len(), 1);
+    assert_eq!(after.deployments()[0].id(), before.deployments()[0].id());
+
+    // Fixed: the restart goes ahead.
+    put_secret(&seed.secret, &value64("pfrestart-fixed")).await;
+    let run = release(&["restart", path_str(&plan.path)]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(check_line(&run, &format!("secret {}", seed.secret)).starts_with_status("passed"));
 }

@@ -1,6 +1,7 @@
 //! `release restart PLAN`: force a new deployment of the revision the service runs now
 //! (its tasks are replaced and read their secrets again, e.g. after an SSM parameter was
-//! fixed), and watch that deployment exactly like deploy does.
+//! fixed), and watch that deployment exactly like deploy does. The plan's secret rules run
+//! first: a secret that fails one refuses the restart (exit 3) before anything changes.
 
 use std::path::Path;
 use std::time::Instant;
@@ -10,7 +11,7 @@ use serde_json::json;
 use super::Ctx;
 use crate::aws::ecs::Ecs;
 use crate::deployment::{bullet, interrupted, timed_out, Deployer, Followed};
-use crate::exit::{ExitCode, Result};
+use crate::exit::{ExitCode, Failure, Result};
 use crate::output::short_duration;
 use crate::rollout::decision::Verdict;
 use crate::rollout::observation::short_task_definition;
@@ -26,6 +27,23 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let ecs = Ecs::new(&config);
     let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
 
+    // The new tasks read their secrets again: the plan's secret rules must pass first (the
+    // restart after an SSM fix is exactly when a trailing newline slips in).
+    let secrets = crate::preflight::Report {
+        checks: crate::preflight::checks::secret_checks(&plan, &config).await,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    secrets.print(out);
+    if secrets.failed() {
+        return Err(Failure::new(
+            ExitCode::Preflight,
+            format!(
+                "{} secret rule{} failed: nothing was restarted (the running tasks keep the values they read at start)",
+                secrets.count(crate::preflight::Status::Failed),
+                if secrets.count(crate::preflight::Status::Failed) == 1 { "" } else { "s" }
+            ),
+        ));
+    }
     let before = ecs
         .existing_service(cluster, name, "nothing was restarted")
         .await?;

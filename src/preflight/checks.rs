@@ -210,10 +210,9 @@ pub async fn run_with_snapshot(
     Ok((report, pinned, snapshot))
 }
 
-/// The `[[preflight.secret]]` rules again, just before registering: a build can take minutes,
-/// and a secret broken meanwhile must stop the release before it changes anything. Returns
-/// the rules that now fail.
-pub async fn recheck_secrets(plan: &Plan, config: &SdkConfig) -> Vec<CheckResult> {
+/// The `[[preflight.secret]]` rules alone, every one (passed and failed): what `restart`
+/// checks before it replaces the tasks, which read the secrets again.
+pub async fn secret_checks(plan: &Plan, config: &SdkConfig) -> Vec<CheckResult> {
     if plan.secrets.is_empty() {
         return Vec::new();
     }
@@ -228,6 +227,16 @@ pub async fn recheck_secrets(plan: &Plan, config: &SdkConfig) -> Vec<CheckResult
     plan.secrets
         .iter()
         .map(|rule| secret_rule_check(rule, &lookups))
+        .collect()
+}
+
+/// The `[[preflight.secret]]` rules again, just before registering: a build can take minutes,
+/// and a secret broken meanwhile must stop the release before it changes anything. Returns
+/// the rules that now fail.
+pub async fn recheck_secrets(plan: &Plan, config: &SdkConfig) -> Vec<CheckResult> {
+    secret_checks(plan, config)
+        .await
+        .into_iter()
         .filter(|c| c.status == super::Status::Failed)
         .collect()
 }
