@@ -3,11 +3,9 @@
 
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use serde_json::json;
-
 use crate::aws::ecs::Ecs;
 use crate::exit::{ExitCode, Failure, Result};
-use crate::output::Output;
+use crate::output::{Event, Output};
 use crate::plan::RolloutSpec;
 use crate::rollout::decision::{Target, Verdict};
 use crate::rollout::observation::{short_task_definition, Service};
@@ -204,15 +202,18 @@ impl Deployer<'_> {
             ),
             undo,
         );
-        self.out.record(
-            "deployment",
+        self.out.emit(
             &format!(
                 "deployment {} of {} started; watching it (timeout {})",
                 target.deployment_id,
                 short_task_definition(task_definition),
                 humantime::format_duration(self.rollout.timeout)
             ),
-            json!({ "deployment": target.deployment_id, "task_definition": task_definition }),
+            Event::DeploymentStarted {
+                deployment: target.deployment_id.clone(),
+                task_definition_arn: task_definition.to_string(),
+                task_definition: short_task_definition(task_definition).to_string(),
+            },
         );
         Ok(target)
     }
@@ -357,15 +358,28 @@ pub fn interrupted(
     let undo = undo_cmd
         .map(|u| format!("\n  undo it:  {u}"))
         .unwrap_or_default();
-    out.record(
-        "interrupted",
-        &format!(
-            "interrupted by {}: stopped watching; deployment {} of {} goes on in ECS.\n  see it:   {status_cmd}{undo}",
-            signal.name(),
-            target.deployment_id,
-            short_task_definition(&target.task_definition),
-        ),
-        json!({ "deployment": target.deployment_id, "status_command": status_cmd, "rollback_command": undo_cmd, "signal": signal.name() }),
+    let message = format!(
+        "interrupted by {}: stopped watching; deployment {} of {} goes on in ECS.\n  see it:   {status_cmd}{undo}",
+        signal.name(),
+        target.deployment_id,
+        short_task_definition(&target.task_definition),
+    );
+    out.emit(
+        &message,
+        Event::Interrupted {
+            deployment: target.deployment_id.clone(),
+            signal: signal.name().to_string(),
+            status_command: status_cmd.to_string(),
+            rollback_command: undo_cmd.map(str::to_string),
+        },
+    );
+    out.summary_for_machines(
+        &message,
+        signal.exit_code().code(),
+        serde_json::json!({
+            "deployment": target.deployment_id, "signal": signal.name(),
+            "status_command": status_cmd, "rollback_command": undo_cmd,
+        }),
     );
     signal.exit_code()
 }

@@ -101,9 +101,9 @@ impl GitHub {
                 facts.image = s("image").or(facts.image.take());
                 facts.digest = s("digest").or(facts.digest.take());
             }
-            "registered" => facts.task_definition = s("task_definition"),
+            "registered" => facts.task_definition = s("task_definition_arn"),
             "unchanged" => {
-                if let Some(td) = s("task_definition") {
+                if let Some(td) = s("task_definition_arn") {
                     facts.task_definition = Some(td.clone());
                     facts.previous_task_definition = Some(td);
                 }

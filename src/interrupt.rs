@@ -48,6 +48,8 @@ struct State {
     changed: Option<String>,
     /// The command that undoes it.
     undo: Option<String>,
+    /// The command and where it acts (command, cluster, service, region), for the summary.
+    target: (String, Option<String>, Option<String>, Option<String>),
 }
 
 static HANDLERS: AtomicUsize = AtomicUsize::new(0);
@@ -55,6 +57,7 @@ static STATE: Mutex<State> = Mutex::new(State {
     step: String::new(),
     changed: None,
     undo: None,
+    target: (String::new(), None, None, None),
 });
 static CHANNEL: OnceLock<tokio::sync::watch::Sender<Option<Signal>>> = OnceLock::new();
 
@@ -75,6 +78,16 @@ impl Drop for Handled {
 }
 
 /// Records the step in progress, for the message of an interruption.
+/// What the summary of an interrupted command names: the command, cluster, service, region.
+pub fn target(command: &str, cluster: Option<&str>, service: Option<&str>, region: Option<&str>) {
+    STATE.lock().unwrap().target = (
+        command.to_string(),
+        cluster.map(str::to_string),
+        service.map(str::to_string),
+        region.map(str::to_string),
+    );
+}
+
 pub fn step(text: &str) {
     if let Ok(mut s) = STATE.lock() {
         s.step = text.to_string();
@@ -163,12 +176,16 @@ fn stop(sig: Signal, json: bool) -> ! {
         sig.name()
     );
     let out = crate::output::Output::new(json, false);
+    let (command, cluster, service, region) = state.target.clone();
+    out.set_command(&command);
+    if let (Some(c), Some(s)) = (&cluster, &service) {
+        out.set_target(c, s, region.as_deref());
+    }
     out.clear_bar();
-    out.line(
-        "summary",
+    out.summary(
         &message,
+        sig.exit_code().code(),
         json!({
-            "exit_code": sig.exit_code().code(),
             "signal": sig.name(),
             "step": step,
             "state": changed,

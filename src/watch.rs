@@ -14,11 +14,11 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_ecs::types::DesiredStatus;
-use serde_json::json;
 
 use crate::aws::ecs::{CallError, Ecs, ServiceLookup};
 use crate::aws::ErrorKind;
 use crate::exit::{Failure, Result};
+use crate::output::event::{self, Event};
 use crate::output::{epoch_rfc3339_millis, Output};
 use crate::plan::RolloutSpec;
 use crate::rollout::decision::{Limits, Progress, Target, Verdict};
@@ -95,10 +95,9 @@ impl Watch<'_> {
             // Never sleep past the deadline: the timeout is honoured exactly.
             let wake = (now + delay).min(deadline.max(now));
             // A poll interval (or a backoff) longer than HEARTBEAT still gets its heartbeat.
-            let plain = self.out.mode() == crate::output::Mode::Plain;
             loop {
                 let beat = last_line.1 + HEARTBEAT;
-                let until = if plain && !last_line.0.is_empty() {
+                let until = if !last_line.0.is_empty() {
                     wake.min(beat)
                 } else {
                     wake
@@ -114,7 +113,8 @@ impl Watch<'_> {
                 if Instant::now() >= wake {
                     break;
                 }
-                self.out.record("progress", &last_line.0, json!({}));
+                // The reporter decides: plain lines repeat it, the terminal's spinner moves.
+                self.out.heartbeat(&last_line.0);
                 last_line.1 = Instant::now();
             }
             stats.polls += 1;
@@ -260,11 +260,20 @@ impl Watch<'_> {
                 continue;
             }
             log.repeats.insert(e.message.clone(), 0);
-            let at = e.created_at.map(epoch_rfc3339_millis).unwrap_or_default();
-            self.out.record(
-                "service_event",
-                &format!("  event: {}", e.message),
-                json!({ "id": e.id, "created_at": at }),
+            let at = e.created_at.map(epoch_rfc3339_millis);
+            // ECS's own time, shown with the event (hh:mm:ss UTC).
+            let clock = at
+                .as_deref()
+                .and_then(|t| t.get(11..19))
+                .map(|t| format!(" {t}"))
+                .unwrap_or_default();
+            self.out.emit(
+                &format!("  event{clock}: {}", e.message),
+                Event::ServiceEvent {
+                    id: e.id.clone(),
+                    created_at: at,
+                    ecs_message: e.message.clone(),
+                },
             );
         }
     }
@@ -272,13 +281,15 @@ impl Watch<'_> {
     /// Says how often each printed event came again, once, at the end of the watch.
     fn flush_repeats(&self, log: &mut EventLog) {
         for (message, n) in log.repeats.drain().filter(|(_, n)| *n > 0) {
-            self.out.record(
-                "service_event_repeated",
+            self.out.emit(
                 &format!(
                     "  event repeated {n} more time{}: {message}",
                     if n == 1 { "" } else { "s" }
                 ),
-                json!({ "message": message, "repeats": n }),
+                Event::ServiceEventRepeated {
+                    ecs_message: message,
+                    repeats: n,
+                },
             );
         }
     }
@@ -332,26 +343,39 @@ impl Watch<'_> {
             ours.desired.max(0) as u64,
             &bar_text,
         );
-        // NDJSON gets a record per change; plain lines also a heartbeat every HEARTBEAT.
-        let heartbeat =
-            self.out.mode() == crate::output::Mode::Plain && last.1.elapsed() >= HEARTBEAT;
-        if last.0 != line || heartbeat {
+        // A record per change (the terminal's reporter shows it as the bar); an unchanged
+        // line is repeated as a heartbeat every HEARTBEAT (plain lines only: the reporter
+        // decides), here when polls are frequent, in the loop when they are not.
+        if last.0 == line && last.1.elapsed() >= HEARTBEAT {
+            self.out.heartbeat(&line);
+            last.1 = Instant::now();
+        }
+        if last.0 != line {
             *last = (line.clone(), Instant::now());
-            if self.out.mode() != crate::output::Mode::Terminal {
-                self.out.record(
-                    "progress",
-                    &line,
-                    json!({
-                        "deployment": target.deployment_id,
-                        "running": ours.running, "pending": ours.pending,
-                        "desired": ours.desired, "failed": ours.failed,
-                        "rollout_state": p.rollout_state,
-                        "status": p.status, "stage": p.stage, "note": p.note,
-                        "bake_seconds_left": bake_left.map(|d| d.as_secs()),
-                        "others": p.others.iter().map(|(td, c)| json!({"task_definition": td, "running": c.running, "desired": c.desired})).collect::<Vec<_>>(),
-                    }),
-                );
-            }
+            self.out.emit(
+                &line,
+                Event::Progress(event::Progress {
+                    deployment: target.deployment_id.clone(),
+                    running: ours.running,
+                    pending: ours.pending,
+                    desired: ours.desired,
+                    failed: ours.failed,
+                    rollout_state: p.rollout_state.clone(),
+                    status: p.status.clone(),
+                    stage: p.stage.clone(),
+                    note: p.note.clone(),
+                    bake_seconds_left: bake_left.map(|d| d.as_secs()),
+                    others: p
+                        .others
+                        .iter()
+                        .map(|(td, c)| event::OtherDeployment {
+                            task_definition: td.clone(),
+                            running: c.running,
+                            desired: c.desired,
+                        })
+                        .collect(),
+                }),
+            );
         }
     }
 }

@@ -107,7 +107,7 @@ async fn with_stale_reads_a_deployment_started_behind_its_back_is_still_supersed
         &["deploy", path_str(&plan.path), "--image", &image(&seed)],
         |r, _| {
             // The moment release's UpdateService answered: another UpdateService takes over.
-            if !sent && r["event"] == "deployment" {
+            if !sent && r["event"] == "deployment_started" {
                 update_service_now(&seed.name, &other);
                 sent = true;
             }
@@ -308,7 +308,10 @@ async fn a_stuck_placement_is_stalled_within_the_stall_time_and_a_poll() {
             .unwrap()
     };
     let records = run.records();
-    let started = records.iter().find(|r| r["event"] == "deployment").unwrap();
+    let started = records
+        .iter()
+        .find(|r| r["event"] == "deployment_started")
+        .unwrap();
     let took = at(&summary(&run)) - at(started);
     let s = summary(&run);
     assert_eq!(s["verdict"]["verdict"], "stalled", "{s}");

@@ -139,7 +139,17 @@ fn json_output_keeps_the_human_log_on_stderr_unless_log_format_none() {
         &["--output", "json", "--log-format", "none", "render"],
     );
     assert_eq!(code, 2);
-    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    // The error, then the summary every stream ends with (carrying the same message).
+    let records: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 2, "{stdout}");
+    assert_eq!(records[0]["event"], "error");
+    assert_eq!(records[1]["event"], "summary");
+    assert_eq!(records[1]["command"], "render");
+    assert_eq!(records[1]["exit_code"], 2);
+    assert_eq!(records[1]["message"], records[0]["message"]);
     assert!(stderr.is_empty(), "{stderr}");
 }
 

@@ -54,7 +54,7 @@ async fn sigterm_while_watching_stops_watching_with_the_undo_command() {
     let (code, records) = signal_when(
         &["deploy", path_str(&plan.path), "--image", &image],
         libc::SIGTERM,
-        |r| r["event"] == "deployment",
+        |r| r["event"] == "deployment_started",
     );
     assert_eq!(code, 143, "{records:#?}");
     let last = last_summary(&records);

@@ -16,11 +16,10 @@ mod push_digest;
 mod verify;
 
 use aws_config::SdkConfig;
-use serde_json::json;
 
 use crate::exit::{ExitCode, Failure, Result};
 use crate::image_ref::ImageRef;
-use crate::output::{short_duration, Output};
+use crate::output::{short_duration, Event, Output};
 use crate::plan::{BuildSpec, Login, Plan};
 use crate::registry::{self, ResolveError};
 use crate::release_image;
@@ -122,12 +121,15 @@ async fn run(
     };
     if let (Some(digest), false) = (&existing, opts.rebuild) {
         let image = version_ref.pinned(digest);
-        out.record(
-            "image_reused",
+        out.emit(
             &format!(
                 "{version_ref} is already in the registry as {digest}: reused, nothing built or pushed (--rebuild builds it again)"
             ),
-            json!({ "image": image, "digest": digest, "tag": version_tag, "built": false }),
+            Event::ImageReused {
+                image: image.to_string(),
+                digest: digest.to_string(),
+                tag: version_tag.to_string(),
+            },
         );
         return Ok(PinnedImage {
             image,
@@ -239,14 +241,17 @@ async fn run(
 
     log.remove();
     let image = version_ref.pinned(&digest);
-    out.record(
-        "image_pushed",
+    out.emit(
         &format!(
             "pushed {repository}:{} as {digest} in {}",
             tags.join(","),
             short_duration(started.elapsed())
         ),
-        json!({ "image": image, "digest": digest, "tags": tags, "built": true }),
+        Event::ImagePushed {
+            image: image.to_string(),
+            digest: digest.to_string(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        },
     );
     Ok(PinnedImage { image, digest })
 }

@@ -4,13 +4,11 @@
 
 use std::path::Path;
 
-use serde_json::json;
-
 use super::Ctx;
 use crate::build::{build_and_push, BuildOptions};
 use crate::cli::BuildFlags;
 use crate::exit::{ExitCode, Failure, Result};
-use crate::output::Mode;
+use crate::output::Event;
 
 pub async fn run(ctx: &Ctx, plan_path: &Path, flags: BuildFlags) -> Result<ExitCode> {
     let plan = ctx.load_plan(plan_path)?;
@@ -29,14 +27,14 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, flags: BuildFlags) -> Result<ExitC
     };
     let pinned = build_and_push(&ctx.out, &plan, &config, &opts).await?;
     // stdout carries only the result: `repository@sha256:…` (NDJSON in JSON mode).
-    if ctx.out.mode() == Mode::Json {
-        ctx.out.record(
-            "result",
-            &pinned.image,
-            json!({ "image": pinned.image, "digest": pinned.digest, "version": plan.version.as_str() }),
-        );
-    } else {
-        ctx.out.result(&pinned.image);
-    }
+    ctx.out.result(
+        &pinned.image,
+        &pinned.image,
+        Event::Result {
+            image: pinned.image.clone(),
+            digest: pinned.digest.clone(),
+            version: plan.version.to_string(),
+        },
+    );
     Ok(ExitCode::Success)
 }

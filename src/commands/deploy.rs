@@ -12,7 +12,7 @@ use crate::cli::{BuildFlags, CheckFlags};
 use crate::deployment::{bullet, interrupted, revision_of, timed_out, Deployer, Followed};
 use crate::diff::Standing;
 use crate::exit::{ExitCode, Failure, Result};
-use crate::output::short_duration;
+use crate::output::{short_duration, Event};
 use crate::plan::{OnFailure, Plan};
 use crate::preflight::{self, ImageToCheck, PreflightOptions};
 use crate::rollout::decision::Verdict;
@@ -70,12 +70,12 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
     let (report, resolved, snapshot) =
         preflight::checks::run_with_snapshot(out, &plan, &config, to_check, &opts).await?;
     if report.failed() {
-        out.record(
-            "summary",
+        out.summary(
             &format!(
                 "preflight failed: {}; nothing was built, registered or deployed",
                 report.summary()
             ),
+            ExitCode::Preflight.code(),
             report.summary_fields(),
         );
         return Ok(ExitCode::Preflight);
@@ -115,11 +115,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         let broken = preflight::checks::recheck_secrets(&plan, &config).await;
         if !broken.is_empty() {
             for c in &broken {
-                out.record(
-                    "check",
-                    &c.line(),
-                    json!({ "check": c.name, "status": c.status, "detail": c.detail }),
-                );
+                out.emit(&c.line(), c.event());
             }
             return Err(Failure::new(
                 ExitCode::Preflight,
@@ -169,17 +165,31 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         let steady = before.deployments.len() == 1
             && before.running_count == before.desired_count
             && before.deployments[0].rollout_state.as_deref() != Some("FAILED");
-        out.record(
-            "unchanged",
+        out.emit(
             &format!(
                 "{} already runs this release (version {}, {}): nothing registered{}{}",
                 short_task_definition(&before.task_definition),
                 plan.version,
                 pinned.digest,
-                if steady { ", nothing deployed" } else { "; the service is not steady: see `release status`" },
-                if adopted { "; it was registered outside release and now carries this release's tags" } else { "" }
+                if steady {
+                    ", nothing deployed"
+                } else {
+                    "; the service is not steady: see `release status`"
+                },
+                if adopted {
+                    "; it was registered outside release and now carries this release's tags"
+                } else {
+                    ""
+                }
             ),
-            json!({ "task_definition": before.task_definition, "digest": pinned.digest, "image": pinned.image, "version": plan.version.as_str(), "adopted": adopted }),
+            Event::Unchanged {
+                task_definition_arn: before.task_definition.clone(),
+                task_definition: short_task_definition(&before.task_definition).to_string(),
+                digest: Some(pinned.digest.clone()),
+                image: Some(pinned.image.clone()),
+                version: Some(plan.version.to_string()),
+                adopted: Some(adopted),
+            },
         );
         let report = crate::verify::run(out, &plan, &ecs).await?;
         let (end, result) = if report.failed() > 0 {
@@ -189,8 +199,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         };
         let code = settle(end, Followup::Nothing);
         // Every deploy ends with its summary, a no-op included.
-        out.record(
-            "summary",
+        out.summary(
             &format!(
                 "nothing to do: {} already runs {} ({}); {} in {}",
                 short_task_definition(&before.task_definition),
@@ -199,8 +208,9 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                 if report.failed() > 0 { "verify failed" } else { "verified" },
                 short_duration(started.elapsed())
             ),
+            code.code(),
             json!({
-                "result": result, "exit_code": code.code(), "version": plan.version.as_str(),
+                "result": result, "version": plan.version.as_str(),
                 "digest": pinned.digest, "image": pinned.image, "task_definition": before.task_definition,
                 "seconds": started.elapsed().as_secs_f64(), "ecs_calls": ecs.calls(),
                 "ecs_calls_by_action": ecs.calls_by_action(),
@@ -265,14 +275,17 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         ),
         None,
     );
-    out.record(
-        "registered",
+    out.emit(
         &format!(
             "registered {} ({})",
             short_task_definition(&new_arn),
             pinned.image
         ),
-        json!({ "task_definition": new_arn, "revision": registered.revision() }),
+        Event::Registered {
+            task_definition_arn: new_arn.clone(),
+            task_definition: short_task_definition(&new_arn).to_string(),
+            revision: registered.revision(),
+        },
     );
 
     // From here on the service may change: any error says what state it left and how to undo it.
@@ -317,21 +330,28 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         };
         match &verdict {
             Verdict::Succeeded { running, desired } => {
-                out.record(
-                    "rolled_out",
+                out.emit(
                     &format!("{new} rolled out: {running}/{desired} running"),
-                    json!({ "task_definition": new_arn, "running": running, "desired": desired }),
+                    Event::RolledOut {
+                        task_definition_arn: new_arn.clone(),
+                        task_definition: new.clone(),
+                        running: *running,
+                        desired: *desired,
+                    },
                 );
                 let report = crate::verify::run(out, &plan, &ecs).await?;
                 if report.failed() > 0 {
-                    out.record(
-                        "failed",
+                    out.emit(
                         &format!(
                             "deploy of {} as {new} failed its verify ({} checks failed)",
                             plan.version,
                             report.failed()
                         ),
-                        json!({ "verify_failed": report.failed() }),
+                        Event::Failed {
+                            reasons: None,
+                            rolled_back_by: None,
+                            verify_failed: Some(report.failed()),
+                        },
                     );
                     return after_failure(
                         &deployer,
@@ -343,28 +363,32 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                     )
                     .await;
                 }
-                out.record(
-                    "summary",
+                let code = settle(End::Succeeded, Followup::Nothing);
+                out.summary(
                     &format!(
                         "released {} ({}) as {new} (was {old}): {running}/{desired} running, verified, in {}",
                         plan.version,
                         pinned.digest,
                         short_duration(started.elapsed())
                     ),
+                    code.code(),
                     summary(&verdict, json!({})),
                 );
-                Ok(settle(End::Succeeded, Followup::Nothing))
+                Ok(code)
             }
             Verdict::RolledBackByEcs { to, reasons } => {
-                out.record(
-                    "failed",
+                out.emit(
                     &format!(
                         "deploy of {} as {new} failed; ECS is rolling the service back to {} (its circuit breaker or deployment alarms; the reasons say which):\n{}",
                         plan.version,
                         short_task_definition(to),
                         bullet(reasons)
                     ),
-                    json!({ "reasons": reasons, "rolled_back_by": "ecs" }),
+                    Event::Failed {
+                        reasons: Some(reasons.clone()),
+                        rolled_back_by: Some("ecs".into()),
+                        verify_failed: None,
+                    },
                 );
                 let rollback = deployer
                     .follow_ecs_rollback(to, &new_arn, &outcome.target.deployment_id)
@@ -388,35 +412,36 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                         plan.path().display()
                     ),
                 };
-                out.record(
-                    "summary",
+                // 1 only when the rollback was seen to its end; else 4 (README, Exit codes).
+                let code = settle(End::RolledBackByEcs { confirmed: done }, Followup::Nothing);
+                out.summary(
                     &format!(
                         "deploy of {} as {new} failed and ECS rolled the service back to {}: {outcome}; release started no second rollback:\n{}",
                         plan.version,
                         short_task_definition(to),
                         bullet(reasons)
                     ),
+                    code.code(),
                     summary(&verdict, json!({ "rolled_back_by": "ecs", "rollback_succeeded": done })),
                 );
-                // 1 only when the rollback was seen to its end; else 4 (README, Exit codes).
-                Ok(settle(
-                    End::RolledBackByEcs { confirmed: done },
-                    Followup::Nothing,
-                ))
+                Ok(code)
             }
             Verdict::Failed { reasons } | Verdict::Stalled { reasons, .. } => {
                 let (what, end) = match &verdict {
                     Verdict::Stalled { .. } => ("stalled", End::Stalled),
                     _ => ("failed", End::Failed),
                 };
-                out.record(
-                    "failed",
+                out.emit(
                     &format!(
                         "deploy of {} as {new} {what}:\n{}",
                         plan.version,
                         bullet(reasons)
                     ),
-                    json!({ "reasons": reasons }),
+                    Event::Failed {
+                        reasons: Some(reasons.clone()),
+                        rolled_back_by: None,
+                        verify_failed: None,
+                    },
                 );
                 after_failure(
                     &deployer,
@@ -432,28 +457,30 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                 by,
                 task_definition,
             } => {
-                out.record(
-                    "summary",
+                let code = settle(End::Superseded, Followup::Nothing);
+                out.summary(
                     &format!(
                         "deploy of {} was superseded: deployment {by} of {} (not started by this release) took over; {new} is not what runs",
                         plan.version,
                         short_task_definition(task_definition)
                     ),
+                    code.code(),
                     summary(&verdict, json!({})),
                 );
-                Ok(settle(End::Superseded, Followup::Nothing))
+                Ok(code)
             }
             Verdict::TimedOut { progress, reasons } => {
-                out.record(
-                    "summary",
+                let code = settle(End::TimedOut, Followup::Nothing);
+                out.summary(
                     &format!(
                         "{}; {}",
                         timed_out(&new, plan.rollout.timeout, progress, reasons),
                         undo_hint(&plan, &before)
                     ),
+                    code.code(),
                     summary(&verdict, json!({})),
                 );
-                Ok(settle(End::TimedOut, Followup::Nothing))
+                Ok(code)
             }
             Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
         }
@@ -542,15 +569,16 @@ pub async fn after_failure(
     let out = deployer.out;
     let old = short_task_definition(&before.task_definition).to_string();
     if plan.rollout.on_failure == OnFailure::Stop {
-        out.record(
-            "summary",
+        let code = settle(end, Followup::Left);
+        out.summary(
             &format!(
                 "the service is left on {new} (rollout.on_failure = \"stop\"); {}",
                 undo_hint(plan, before)
             ),
+            code.code(),
             summary,
         );
-        return Ok(settle(end, Followup::Left));
+        return Ok(code);
     }
     out.step(&format!(
         "rolling back to {old} (rollout.on_failure = \"rollback\")"
@@ -587,8 +615,9 @@ pub async fn after_failure(
             json!(followup == Followup::RolledBack),
         );
     }
-    out.record("summary", &text, summary);
-    Ok(settle(end, followup))
+    let code = settle(end, followup);
+    out.summary(&text, code.code(), summary);
+    Ok(code)
 }
 
 fn verdict_name(v: &Verdict) -> &'static str {

@@ -14,7 +14,7 @@ use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs};
 use crate::exit::{ExitCode, Result};
 use crate::image_ref::ImageRef;
-use crate::output::Mode;
+use crate::output::Event;
 use crate::plan::Plan;
 use crate::rollout::observation::short_task_definition;
 use crate::template::{PinnedImage, PLACEHOLDER_DIGEST};
@@ -140,10 +140,10 @@ pub async fn show(
         &format!("running {current} ({cluster}/{name})"),
         &format!("{} (version {})", plan.path().display(), plan.version),
         // Colour only when the diff itself goes to a terminal, not into a file or a pipe.
-        out.mode() == Mode::Terminal && out.color() && std::io::stdout().is_terminal(),
+        out.color() && std::io::stdout().is_terminal(),
     );
-    if out.mode() != Mode::Json && !unified.is_empty() {
-        out.result(unified.trim_end());
+    if !unified.is_empty() {
+        out.document(unified.trim_end());
     }
     let mut lines = Vec::new();
     lines.push(if changes.is_empty() {
@@ -209,19 +209,18 @@ pub async fn show(
         ImageSource::Registry(_) => "registry",
         ImageSource::WillBuild(_) => "build",
     };
-    out.record(
-        "diff",
+    out.emit(
         &lines.join("\n"),
-        json!({
-            "task_definition": service.task_definition,
-            "changes": structured,
-            "release_tags": tags_json,
-            "image": { "action": image_kind, "image": pinned.image, "digest": pinned.digest },
-            "register": !identical && !adopt,
-            "deploy": !identical && !adopt,
-            "tag": adopt,
-            "unified": unified,
-        }),
+        Event::Diff {
+            task_definition_arn: service.task_definition.clone(),
+            changes: structured,
+            release_tags: tags_json,
+            image: json!({ "action": image_kind, "image": pinned.image, "digest": pinned.digest }),
+            register: !identical && !adopt,
+            deploy: !identical && !adopt,
+            tag: adopt,
+            unified,
+        },
     );
     Ok(if identical {
         ExitCode::Success

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::Ctx;
 use crate::aws::ecs::Ecs;
 use crate::exit::{ExitCode, Failure, Result};
+use crate::output::Event;
 use crate::taskdef;
 
 pub async fn run(
@@ -40,8 +41,11 @@ pub async fn run(
     if let Some(p) = &plan {
         taskdef::template_placeholders(&mut doc, &p.image.repository);
     }
-    ctx.out
-        .result(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    ctx.out.result(
+        &serde_json::to_string_pretty(&doc).unwrap_or_default(),
+        "exported the task definition as a template",
+        Event::Document { document: doc },
+    );
     Ok(ExitCode::Success)
 }
 
@@ -64,8 +68,11 @@ pub fn from_file(ctx: &Ctx, plan_path: Option<&Path>, file: &Path) -> Result<Exi
     if let Some(p) = &plan {
         taskdef::template_placeholders(&mut doc, &p.image.repository);
     }
-    ctx.out
-        .result(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    ctx.out.result(
+        &serde_json::to_string_pretty(&doc).unwrap_or_default(),
+        "exported the task definition as a template",
+        Event::Document { document: doc },
+    );
     Ok(ExitCode::Success)
 }
 

@@ -4,12 +4,11 @@
 use std::path::Path;
 
 use aws_sdk_ecs::types::TaskDefinitionStatus;
-use serde_json::json;
 
 use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
 use crate::exit::{ExitCode, Result};
-use crate::output::epoch_rfc3339;
+use crate::output::{epoch_rfc3339, Event};
 use crate::rollout::observation::short_task_definition;
 
 /// How many revisions are described (one DescribeTaskDefinition call each).
@@ -69,10 +68,9 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
             .status()
             .map(|s| s.as_str().to_string())
             .unwrap_or_default();
-        let registered = td
-            .registered_at()
-            .map(|t| epoch_rfc3339(t.as_secs_f64()))
-            .unwrap_or_else(|| "-".into());
+        let registered_at = td.registered_at().map(|t| epoch_rfc3339(t.as_secs_f64()));
+        // The table shows "-" for what the revision does not say; the record has null.
+        let registered = registered_at.clone().unwrap_or_else(|| "-".into());
         let version = tags
             .get("release:version")
             .cloned()
@@ -87,8 +85,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
         } else {
             format!("  [{}]", deployments.join(", "))
         };
-        ctx.out.record(
-            "revision",
+        ctx.out.emit(
             &format!(
                 "{:<28} {:<14} {:<20} {}  {}{}{}",
                 short_task_definition(arn),
@@ -99,11 +96,17 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
                 mark,
                 deps
             ),
-            json!({
-                "task_definition": arn, "revision": td.revision(), "version": tags.get("release:version"),
-                "digest": tags.get("release:digest"), "registered_at": registered, "status": status,
-                "runs_now": runs_now, "deployments": deployments,
-            }),
+            Event::Revision {
+                task_definition_arn: arn.clone(),
+                task_definition: short_task_definition(arn).to_string(),
+                revision: td.revision(),
+                version: tags.get("release:version").cloned(),
+                digest: tags.get("release:digest").cloned(),
+                registered_at,
+                status,
+                runs_now,
+                deployments,
+            },
         );
     }
     if arns.len() > SHOWN {

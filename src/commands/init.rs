@@ -34,6 +34,7 @@ pub async fn run(ctx: &Ctx, cluster: &str, service: &str, dir: &Path) -> Result<
         .region()
         .map(|r| r.as_ref().to_string())
         .unwrap_or_default();
+    out.set_target(cluster, service, Some(&region));
     let ecs = Ecs::new(&config);
     let (svc, td, tags) = ecs
         .running_revision(cluster, service, "nothing was written")
@@ -163,8 +164,7 @@ pub async fn run(ctx: &Ctx, cluster: &str, service: &str, dir: &Path) -> Result<
             "the service's deployment controller is {kind}: release deploys through UpdateService, which such a service refuses (preflight fails)"
         ));
     }
-    out.record(
-        "summary",
+    out.summary(
         &format!(
             "wrote {} and {} from {} (version {version}, from {}); next: release preflight {p}, release diff {p}",
             plan_path.display(),
@@ -173,6 +173,7 @@ pub async fn run(ctx: &Ctx, cluster: &str, service: &str, dir: &Path) -> Result<
             version_from.describe(),
             p = plan_path.display()
         ),
+        ExitCode::Success.code(),
         json!({
             "plan": plan_path, "template": template_path, "task_definition": svc.task_definition,
             "version": version, "repository": repository,

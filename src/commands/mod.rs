@@ -16,7 +16,6 @@ pub mod verify;
 use std::path::{Path, PathBuf};
 
 use aws_config::SdkConfig;
-use serde_json::json;
 
 use crate::aws;
 use crate::cli::{Cli, Command, Format};
@@ -55,7 +54,13 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn load_plan(&self, path: &Path) -> Result<Plan> {
-        Plan::load(path, &self.overrides)
+        let plan = Plan::load(path, &self.overrides)?;
+        self.out.set_target(
+            &plan.service.cluster,
+            &plan.service.name,
+            plan.service.region.as_deref(),
+        );
+        Ok(plan)
     }
 
     /// AWS configuration for a plan: `--region` > plan region > environment; the
@@ -74,6 +79,13 @@ impl Ctx {
             ));
         }
         aws::identity::check_credentials(&config, settings.profile.as_deref()).await?;
+        if let Some(p) = plan {
+            self.out.set_target(
+                &p.service.cluster,
+                &p.service.name,
+                config.region().map(|r| r.as_ref()),
+            );
+        }
         Ok(config)
     }
 
@@ -128,6 +140,8 @@ pub async fn run(args: Cli) -> i32 {
             }),
         },
     };
+    let started = std::time::Instant::now();
+    ctx.out.set_command(command_name(&args.command));
     // A dry run is no deploy: it writes no GitHub step outputs.
     let deploy = matches!(args.command, Command::Deploy { dry_run: false, .. });
     let result = match &args.command {
@@ -230,20 +244,45 @@ pub async fn run(args: Cli) -> i32 {
         },
         Command::Completions { .. } | Command::Man => unreachable!("handled above"),
     };
+    let mut error = None;
     let code = match result {
         Ok(code) => code.code(),
         Err(failure) => {
+            error = Some(format!("error: {}", failure.message));
             ctx.out.clear_bar();
-            ctx.out.record(
-                "error",
+            ctx.out.emit(
                 &format!("error: {}", failure.message),
-                json!({ "exit_code": failure.code.code() }),
+                crate::output::Event::Error {
+                    exit_code: failure.code.code(),
+                },
             );
             failure.code.code()
         }
     };
+    ctx.out
+        .close(code, started.elapsed().as_secs_f64(), error.as_deref());
     ctx.out.finish(deploy, code);
     code
+}
+
+/// The command's name, as its summary record gives it.
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Deploy { .. } => "deploy",
+        Command::Render { .. } => "render",
+        Command::Diff { .. } => "diff",
+        Command::Init { .. } => "init",
+        Command::Status { .. } => "status",
+        Command::History { .. } => "history",
+        Command::Export { .. } => "export",
+        Command::Verify { .. } => "verify",
+        Command::Rollback { .. } => "rollback",
+        Command::Preflight { .. } => "preflight",
+        Command::Restart { .. } => "restart",
+        Command::Build { .. } => "build",
+        Command::Completions { .. } => "completions",
+        Command::Man => "man",
+    }
 }
 
 /// `release completions SHELL`: the script on stdout.

@@ -38,8 +38,12 @@ pub async fn run(
     ));
     let (report, _) = preflight::run(out, &plan, &config, to_check, &opts).await?;
     let failed = report.failed();
-    out.record(
-        "summary",
+    let code = if failed {
+        ExitCode::Preflight
+    } else {
+        ExitCode::Success
+    };
+    out.summary(
         &format!(
             "preflight {}: {} (in {:.1}s){}",
             if failed { "failed" } else { "passed" },
@@ -47,11 +51,8 @@ pub async fn run(
             report.seconds,
             if failed { "; nothing was changed" } else { "" }
         ),
+        code.code(),
         report.summary_fields(),
     );
-    Ok(if failed {
-        ExitCode::Preflight
-    } else {
-        ExitCode::Success
-    })
+    Ok(code)
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::Ctx;
 use crate::exit::{ExitCode, Result};
+use crate::output::Event;
 use crate::{release_image, taskdef, template};
 
 pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<ExitCode> {
@@ -16,7 +17,13 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<Exi
     let pinned = release_image::resolve(&plan, &config, &reference).await?;
     let rendered = template::render(&plan, &pinned)?;
     let json = taskdef::to_json(&rendered.request);
-    ctx.out
-        .result(&serde_json::to_string_pretty(&json).unwrap_or_default());
+    ctx.out.result(
+        &serde_json::to_string_pretty(&json).unwrap_or_default(),
+        &format!(
+            "rendered {} for {}",
+            plan.task_definition.family, pinned.image
+        ),
+        Event::Document { document: json },
+    );
     Ok(ExitCode::Success)
 }

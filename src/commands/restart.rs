@@ -131,6 +131,6 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
         ),
         Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
     };
-    out.record("summary", &message, summary);
+    out.summary(&message, code.code(), summary);
     Ok(code)
 }

@@ -13,6 +13,7 @@ use crate::aws::ecs::{release_tags, Ecs};
 use crate::deployment::{bullet, interrupted, revision_of, timed_out, Deployer, Followed};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::image_ref::ImageRef;
+use crate::output::Event;
 use crate::plan::{is_ecr_repository, Login, OnFailure, RolloutSpec};
 use crate::registry::{self, ResolveError};
 use crate::release_image;
@@ -65,6 +66,7 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
         rollout.timeout = t;
     }
     let config = ctx.aws_config(plan.as_ref()).await?;
+    out.set_target(&cluster, &name, config.region().map(|r| r.as_ref()));
     ctx.show_identity(&config, plan.as_ref()).await?;
     let ecs = Ecs::new(&config);
 
@@ -126,10 +128,23 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
         return Err(refused(&problems));
     }
     if to == current_rev {
-        out.record(
-            "unchanged",
-            &format!("{cluster}/{name} already runs {current}: nothing changed (`release restart` replaces its tasks)"),
-            json!({ "task_definition": current_arn }),
+        let text = format!("{cluster}/{name} already runs {current}: nothing changed (`release restart` replaces its tasks)");
+        out.emit(
+            &text,
+            Event::Unchanged {
+                task_definition_arn: current_arn.clone(),
+                task_definition: current.clone(),
+                digest: None,
+                image: None,
+                version: None,
+                adopted: None,
+            },
+        );
+        // Every command ends with its summary, a no-op rollback included.
+        out.summary(
+            &format!("nothing to do: {text}"),
+            ExitCode::Success.code(),
+            json!({ "result": "unchanged", "task_definition": current_arn }),
         );
         return Ok(ExitCode::Success);
     }
@@ -212,8 +227,7 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
     let show = |tags: &std::collections::BTreeMap<String, String>, key: &str| {
         tags.get(key).cloned().unwrap_or_else(|| "?".into())
     };
-    out.record(
-        "change",
+    out.emit(
         &format!(
             "rollback of {cluster}/{name}:\n  revision: {current} -> {wanted}\n  version:  {} -> {}\n  digest:   {} -> {}",
             show(&current_tags, "release:version"),
@@ -221,12 +235,15 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
             show(&current_tags, "release:digest"),
             show(&target_tags, "release:digest"),
         ),
-        json!({
-            "from": current_arn, "to": target_arn,
-            "from_version": current_tags.get("release:version"), "to_version": target_tags.get("release:version"),
-            "from_digest": current_tags.get("release:digest"), "to_digest": target_tags.get("release:digest"),
-            "dry_run": args.dry_run,
-        }),
+        Event::Change {
+            from: current_arn.clone(),
+            to: target_arn.clone(),
+            from_version: current_tags.get("release:version").cloned(),
+            to_version: target_tags.get("release:version").cloned(),
+            from_digest: current_tags.get("release:digest").cloned(),
+            to_digest: target_tags.get("release:digest").cloned(),
+            dry_run: args.dry_run,
+        },
     );
     if args.dry_run {
         out.info("dry run: nothing changed");
@@ -315,6 +332,6 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
         ),
         Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
     };
-    out.record("summary", &text, summary);
+    out.summary(&text, code.code(), summary);
     Ok(code)
 }

@@ -3,12 +3,11 @@
 
 use std::path::Path;
 
-use serde_json::json;
-
 use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs};
 use crate::exit::{ExitCode, Result};
 use crate::output::epoch_rfc3339;
+use crate::output::event::{self, Event};
 use crate::rollout::observation::short_task_definition;
 
 pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
@@ -24,8 +23,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
         None => Default::default(),
     };
     let out = &ctx.out;
-    out.record(
-        "service",
+    out.emit(
         &format!(
             "service {cluster}/{name}: {} running {}/{} (pending {}), revision {}",
             service.status,
@@ -34,19 +32,23 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
             service.pending_count,
             short_task_definition(&service.task_definition)
         ),
-        json!({
-            "cluster": cluster, "service": name, "status": service.status,
-            "running": service.running_count, "desired": service.desired_count,
-            "pending": service.pending_count, "task_definition": service.task_definition,
-            "release_tags": tags,
-        }),
+        Event::Service {
+            cluster: cluster.to_string(),
+            service: name.to_string(),
+            status: service.status.clone(),
+            running: service.running_count,
+            desired: service.desired_count,
+            pending: service.pending_count,
+            task_definition_arn: service.task_definition.clone(),
+            task_definition: short_task_definition(&service.task_definition).to_string(),
+            release_tags: tags.clone(),
+        },
     );
     for (k, v) in &tags {
         out.info(&format!("  {k} = {v}"));
     }
     for d in &service.deployments {
-        out.record(
-            "deployment",
+        out.emit(
             &format!(
                 "  deployment {} {} {} {}/{} running, {} pending, {} failed, {}{}",
                 d.id,
@@ -56,17 +58,24 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
                 d.desired_count,
                 d.pending_count,
                 d.failed_tasks,
-                d.rollout_state.as_deref().unwrap_or("-"),
+                d.rollout_state.as_deref().unwrap_or("(no rollout state)"),
                 d.created_at
                     .map(|t| format!(", created {}", epoch_rfc3339(t)))
                     .unwrap_or_default()
             ),
-            json!({
-                "id": d.id, "status": d.status, "task_definition": d.task_definition,
-                "running": d.running_count, "desired": d.desired_count, "pending": d.pending_count,
-                "failed": d.failed_tasks, "rollout_state": d.rollout_state,
-                "rollout_state_reason": d.rollout_state_reason,
-            }),
+            Event::Deployment {
+                id: d.id.clone(),
+                status: d.status.clone(),
+                task_definition_arn: d.task_definition.clone(),
+                task_definition: short_task_definition(&d.task_definition).to_string(),
+                running: d.running_count,
+                desired: d.desired_count,
+                pending: d.pending_count,
+                failed: d.failed_tasks,
+                rollout_state: d.rollout_state.clone(),
+                rollout_state_reason: d.rollout_state_reason.clone(),
+                created_at: event::timestamp(d.created_at),
+            },
         );
     }
     Ok(ExitCode::Success)

@@ -63,6 +63,15 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
+    /// The check as a stream event.
+    pub fn event(&self) -> crate::output::Event {
+        crate::output::Event::Check {
+            check: self.name.clone(),
+            status: self.status.as_str().to_string(),
+            detail: self.detail.clone(),
+        }
+    }
+
     pub fn new(name: impl Into<String>, status: Status, detail: impl Into<String>) -> Self {
         CheckResult {
             name: name.into(),
@@ -134,11 +143,7 @@ impl Report {
     /// Prints every check, one line each (record kind `check`).
     pub fn print(&self, out: &Output) {
         for c in &self.checks {
-            out.record(
-                "check",
-                &c.line(),
-                json!({ "check": c.name, "status": c.status, "detail": c.detail }),
-            );
+            out.emit(&c.line(), c.event());
         }
     }
 }

@@ -12,11 +12,11 @@ pub mod running;
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{DesiredStatus, TaskDefinitionStatus};
-use serde_json::json;
 
 use crate::aws::ecs::{release_tags, Ecs};
 use crate::exit::{ExitCode, Failure, Result};
-use crate::output::{Mode, Output};
+use crate::output::event::{Event, VerifyCheck};
+use crate::output::Output;
 use crate::plan::Plan;
 use crate::rollout::observation::short_task_definition;
 use redact::Redactor;
@@ -41,15 +41,13 @@ impl Report {
 
     fn add(&mut self, out: &Output, name: &str, passed: bool, detail: String) {
         let mark = if passed { "PASS" } else { "FAIL" };
-        let line = if out.mode() == Mode::Terminal {
-            format!("  {mark}  {name:<40} {detail}")
-        } else {
-            format!("verify {mark} {name}: {detail}")
-        };
-        out.record(
-            "verify_check",
-            &line,
-            json!({ "name": name, "passed": passed, "detail": detail }),
+        out.emit(
+            &format!("  {mark}  {name:<40} {detail}"),
+            Event::VerifyCheck {
+                name: name.to_string(),
+                passed,
+                detail: detail.clone(),
+            },
         );
         self.checks.push(CheckResult {
             name: name.to_string(),
@@ -213,10 +211,25 @@ pub async fn run(out: &Output, plan: &Plan, ecs: &Ecs) -> Result<Report> {
     }
 
     let failed = report.failed();
-    out.record(
-        "verify_summary",
-        &format!("verify: {} passed, {} failed", report.checks.len() - failed, failed),
-        json!({ "passed": report.checks.len() - failed, "failed": failed, "checks": report.checks }),
+    out.emit(
+        &format!(
+            "verify: {} passed, {} failed",
+            report.checks.len() - failed,
+            failed
+        ),
+        Event::VerifySummary {
+            passed: report.checks.len() - failed,
+            failed,
+            checks: report
+                .checks
+                .iter()
+                .map(|c| VerifyCheck {
+                    name: c.name.clone(),
+                    passed: c.passed,
+                    detail: c.detail.clone(),
+                })
+                .collect(),
+        },
     );
     Ok(report)
 }

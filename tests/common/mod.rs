@@ -163,10 +163,51 @@ pub fn release_env(args: &[&str], env: &[(&str, &str)]) -> Run {
         .env_remove("RELEASE_VERSION")
         .output()
         .expect("run release");
-    Run {
+    let run = Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into(),
         stderr: String::from_utf8_lossy(&out.stderr).into(),
+    };
+    if args.windows(2).any(|w| w == ["--output", "json"]) {
+        check_stream(&run.stdout);
+    }
+    run
+}
+
+/// The NDJSON contract, checked on every `--output json` run of the end-to-end tests: each
+/// line is one record valid against docs/events.schema.json (generated from the event
+/// types), the stream ends with exactly one `summary`, and each ECS event id is in it once.
+pub fn check_stream(stdout: &str) {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| {
+        let text = std::fs::read_to_string(repo().join("docs/events.schema.json"))
+            .expect("docs/events.schema.json");
+        let schema: Value = serde_json::from_str(&text).expect("the schema is JSON");
+        jsonschema::validator_for(&schema).expect("a valid JSON Schema")
+    });
+    let mut records = Vec::new();
+    for line in stdout.lines() {
+        let record: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON record per line ({e}): {line}"));
+        if let Err(e) = validator.validate(&record) {
+            panic!("a record does not match docs/events.schema.json: {e}\n{record}");
+        }
+        records.push(record);
+    }
+    let summaries = records.iter().filter(|r| r["event"] == "summary").count();
+    assert_eq!(summaries, 1, "one summary per stream:\n{stdout}");
+    assert_eq!(
+        records.last().map(|r| r["event"].clone()),
+        Some(Value::from("summary")),
+        "the stream ends with its summary:\n{stdout}"
+    );
+    let mut ids = std::collections::HashSet::new();
+    for r in records.iter().filter(|r| r["event"] == "service_event") {
+        assert!(
+            ids.insert(r["id"].as_str().unwrap_or_default().to_string()),
+            "ECS event {} twice in the stream:\n{stdout}",
+            r["id"]
+        );
     }
 }
 
@@ -311,6 +352,7 @@ pub fn release_live(args: &[&str], mut on_record: impl FnMut(&Value, u32)) -> Ru
         stdout.push('\n');
     }
     let status = child.wait().unwrap();
+    check_stream(&stdout);
     Run {
         code: status.code().unwrap_or(-1),
         stdout,

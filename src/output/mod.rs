@@ -6,20 +6,38 @@
 //! (`--log-format none` drops it). Human output goes to stderr so that stdout carries only
 //! results meant for programs (rendered JSON, a digest, NDJSON).
 
-use std::io::{IsTerminal, Write};
+pub mod event;
+pub mod reporter;
+
+use std::collections::HashSet;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
-use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::{json, Value};
+use serde_json::{Map, Value};
 
+pub use event::Event;
+use reporter::{Live, Reporter};
+
+/// Which reporter runs (chosen once, from `--output` and whether stderr is a terminal).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+enum Mode {
     Terminal,
     Plain,
     Json,
 }
 
+/// Where a command runs, for its summary record.
+#[derive(Debug, Clone, Default)]
+struct Context {
+    command: String,
+    cluster: Option<String>,
+    service: Option<String>,
+    region: Option<String>,
+}
+
+/// The one way commands and the core report: events in, a reporter decides what shows.
 pub struct Output {
     mode: Mode,
     verbose: bool,
@@ -27,11 +45,16 @@ pub struct Output {
     quiet: bool,
     /// ANSI colour of status words (terminal mode only).
     color: bool,
-    bar: Mutex<Option<(ProgressBar, Option<Live>)>>,
+    /// `--log-format`: JSON mode also writes the human log on stderr.
+    log_stderr: bool,
+    reporter: Box<dyn Reporter>,
     /// Set when running in GitHub Actions (`GITHUB_ACTIONS=true`).
     github: Option<crate::github::GitHub>,
-    /// JSON mode: also write the human log, as plain lines, on stderr (`--log-format`).
-    log_stderr: bool,
+    context: Mutex<Context>,
+    /// ECS event ids already in the stream: each at most once, across watches.
+    seen_events: Mutex<HashSet<String>>,
+    /// Whether the command emitted its summary (else [`Output::close`] does).
+    summarised: AtomicBool,
 }
 
 /// Record kinds `--quiet` keeps: warnings, errors, failures and the final summary and
@@ -52,13 +75,6 @@ const QUIET_KINDS: &[&str] = &[
     "revision",
 ];
 
-/// What the live line shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Live {
-    Bar,
-    Spinner,
-}
-
 impl Output {
     /// `json` selects NDJSON; otherwise the terminal display when stderr is a terminal.
     pub fn new(json: bool, verbose: bool) -> Output {
@@ -71,21 +87,30 @@ impl Output {
         } else {
             Mode::Plain
         };
-        Output {
+        let mut out = Output {
             mode,
             verbose,
             quiet: false,
             color: false,
-            bar: Mutex::new(None),
-            github: crate::github::GitHub::from_env(),
             log_stderr: mode == Mode::Json,
-        }
+            reporter: Box::new(reporter::Plain),
+            github: crate::github::GitHub::from_env(),
+            context: Mutex::new(Context::default()),
+            seen_events: Mutex::new(HashSet::new()),
+            summarised: AtomicBool::new(false),
+        };
+        out.reporter = out.make_reporter();
+        out
     }
 
-    /// `--log-format`: in JSON mode, the human log on stderr (plain) or not at all (none).
-    pub fn log_format(mut self, format: crate::cli::LogFormat) -> Output {
-        self.log_stderr = self.mode == Mode::Json && format == crate::cli::LogFormat::Plain;
-        self
+    fn make_reporter(&self) -> Box<dyn Reporter> {
+        match self.mode {
+            Mode::Terminal => Box::new(reporter::Terminal::new(self.color)),
+            Mode::Plain => Box::new(reporter::Plain),
+            Mode::Json => Box::new(reporter::Json {
+                log: self.log_stderr.then_some(reporter::Plain),
+            }),
+        }
     }
 
     /// `--quiet` and `--color`: colour only on a terminal, never with `--color never`, and
@@ -100,11 +125,43 @@ impl Output {
                 ColorChoice::Never => false,
                 ColorChoice::Auto => !no_color,
             };
+        self.reporter = self.make_reporter();
         self
     }
 
-    pub fn mode(&self) -> Mode {
-        self.mode
+    /// `--log-format`: in JSON mode, the human log on stderr (plain) or not at all (none).
+    pub fn log_format(mut self, format: crate::cli::LogFormat) -> Output {
+        self.log_stderr = self.mode == Mode::Json && format == crate::cli::LogFormat::Plain;
+        self.reporter = self.make_reporter();
+        self
+    }
+
+    /// The command's name, for its summary.
+    pub fn set_command(&self, command: &str) {
+        let mut c = self.context.lock().unwrap();
+        c.command = command.to_string();
+        crate::interrupt::target(
+            command,
+            c.cluster.as_deref(),
+            c.service.as_deref(),
+            c.region.as_deref(),
+        );
+    }
+
+    /// Where the command acts, for its summary (once the plan or the flags say).
+    pub fn set_target(&self, cluster: &str, service: &str, region: Option<&str>) {
+        let mut c = self.context.lock().unwrap();
+        c.cluster = Some(cluster.to_string());
+        c.service = Some(service.to_string());
+        if region.is_some() {
+            c.region = region.map(str::to_string);
+        }
+        crate::interrupt::target(
+            &c.command,
+            c.cluster.as_deref(),
+            c.service.as_deref(),
+            c.region.as_deref(),
+        );
     }
 
     /// Whether terminal output is coloured (`--color`, `NO_COLOR`; never off a terminal).
@@ -112,51 +169,105 @@ impl Output {
         self.color
     }
 
-    /// A human line; in JSON mode an object `{"event": kind, "message": …, …fields}`.
-    pub fn line(&self, kind: &str, message: &str, fields: Value) {
+    /// One event and its human line. An ECS service event already in the stream is dropped.
+    pub fn emit(&self, message: &str, event: Event) {
+        self.emit_as(message, event, true);
+    }
+
+    fn emit_as(&self, message: &str, event: Event, for_people: bool) {
+        if let Event::ServiceEvent { id, .. } = &event {
+            if !self.seen_events.lock().unwrap().insert(id.clone()) {
+                return;
+            }
+        }
+        let fields = serde_json::to_value(&event).unwrap_or(Value::Null);
+        let kind = event.kind();
         let annotation = self
             .github
             .as_ref()
             .and_then(|g| g.observe(kind, message, &fields));
-        let human = !self.quiet || shown_when_quiet(kind, &fields);
-        if self.mode == Mode::Json && self.log_stderr && human {
-            self.stderr_line(&format!("{} {}", now_rfc3339(), message));
-        }
-        if self.mode == Mode::Json || human {
-            self.show(kind, message, fields);
-        }
+        let human = for_people && (!self.quiet || shown_when_quiet(kind, &fields));
+        self.reporter.event(message, &event, human);
         if let Some(a) = annotation {
-            self.stderr_line(&a);
+            self.reporter.note(&a);
         }
     }
 
-    fn show(&self, kind: &str, message: &str, fields: Value) {
-        match self.mode {
-            Mode::Json => {
-                let mut obj =
-                    json!({ "ts": now_rfc3339_millis(), "event": kind, "message": message });
-                if let (Some(o), Value::Object(extra)) = (obj.as_object_mut(), fields) {
-                    o.extend(extra);
-                }
-                self.stdout_line(&obj.to_string());
-            }
-            Mode::Plain => self.stderr_line(&format!("{} {}", now_rfc3339(), message)),
-            Mode::Terminal if self.color => self.stderr_line(&colorize(message)),
-            Mode::Terminal => self.stderr_line(message),
+    /// The command's closing record: its human line, exit code, and results (a JSON object
+    /// flattened into the record), with the command and where it ran.
+    pub fn summary(&self, message: &str, exit_code: i32, results: Value) {
+        self.summary_as(message, exit_code, results, true);
+    }
+
+    /// After the command: the summary it did not emit itself (an error, a status, a render),
+    /// for machines only, so that every stream ends with one; people have seen the result
+    /// (`error`: the message of the error that ended it).
+    pub fn close(&self, exit_code: i32, seconds: f64, error: Option<&str>) {
+        if !self.summarised.load(Ordering::SeqCst) {
+            let command = self.context.lock().unwrap().command.clone();
+            let message = match error {
+                Some(e) => e.to_string(),
+                None => format!("release {command}: exit {exit_code}"),
+            };
+            self.summary_as(
+                &message,
+                exit_code,
+                serde_json::json!({ "seconds": seconds }),
+                false,
+            );
         }
+    }
+
+    /// A summary for machines only, where people already read the same line in another
+    /// event (an interruption).
+    pub fn summary_for_machines(&self, message: &str, exit_code: i32, results: Value) {
+        self.summary_as(message, exit_code, results, false);
+    }
+
+    fn summary_as(&self, message: &str, exit_code: i32, results: Value, for_people: bool) {
+        self.summarised.store(true, Ordering::SeqCst);
+        let c = self.context.lock().unwrap().clone();
+        let mut results = match results {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        for key in [
+            "command",
+            "exit_code",
+            "cluster",
+            "service",
+            "region",
+            "event",
+            "ts",
+            "message",
+        ] {
+            results.remove(key);
+        }
+        self.emit_as(
+            message,
+            Event::Summary(event::Summary {
+                command: c.command,
+                exit_code,
+                cluster: c.cluster,
+                service: c.service,
+                region: c.region,
+                results,
+            }),
+            for_people,
+        );
     }
 
     /// In GitHub Actions, opens a collapsible group in the log (the build's output).
     pub fn group(&self, title: &str) {
         if self.github.is_some() {
-            self.stderr_line(&crate::github::group(title));
+            self.reporter.note(&crate::github::group(title));
         }
     }
 
     /// Closes the group [`Output::group`] opened.
     pub fn end_group(&self) {
         if self.github.is_some() {
-            self.stderr_line(crate::github::END_GROUP);
+            self.reporter.note(crate::github::END_GROUP);
         }
     }
 
@@ -174,101 +285,59 @@ impl Output {
     /// A step of the command ("registering revision …").
     pub fn step(&self, message: &str) {
         crate::interrupt::step(message);
-        let text = match self.mode {
-            Mode::Terminal => format!("==> {message}"),
-            _ => message.to_string(),
-        };
-        self.line("step", &text, json!({}));
+        self.emit(message, Event::Step);
     }
 
     pub fn info(&self, message: &str) {
-        self.line("info", message, json!({}));
+        self.emit(message, Event::Info);
     }
 
     pub fn warn(&self, message: &str) {
-        self.line("warning", &format!("warning: {message}"), json!({}));
+        self.emit(&format!("warning: {message}"), Event::Warning);
     }
 
     /// Only with `--verbose`.
     pub fn debug(&self, message: &str) {
         if self.verbose {
-            self.line("debug", message, json!({}));
+            self.emit(message, Event::Debug);
         }
-    }
-
-    /// A structured record: printed as `message` for people, as the object for machines.
-    pub fn record(&self, kind: &str, message: &str, fields: Value) {
-        self.line(kind, message, fields);
     }
 
     /// Shows (or updates) the live bar on a terminal. `position/length` are running/desired.
     pub fn bar(&self, position: u64, length: u64, message: &str) {
-        if self.mode != Mode::Terminal {
-            return;
-        }
-        let bar = self.live(Live::Bar);
-        bar.set_length(length);
-        bar.set_position(position);
-        bar.set_message(message.to_string());
+        self.reporter.live(Live::Bar {
+            position,
+            length,
+            message,
+        });
     }
 
     /// A spinner for a wait with no count (terminal only).
     pub fn spinner(&self, message: &str) {
-        if self.mode != Mode::Terminal {
-            return;
-        }
-        self.live(Live::Spinner).set_message(message.to_string());
-    }
-
-    /// The live line, restyled when it changes between spinner and bar.
-    fn live(&self, kind: Live) -> ProgressBar {
-        let mut guard = self.bar.lock().unwrap();
-        let (bar, current) = guard.get_or_insert_with(|| {
-            let b = ProgressBar::new(0);
-            b.enable_steady_tick(Duration::from_millis(120));
-            (b, None)
-        });
-        if *current != Some(kind) {
-            let template = match kind {
-                Live::Bar => "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
-                Live::Spinner => "{spinner} [{elapsed_precise}] {msg}",
-            };
-            bar.set_style(
-                ProgressStyle::with_template(template)
-                    .expect("a valid template")
-                    .progress_chars("##-"),
-            );
-            *current = Some(kind);
-        }
-        bar.clone()
+        self.reporter.live(Live::Spinner(message));
     }
 
     /// Removes the live bar or spinner.
     pub fn clear_bar(&self) {
-        if let Some((b, _)) = self.bar.lock().unwrap().take() {
-            b.finish_and_clear();
+        self.reporter.clear_live();
+    }
+
+    /// During a quiet wait: the last progress line again (plain lines only).
+    pub fn heartbeat(&self, line: &str) {
+        if !self.quiet {
+            self.reporter.heartbeat(line);
         }
     }
 
-    fn stderr_line(&self, text: &str) {
-        let guard = self.bar.lock().unwrap();
-        match guard.as_ref() {
-            Some((bar, _)) => bar.println(text),
-            None => {
-                let _ = writeln!(std::io::stderr(), "{text}");
-            }
-        }
+    /// A document for people on stdout (a diff); NDJSON carries it in its event instead.
+    pub fn document(&self, text: &str) {
+        self.reporter.document(text);
     }
 
-    fn stdout_line(&self, text: &str) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
-        let _ = out.flush();
-    }
-
-    /// Writes a result for programs to stdout (rendered JSON, a digest).
-    pub fn result(&self, text: &str) {
-        self.stdout_line(text);
+    /// The command's result for programs: `text` on stdout (rendered JSON, an image
+    /// reference), or with `--output json` the event as one record.
+    pub fn result(&self, text: &str, message: &str, event: Event) {
+        self.reporter.result(text, message, &event);
     }
 }
 
@@ -346,6 +415,7 @@ pub fn short_duration(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn colours_the_status_word_only() {

@@ -1,0 +1,206 @@
+//! The three ways a command's events reach people and programs, behind one trait: a live
+//! indicatif display on a terminal, plain timestamped lines elsewhere (CI), and NDJSON on
+//! stdout (with the plain lines beside it on stderr unless `--log-format none`). Commands and
+//! the core never ask which one runs: they emit events and the reporter decides what shows.
+
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::event::Event;
+use super::{colorize, now_rfc3339, now_rfc3339_millis};
+
+/// What the live line shows (terminal only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Live<'a> {
+    /// running/desired of our deployment, and what it waits for.
+    Bar {
+        position: u64,
+        length: u64,
+        message: &'a str,
+    },
+    /// A wait with no count.
+    Spinner(&'a str),
+}
+
+pub trait Reporter: Send + Sync {
+    /// One event and its human line; `human` is false when `--quiet` hides the line (a
+    /// machine stream still gets the record).
+    fn event(&self, message: &str, event: &Event, human: bool);
+    /// A line for people that is no event (GitHub workflow commands): stderr.
+    fn note(&self, text: &str);
+    /// Updates the live display (terminal only).
+    fn live(&self, _live: Live<'_>) {}
+    /// Removes the live display.
+    fn clear_live(&self) {}
+    /// During a quiet wait: the last progress line again, so a log never goes silent
+    /// (plain lines only; the terminal's spinner moves by itself).
+    fn heartbeat(&self, _line: &str) {}
+    /// A document for people on stdout (a unified diff); machine streams carry it in the event.
+    fn document(&self, _text: &str) {}
+    /// The command's result for programs: its text on stdout, or the event as a record.
+    fn result(&self, text: &str, message: &str, event: &Event);
+}
+
+fn stdout_line(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}");
+    let _ = out.flush();
+}
+
+fn stderr_line(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
+/// Plain timestamped lines on stderr, no control characters (CI logs).
+pub struct Plain;
+
+impl Reporter for Plain {
+    fn event(&self, message: &str, _event: &Event, human: bool) {
+        if human {
+            stderr_line(&format!("{} {message}", now_rfc3339()));
+        }
+    }
+    fn note(&self, text: &str) {
+        stderr_line(text);
+    }
+    fn heartbeat(&self, line: &str) {
+        stderr_line(&format!("{} {line}", now_rfc3339()));
+    }
+    fn document(&self, text: &str) {
+        stdout_line(text);
+    }
+    fn result(&self, text: &str, _message: &str, _event: &Event) {
+        stdout_line(text);
+    }
+}
+
+/// NDJSON on stdout, one record per event; the plain lines on stderr when `log` is set.
+pub struct Json {
+    pub log: Option<Plain>,
+}
+
+impl Reporter for Json {
+    fn event(&self, message: &str, event: &Event, human: bool) {
+        if let Some(log) = &self.log {
+            log.event(message, event, human);
+        }
+        stdout_line(&event.record(&now_rfc3339_millis(), message).to_string());
+    }
+    fn note(&self, text: &str) {
+        stderr_line(text);
+    }
+    fn heartbeat(&self, line: &str) {
+        if let Some(log) = &self.log {
+            log.heartbeat(line);
+        }
+    }
+    fn result(&self, _text: &str, message: &str, event: &Event) {
+        self.event(message, event, true);
+    }
+}
+
+/// The live display: events printed above an indicatif bar or spinner.
+pub struct Terminal {
+    pub color: bool,
+    bar: Mutex<Option<(ProgressBar, Option<LiveKind>)>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LiveKind {
+    Bar,
+    Spinner,
+}
+
+impl Terminal {
+    pub fn new(color: bool) -> Terminal {
+        Terminal {
+            color,
+            bar: Mutex::new(None),
+        }
+    }
+
+    fn println(&self, text: &str) {
+        let guard = self.bar.lock().unwrap();
+        match guard.as_ref() {
+            Some((bar, _)) => bar.println(text),
+            None => stderr_line(text),
+        }
+    }
+
+    fn styled(&self, kind: LiveKind) -> ProgressBar {
+        let mut guard = self.bar.lock().unwrap();
+        let (bar, current) = guard.get_or_insert_with(|| {
+            let b = ProgressBar::new(0);
+            b.enable_steady_tick(Duration::from_millis(120));
+            (b, None)
+        });
+        if *current != Some(kind) {
+            let template = match kind {
+                LiveKind::Bar => "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
+                LiveKind::Spinner => "{spinner} [{elapsed_precise}] {msg}",
+            };
+            bar.set_style(
+                ProgressStyle::with_template(template)
+                    .expect("a valid template")
+                    .progress_chars("##-"),
+            );
+            *current = Some(kind);
+        }
+        bar.clone()
+    }
+}
+
+impl Reporter for Terminal {
+    fn event(&self, message: &str, event: &Event, human: bool) {
+        // The bar draws the watched deployment's counts; a line per change would scroll.
+        if !human || matches!(event, Event::Progress(_)) {
+            return;
+        }
+        let text = match event {
+            Event::Step => format!("==> {message}"),
+            _ => message.to_string(),
+        };
+        if self.color {
+            self.println(&colorize(&text));
+        } else {
+            self.println(&text);
+        }
+    }
+    fn note(&self, text: &str) {
+        self.println(text);
+    }
+    fn live(&self, live: Live<'_>) {
+        match live {
+            Live::Bar {
+                position,
+                length,
+                message,
+            } => {
+                let bar = self.styled(LiveKind::Bar);
+                bar.set_length(length);
+                bar.set_position(position);
+                bar.set_message(message.to_string());
+            }
+            Live::Spinner(message) => {
+                self.styled(LiveKind::Spinner)
+                    .set_message(message.to_string());
+            }
+        }
+    }
+    fn clear_live(&self) {
+        if let Some((b, _)) = self.bar.lock().unwrap().take() {
+            b.finish_and_clear();
+        }
+    }
+    fn document(&self, text: &str) {
+        self.clear_live();
+        stdout_line(text);
+    }
+    fn result(&self, text: &str, _message: &str, _event: &Event) {
+        self.clear_live();
+        stdout_line(text);
+    }
+}
