@@ -383,3 +383,145 @@ pub fn interrupted(
     );
     signal.exit_code()
 }
+
+/// How many lines of a failed container's log a failure shows.
+pub const LOG_LINES: i32 = 5;
+
+/// After a failure: the last lines the first stopped task of `deployment_id` wrote, per
+/// awslogs container (the one that exited non-zero first), so the app's own reason stands
+/// next to ECS's. The values of the secrets the revision injects are redacted from them; when
+/// one cannot be read to redact it (a Secrets Manager reference, a denied parameter) the lines
+/// are not shown, and the line says why. Never fails the command: a reason it cannot read
+/// is said once, as a warning.
+pub async fn show_failed_task_logs(
+    out: &Output,
+    ecs: &Ecs,
+    config: &aws_config::SdkConfig,
+    cluster: &str,
+    service: &str,
+    task_definition_arn: &str,
+    deployment_id: &str,
+) {
+    let tasks = match ecs
+        .tasks(
+            cluster,
+            service,
+            aws_sdk_ecs::types::DesiredStatus::Stopped,
+            Some(deployment_id),
+        )
+        .await
+    {
+        Ok(t) => t,
+        Err(e) => return out.warn(&format!("cannot list the stopped tasks: {}", e.message)),
+    };
+    if tasks.is_empty() {
+        return;
+    }
+    let td = match ecs.task_definition(task_definition_arn).await {
+        Ok(Some((td, _))) => td,
+        Ok(None) => return,
+        Err(e) => return out.warn(&format!("cannot read {task_definition_arn}: {}", e.message)),
+    };
+    let streams = crate::rollout::task_logs::streams(&td, &tasks);
+    if streams.is_empty() {
+        return;
+    }
+    let redactor = match secret_redactor(config, &td).await {
+        Ok(r) => r,
+        Err(why) => {
+            out.info(&format!(
+                "  the containers' log lines are not shown: {why}, so they could not be redacted"
+            ));
+            return;
+        }
+    };
+    for s in streams {
+        let lines = match crate::aws::logs::last_lines(
+            config,
+            s.region.as_deref(),
+            &s.group,
+            &s.stream,
+            LOG_LINES,
+        )
+        .await
+        {
+            Ok(l) if l.is_empty() => continue,
+            Ok(l) => l,
+            Err(e) => {
+                out.warn(&format!("cannot read the log of {}: {e}", s.container));
+                continue;
+            }
+        };
+        let lines: Vec<String> = lines
+            .iter()
+            .map(|l| redactor.apply_then_cut(l, 300))
+            .collect();
+        out.emit(
+            &format!(
+                "  last log lines of {} in task {}{} (CloudWatch Logs {} {}):\n{}",
+                s.container,
+                s.task_id,
+                s.exit_code
+                    .map(|c| format!(", exit code {c}"))
+                    .unwrap_or_default(),
+                s.group,
+                s.stream,
+                lines
+                    .iter()
+                    .map(|l| format!("    | {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ),
+            Event::TaskLog {
+                task_id: s.task_id.clone(),
+                container: s.container.clone(),
+                exit_code: s.exit_code,
+                log_group: s.group.clone(),
+                log_stream: s.stream.clone(),
+                lines,
+            },
+        );
+    }
+}
+
+/// A redactor holding the values of every secret the revision injects (SSM parameters, read
+/// with decryption); Err names the first it cannot read.
+async fn secret_redactor(
+    config: &aws_config::SdkConfig,
+    td: &aws_sdk_ecs::types::TaskDefinition,
+) -> std::result::Result<crate::verify::redact::Redactor, String> {
+    let refs: Vec<String> = td
+        .container_definitions()
+        .iter()
+        .flat_map(|c| {
+            let log = c
+                .log_configuration()
+                .map(|l| l.secret_options())
+                .unwrap_or_default();
+            c.secrets()
+                .iter()
+                .chain(log)
+                .map(|s| s.value_from().to_string())
+        })
+        .collect();
+    if let Some(sm) = refs
+        .iter()
+        .find(|r| r.starts_with("arn:aws:secretsmanager:"))
+    {
+        return Err(format!("the secret {sm} is in Secrets Manager"));
+    }
+    if refs.is_empty() {
+        return Ok(crate::verify::redact::Redactor::new(Vec::new()));
+    }
+    let lookups = crate::aws::ssm::get_parameters(config, &refs, true).await?;
+    let mut values = Vec::new();
+    for r in &refs {
+        match lookups.get(r) {
+            Some(crate::aws::ssm::Lookup::Found(p)) => {
+                values.push(String::from_utf8_lossy(p.value.expose()).into_owned())
+            }
+            _ => return Err(format!("the secret {r} could not be read")),
+        }
+    }
+    Ok(crate::verify::redact::Redactor::new(values))
+}

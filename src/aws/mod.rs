@@ -6,6 +6,7 @@
 pub mod ecr;
 pub mod ecs;
 pub mod identity;
+pub mod logs;
 pub mod ssm;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};

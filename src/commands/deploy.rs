@@ -9,7 +9,9 @@ use serde_json::json;
 use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs};
 use crate::cli::{BuildFlags, CheckFlags};
-use crate::deployment::{bullet, interrupted, revision_of, timed_out, Deployer, Followed};
+use crate::deployment::{
+    bullet, interrupted, revision_of, show_failed_task_logs, timed_out, Deployer, Followed,
+};
 use crate::diff::Standing;
 use crate::exit::{ExitCode, Failure, Result};
 use crate::output::{short_duration, Event};
@@ -390,6 +392,16 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                         verify_failed: None,
                     },
                 );
+                show_failed_task_logs(
+                    out,
+                    &ecs,
+                    &config,
+                    cluster,
+                    name,
+                    &new_arn,
+                    &outcome.target.deployment_id,
+                )
+                .await;
                 let rollback = deployer
                     .follow_ecs_rollback(to, &new_arn, &outcome.target.deployment_id)
                     .await?;
@@ -443,6 +455,16 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                         verify_failed: None,
                     },
                 );
+                show_failed_task_logs(
+                    out,
+                    &ecs,
+                    &config,
+                    cluster,
+                    name,
+                    &new_arn,
+                    &outcome.target.deployment_id,
+                )
+                .await;
                 after_failure(
                     &deployer,
                     &plan,

@@ -114,6 +114,15 @@ pub enum Event {
         created_at: Option<String>,
         ecs_message: String,
     },
+    /// The last lines a failed task's container wrote (awslogs), secrets redacted.
+    TaskLog {
+        task_id: String,
+        container: String,
+        exit_code: Option<i32>,
+        log_group: String,
+        log_stream: String,
+        lines: Vec<String>,
+    },
     /// How often an event already shown came again during the watch.
     ServiceEventRepeated { ecs_message: String, repeats: u32 },
     /// Our deployment rolled out (running = desired).
@@ -267,6 +276,7 @@ impl Event {
             Event::Progress(_) => "progress",
             Event::ServiceEvent { .. } => "service_event",
             Event::ServiceEventRepeated { .. } => "service_event_repeated",
+            Event::TaskLog { .. } => "task_log",
             Event::RolledOut { .. } => "rolled_out",
             Event::Failed { .. } => "failed",
             Event::Interrupted { .. } => "interrupted",

@@ -63,6 +63,7 @@ const QUIET_KINDS: &[&str] = &[
     "warning",
     "error",
     "failed",
+    "task_log",
     "interrupted",
     "summary",
     "unchanged",

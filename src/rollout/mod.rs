@@ -4,6 +4,7 @@
 pub mod decision;
 pub mod observation;
 pub mod settle;
+pub mod task_logs;
 pub mod tracker;
 
 #[cfg(test)]
