@@ -88,6 +88,11 @@ SCENARIOS = ("healthy", "slow", "crashloop", "unhealthy", "stuck", "flaky")
 # resets.  The crashing tasks run the same image with SANDBOX_SCENARIO=crashloop (and
 # APP_CRASH_AFTER) added to their environment.
 FLAKY_CRASHES = {0: 0, 1: 0, 3: 8, 4: 8}
+# Sandbox-only: a steady service that no API call has named for IDLE seconds has its tasks'
+# containers removed (the tasks stay RUNNING in ECS); the next call naming it, or a request to
+# its load balancer, starts them again.  It bounds the containers (and health checks) a long
+# test run keeps alive.
+IDLE = float(os.environ.get("SANDBOX_IDLE", "90"))
 ALL_SIMS: list["ServiceSim"] = []
 MAX_EVENTS = 100
 MAX_STOPPED_TASKS = 200
@@ -446,6 +451,10 @@ class ServiceSim:
         if RUNNER.lb:
             self.lb_key = (self.cluster_name, self.name)
             lbmod.ensure(self.lb_key)
+        self.last_call = t
+        self.hibernated = False
+        if self.lb_key:
+            lbmod.ensure(self.lb_key).waker = self._wake_from_lb
         ALL_SIMS.append(self)
 
     # ---- helpers -------------------------------------------------------------------
@@ -717,9 +726,39 @@ class ServiceSim:
             sd.set_status(t, "STOPPED", p.rollout_reason)
         return p
 
-    def advance(self, now: float) -> None:
+    def touch(self, now: float) -> None:
+        """An API call named this service: wake it if it was hibernating."""
+        self.last_call = now
+        if self.hibernated:
+            self.hibernated = False
+            for d in self.deployments:
+                for task in d.live():
+                    if task.state == "RUNNING":
+                        self.run_task(task)
+
+    def _wake_from_lb(self) -> bool:
+        with LOCK:
+            if not self.hibernated or self.deleted:
+                return False
+            self.touch(time.time())
+            return True
+
+    def maybe_hibernate(self, now: float) -> None:
+        if self.hibernated or self.deleted or IDLE <= 0 or now - self.last_call < IDLE:
+            return
+        p = self.primary
+        if p is None or p.rollout_state != "COMPLETED" or not self.idle() or any(d.pending() for d in self.deployments):
+            return
+        self.hibernated = True
+        for d in self.deployments:
+            for task in d.live():
+                RUNNER.hibernate(task.id)
+
+    def advance(self, now: float, touch: bool = True) -> None:
         if self.deleted:
             return
+        if touch:
+            self.touch(now)
         n = 0
         while self.next_step_at <= now:
             if self.idle():
@@ -1221,7 +1260,8 @@ def _tick() -> None:
                 now = time.time()
                 for sim in list(ALL_SIMS):
                     if not sim.deleted:
-                        sim.advance(now)
+                        sim.advance(now, touch=False)
+                        sim.maybe_hibernate(now)
         except Exception:
             pass
 

@@ -20,6 +20,7 @@ import os
 import socket
 import socketserver
 import threading
+import time
 from typing import Any
 
 _lock = threading.RLock()
@@ -38,6 +39,7 @@ class ServiceLB:
         self.key = key
         self.targets: dict[str, int] = {}  # task id -> host port
         self._rr = itertools.count()
+        self.waker: Any = None  # wakes a hibernated service (ecs_rollout)
         lb = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -50,6 +52,11 @@ class ServiceLB:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 tried: set[int] = set()
+                if not lb.targets and lb.waker is not None and lb.waker():
+                    # A hibernated service starts its containers again: wait for a target.
+                    deadline = time.time() + 20
+                    while not lb.targets and time.time() < deadline:
+                        time.sleep(0.2)
                 while True:
                     port = lb.pick(tried)
                     if port is None:

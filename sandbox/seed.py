@@ -105,7 +105,7 @@ def build_and_push(version: str = TAG, repo: str = REPO, broken: bool = False) -
         if b.returncode != 0:
             raise SystemExit(f"examples/app build.sh failed:\n{b.stdout}{b.stderr}")
         env = dict(os.environ, DOCKER_BUILDKIT="0")
-        args = ["docker", "build", "-q", "-t", ref, "--build-arg", f"VERSION={version}"]
+        args = ["docker", "build", "-q", "-t", ref, "--build-arg", f"VERSION={version}", "--label", f"sandbox.app-hash={app_hash()}"]
         if broken:
             args += ["--build-arg", "BROKEN=yes"]
         b = subprocess.run(args + [ctx], env=env, capture_output=True, text=True)
@@ -118,12 +118,26 @@ def build_and_push(version: str = TAG, repo: str = REPO, broken: bool = False) -
     return m.group(1)
 
 
+def app_hash() -> str:
+    """sha256 of examples/app's sources: the seed image is rebuilt when they change."""
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(APP)):
+        path = os.path.join(APP, name)
+        if os.path.isfile(path):
+            h.update(name.encode() + b"\0")
+            with open(path, "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()[:16]
+
+
 def runnable(manifest: bytes) -> bool:
-    """Does the image the manifest names have an entrypoint (the example app), not just files?"""
+    """Is the pushed seed image today's example app (not the FROM scratch page of sandboxes
+    before tasks ran for real, nor an older app)?"""
     try:
         cfg = json.loads(manifest)["config"]["digest"]
         status, _, body = registry_request("GET", f"/v2/{REPO}/blobs/{cfg}")
-        return status == 200 and bool((json.loads(body).get("config") or {}).get("Entrypoint"))
+        labels = (json.loads(body).get("config") or {}).get("Labels") or {}
+        return status == 200 and labels.get("sandbox.app-hash") == app_hash()
     except (KeyError, ValueError):
         return False
 
@@ -201,7 +215,7 @@ def container_definition(family: str, image: str, secret: str, scenario: str = "
 HEALTH_CHECK = {
     "command": ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:$PORT/health || exit 1"],
     "interval": 5,
-    "timeout": 2,
+    "timeout": 4,
     "retries": 2,
     "startPeriod": 0,
 }

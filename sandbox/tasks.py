@@ -98,6 +98,7 @@ class TaskRun:
         self.containers = [CRun(cd) for cd in spec["containers"]]
         self.failed_reason: str | None = None  # the task never started (pull, secrets, create)
         self.stop_requested = False
+        self.hibernated = False
         self.registered = False
         self.done = threading.Event()
 
@@ -189,6 +190,28 @@ class Runner:
         run.stop_requested = True
         was_registered = self._deregister(run)
         self.pool.submit(self._stop, run, DEREGISTRATION_DELAY if was_registered else 0.0)
+
+    def hibernate(self, task_id: str) -> None:
+        """An idle service's containers go (sandbox-only, see ecs_rollout.IDLE); the task's last
+        facts stay as they were until the model starts its containers again (launch)."""
+        run = self.runs.get(task_id)
+        if run is None or run.stop_requested or run.hibernated or run.done.is_set():
+            return
+        run.hibernated = True
+        self._deregister(run)
+        self.pool.submit(self._remove_quietly, run)
+
+    def _remove_quietly(self, run: TaskRun) -> None:
+        d = self.docker or Docker()
+        for c in run.containers:
+            if c.cid:
+                try:
+                    d.remove(c.cid)
+                except (OSError, DockerError):
+                    pass
+            with self.lock:
+                for b in c.bindings:
+                    self.ports_in_use.discard(b["hostPort"])
 
     def reset(self) -> None:
         """POST /moto-api/reset: every task container goes, every load balancer closes."""
@@ -482,7 +505,7 @@ class Runner:
         if d is None:
             return
         with self.lock:
-            runs = [r for r in self.runs.values() if not r.done.is_set()]
+            runs = [r for r in self.runs.values() if not r.done.is_set() and not r.hibernated]
         if not runs:
             return
         t_list = time.time()

@@ -6,7 +6,7 @@
 # SANDBOX_SCENARIO (the sandbox's task definitions set it) makes it misbehave for real:
 #   crashloop  exits 1 at start (after APP_CRASH_AFTER seconds, if set)
 #   unhealthy  serves the page but never /health
-#   slow       takes SLOW_START seconds (default 8) before it listens
+#   slow       takes SLOW_START seconds (default 6) before it listens
 log() { echo "app $APP_VERSION: $*"; }
 if [ -n "${APP_BROKEN:-}" ]; then
   log "refusing to start: this build is broken (built with BROKEN=$APP_BROKEN)"
@@ -29,8 +29,8 @@ if [ "$bytes" -ne 64 ]; then
 fi
 port="${PORT:-8080}"
 if [ "$scenario" = slow ]; then
-  log "starting slowly (${SLOW_START:-8} s)"
-  sleep "${SLOW_START:-8}"
+  log "starting slowly (${SLOW_START:-6} s)"
+  sleep "${SLOW_START:-6}"
 fi
 if [ "$scenario" != unhealthy ]; then
   echo ok > /www/health

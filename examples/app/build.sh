@@ -1,6 +1,7 @@
 #!/bin/sh
 # The example's build (the plan's `before`): writes dist/ for RELEASE_VERSION (set by release):
-# the page, app.sh, and Debian's busybox-static as /bin/busybox with the applets app.sh uses.
+# the page (dist/index.html) and Debian's busybox-static as dist/bin/busybox with the applets
+# app.sh uses.
 set -eu
 : "${RELEASE_VERSION:?RELEASE_VERSION is not set (release sets it for before commands)}"
 busybox="${BUSYBOX:-$(command -v busybox || true)}"
@@ -17,9 +18,8 @@ if command -v file >/dev/null 2>&1 && ! file -L "$busybox" | grep -q 'statically
   exit 1
 fi
 rm -rf dist
-mkdir -p dist/bin dist/www
+mkdir -p dist/bin
 cp "$busybox" dist/bin/busybox
 for applet in sh httpd wget cat wc printf sleep mkdir echo; do ln -s busybox "dist/bin/$applet"; done
-sed "s/@VERSION@/$RELEASE_VERSION/g" index.html.in > dist/www/index.html
-cp app.sh dist/app.sh
+sed "s/@VERSION@/$RELEASE_VERSION/g" index.html.in > dist/index.html
 echo "wrote dist/ for $RELEASE_VERSION"
