@@ -46,11 +46,13 @@ Per-service switches are service tags read at call time (CreateService tags or T
 sandbox.steady, sandbox.stale-reads=N, sandbox.image-digest=absent,
 sandbox.service-deployments=denied, sandbox.minute=SECONDS.  See sandbox/README.md.
 
-Time moves the rollout: the state is advanced lazily, on every call, step by step from
-stored timestamps, so the timeline does not depend on how often clients poll.  One step
-is SANDBOX_STEP seconds (default 1); a deployment whose first container carries the docker
-label "sandbox.scenario" = "slow" takes five times longer per step.  Scenarios: healthy
-(default), slow, crashloop, unhealthy, stuck, flaky.
+Time moves the rollout: the state is advanced step by step from stored timestamps, on every
+call and by a background ticker, so the timeline does not depend on how often clients poll.
+One step is SANDBOX_STEP seconds (default 1).  A task's fate comes from its containers, run
+for real by tasks.py (pulled, started, health-checked, exited); the docker label
+"sandbox.scenario" on the first container is read only for what a container cannot express:
+`stuck` (no container instance to place the task on) and `flaky` (which tasks of a deployment
+crash).
 
 All simulation state hangs off the moto backend object, so POST /moto-api/reset (which
 re-initialises every backend) clears it.  One lock guards everything; the serializer only
@@ -69,14 +71,29 @@ from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any
 
+import lb as lbmod
+from tasks import RUNNER
+
 LOCK = threading.RLock()
 _tls = threading.local()
 
 SCENARIOS = ("healthy", "slow", "crashloop", "unhealthy", "stuck", "flaky")
-# flaky: of a deployment's tasks, the 1st, 2nd, 4th and 5th exit 1 on start and the others run
-# healthy, so failedTasks reaches 2, resets when a task runs (resetOnHealthyTask), reaches 2
-# again: a breaker with threshold 3 trips only if the count never resets.
-FLAKY_CRASHES = (0, 1, 3, 4)
+# Only `stuck` (no container instance to place a task on) and `flaky` (which of a deployment's
+# tasks crash: an order across tasks that one container cannot know) are read by the model; the
+# others are what the task's containers do (the example app reads SANDBOX_SCENARIO).
+# flaky: of a deployment's tasks, the 1st and 2nd exit 1 at once, the 4th and 5th exit 1 after
+# FLAKY_LATE_CRASH seconds without ever passing a health check, the others run healthy: with a
+# health check interval of 5 s, failedTasks reaches 2, resets when the 3rd task turns healthy
+# (resetOnHealthyTask), reaches 2 again: a breaker with threshold 3 trips only if the count never
+# resets.  The crashing tasks run the same image with SANDBOX_SCENARIO=crashloop (and
+# APP_CRASH_AFTER) added to their environment.
+FLAKY_CRASHES = {0: 0, 1: 0, 3: 8, 4: 8}
+# Sandbox-only: a steady service that no API call has named for IDLE seconds has its tasks'
+# containers removed (the tasks stay RUNNING in ECS); the next call naming it, or a request to
+# its load balancer, starts them again.  It bounds the containers (and health checks) a long
+# test run keeps alive.
+IDLE = float(os.environ.get("SANDBOX_IDLE", "90"))
+ALL_SIMS: list["ServiceSim"] = []
 MAX_EVENTS = 100
 MAX_STOPPED_TASKS = 200
 STEADY_TAG = "sandbox.steady"  # CreateService tag: start already steady (used by seeding)
@@ -151,6 +168,10 @@ class SimTask:
         self.stop_code: str | None = None
         self.exit_code: int | None = None
         self.unhealthy_since: float | None = None
+        self.run: Any = None  # tasks.TaskRun: the containers, as the agent reports them
+
+    def facts(self) -> dict[str, Any] | None:
+        return None if self.run is None else self.run.state()
 
     @property
     def desired_status(self) -> str:
@@ -165,30 +186,46 @@ class SimTask:
         self.exit_code = exit_code
         if self.health == "HEALTHY":
             self.health = "UNKNOWN"
+        RUNNER.stop(self.id)  # deregister, then stop its containers (off the request thread)
 
     def view(self) -> "TaskView":
         dep = self.dep
         containers = []
+        runs = self.run.containers if self.run is not None else []
+        any_check = any(cd.get("healthCheck") for cd in dep.container_defs)
         for i, cd in enumerate(dep.container_defs):
             image = cd.get("image", "")
+            cr = runs[i] if i < len(runs) else None
             cstatus = self.state if self.state != "PENDING" else "PENDING"
+            if cr is not None and self.state == "RUNNING":
+                cstatus = cr.status
             c: dict[str, Any] = {
                 "containerArn": f"arn:aws:ecs:{self.sim.region}:{self.sim.account}:container/{self.sim.cluster_name}/{self.id}/{uuid.UUID(int=(int(self.id, 16) + i) % (1 << 128))}",
                 "taskArn": self.arn,
                 "name": cd.get("name", f"container-{i}"),
                 "image": image,
                 "lastStatus": cstatus,
-                "healthStatus": self.health if i == 0 else "UNKNOWN",
+                "healthStatus": (cr.health if cr is not None and self.state == "RUNNING" else "UNKNOWN") if cd.get("healthCheck") else "UNKNOWN",
+                "essential": cd.get("essential", True) is not False,
             }
-            digest = dep.image_digests[i]
+            if cr is not None and self.state == "RUNNING" and cd.get("healthCheck") and self.health == "HEALTHY" and cr.health == "UNKNOWN":
+                c["healthStatus"] = "HEALTHY"  # a seeded (already steady) task before its first probe
+            digest = (cr.digest if cr is not None and cr.digest else None) or dep.image_digests[i]
             if digest and str(self.sim.tag(DIGEST_TAG, "")).lower() != "absent":
                 c["imageDigest"] = digest
-            if self.state == "STOPPED" and self.exit_code is not None and i == 0:
-                c["exitCode"] = self.exit_code
-                if self.stop_code == "EssentialContainerExited":
+            exit_code = cr.exit_code if cr is not None and cr.status == "STOPPED" else None
+            if exit_code is None and i == 0:
+                exit_code = self.exit_code
+            if self.state == "STOPPED" and exit_code is not None:
+                c["exitCode"] = exit_code
+                if self.stop_code == "EssentialContainerExited" and c["essential"]:
                     c["reason"] = "Essential container in task exited"
+            if self.stop_code == "TaskFailedToStart" and self.stopped_reason and i == 0:
+                c["reason"] = self.stopped_reason
+            if cr is not None and cr.bindings and self.state != "PENDING":
+                c["networkBindings"] = [dict(b) for b in cr.bindings]
             if self.state != "PENDING":
-                c["runtimeId"] = f"{self.id}-{i}"
+                c["runtimeId"] = (cr.runtime_id if cr is not None and cr.runtime_id else f"{self.id}-{i}")
             containers.append(c)
         v: dict[str, Any] = {
             "taskArn": self.arn,
@@ -196,7 +233,9 @@ class SimTask:
             "taskDefinitionArn": dep.task_definition,
             "lastStatus": self.state,
             "desiredStatus": self.desired_status,
-            "healthStatus": self.health,
+            # Without any container health check ECS reports UNKNOWN (the model still counts a
+            # running task as healthy for the rollout).
+            "healthStatus": self.health if any_check else "UNKNOWN",
             "startedBy": dep.id,
             "group": f"service:{self.sim.name}",
             "launchType": self.sim.launch_type,
@@ -406,6 +445,17 @@ class ServiceSim:
         self.next_step_at = t + self.step_len()
         self._steady_pending = False
         self.stale: dict[str, Any] | None = None
+        # A load balancer for every service (a loadBalancers entry names the container and port
+        # it routes to; without one, the first container's first port mapping).
+        self.lb_key: tuple[str, str] | None = None
+        if RUNNER.lb:
+            self.lb_key = (self.cluster_name, self.name)
+            lbmod.ensure(self.lb_key)
+        self.last_call = t
+        self.hibernated = False
+        if self.lb_key:
+            lbmod.ensure(self.lb_key).waker = self._wake_from_lb
+        ALL_SIMS.append(self)
 
     # ---- helpers -------------------------------------------------------------------
     @property
@@ -430,8 +480,38 @@ class ServiceSim:
         return v if v >= 0 else 60.0
 
     def step_len(self) -> float:
-        p = self.primary
-        return step_seconds() * (5 if p is not None and p.scenario == "slow" else 1)
+        return step_seconds()
+
+    def lb_target(self, dep: SimDeployment) -> tuple[str, int] | None:
+        for entry in getattr(self.service, "load_balancers", None) or []:
+            name, port = entry.get("containerName"), entry.get("containerPort")
+            if name and port:
+                return str(name), int(port)
+        for cd in dep.container_defs:
+            for pm in cd.get("portMappings") or []:
+                if pm.get("containerPort"):
+                    return str(cd.get("name")), int(pm["containerPort"])
+        return None
+
+    def run_task(self, task: SimTask, env_override: dict[str, str] | None = None) -> None:
+        """Hand the task to the container runner (tasks.py): it pulls, starts and watches."""
+        dep = task.dep
+        family, revision = dep.task_definition.rsplit("/", 1)[1].rsplit(":", 1)
+        task.run = RUNNER.launch({
+            "id": task.id, "arn": task.arn, "cluster": self.cluster_name, "family": family,
+            "revision": revision, "region": self.region, "account": self.account,
+            "containers": [_deep(cd) for cd in dep.container_defs],
+            "lb_key": self.lb_key, "lb_target": self.lb_target(dep), "env_override": env_override,
+        })
+
+    def _flaky_env(self, dep: SimDeployment) -> dict[str, str] | None:
+        if dep.scenario != "flaky":
+            return None
+        n = getattr(dep, "flaky_started", 0)
+        dep.flaky_started = n + 1
+        if n in FLAKY_CRASHES:
+            return {"SANDBOX_SCENARIO": "crashloop", "APP_CRASH_AFTER": str(FLAKY_CRASHES[n])}
+        return {"SANDBOX_SCENARIO": "healthy"}
 
     def resolve_digest(self, image: str) -> str | None:
         if "@sha256:" in image:
@@ -558,6 +638,7 @@ class ServiceSim:
             task.started_at = t
             task.health = "HEALTHY"
             dep.tasks.append(task)
+            self.run_task(task)  # its containers start now (sandbox shortcut: RUNNING already)
         if dep.sd is not None:
             dep.sd.started_at = t
         self._complete(dep, t, quiet=True)
@@ -577,6 +658,8 @@ class ServiceSim:
         self.deployments = []
         self.desired = 0
         self.deleted = True
+        if self.lb_key:
+            lbmod.close(self.lb_key)
 
     def _complete(self, dep: SimDeployment, t: float, quiet: bool = False) -> None:
         for d in self.deployments:
@@ -643,9 +726,39 @@ class ServiceSim:
             sd.set_status(t, "STOPPED", p.rollout_reason)
         return p
 
-    def advance(self, now: float) -> None:
+    def touch(self, now: float) -> None:
+        """An API call named this service: wake it if it was hibernating."""
+        self.last_call = now
+        if self.hibernated:
+            self.hibernated = False
+            for d in self.deployments:
+                for task in d.live():
+                    if task.state == "RUNNING":
+                        self.run_task(task)
+
+    def _wake_from_lb(self) -> bool:
+        with LOCK:
+            if not self.hibernated or self.deleted:
+                return False
+            self.touch(time.time())
+            return True
+
+    def maybe_hibernate(self, now: float) -> None:
+        if self.hibernated or self.deleted or IDLE <= 0 or now - self.last_call < IDLE:
+            return
+        p = self.primary
+        if p is None or p.rollout_state != "COMPLETED" or not self.idle() or any(d.pending() for d in self.deployments):
+            return
+        self.hibernated = True
+        for d in self.deployments:
+            for task in d.live():
+                RUNNER.hibernate(task.id)
+
+    def advance(self, now: float, touch: bool = True) -> None:
         if self.deleted:
             return
+        if touch:
+            self.touch(now)
         n = 0
         while self.next_step_at <= now:
             if self.idle():
@@ -664,6 +777,8 @@ class ServiceSim:
         p = self.primary
         if p is None:
             return True
+        if any(self._news(x) for d in self.deployments for x in d.live()):
+            return False  # the containers have something to report
         if any(sd.status in ("PENDING", "STOP_REQUESTED", "ROLLBACK_REQUESTED") for sd in self.sds):
             return False
         others_live = any(d.live() for d in self.deployments[1:])
@@ -682,6 +797,20 @@ class ServiceSim:
             p.rollout_state == "COMPLETED"
         ) and not self._steady_pending
 
+    @staticmethod
+    def _news(task: SimTask) -> bool:
+        """Do the task's containers report something the model has not taken in yet?"""
+        f = task.facts()
+        if f is None:
+            return False
+        if task.state == "PENDING":
+            return f["state"] != "PENDING"
+        if task.state == "RUNNING":
+            if f["state"] == "STOPPED" or f["health"] == "UNHEALTHY":
+                return True
+            return f["state"] == "RUNNING" and task.health != "HEALTHY" and (f["health"] == "HEALTHY" or not f.get("has_health"))
+        return False
+
     def _launch(self, p: SimDeployment, t: float, n: int) -> bool:
         if n <= 0:
             return False
@@ -698,6 +827,7 @@ class ServiceSim:
             task = SimTask(self, p, t)
             p.tasks.append(task)
             started.append(task)
+            self.run_task(task, self._flaky_env(p))
         p.updated_at = t
         self.event(t, f"has started {len(started)} tasks: " + " ".join(f"(task {x.id})" for x in started) + ".")
         return True
@@ -738,41 +868,47 @@ class ServiceSim:
         changed |= self._stop_requests(t)
         p = self.primary
         reset = self.reset_on_healthy()
-        # 1. Task transitions decided by each deployment's scenario.
+        # 1. Task transitions: what the task's containers report (tasks.py), as the agent does.
         for d in self.deployments:
             for task in list(d.tasks):
+                f = task.facts()
+                if f is None or task.state == "STOPPED":
+                    continue
                 if task.state == "PENDING":
-                    crashes = d.scenario == "crashloop"
-                    if d.scenario == "flaky":
-                        n = getattr(d, "flaky_started", 0)
-                        d.flaky_started = n + 1
-                        crashes = n in FLAKY_CRASHES
-                    if crashes:
-                        task.started_at = t
-                        task.stop(t, "Essential container in task exited", "EssentialContainerExited", 1)
+                    if f["state"] == "STOPPED":
+                        if f["stop_code"] != "TaskFailedToStart":
+                            task.started_at = t
+                        task.stop(t, f["reason"], f["stop_code"], self._exit_code(task))
                         d.failed_tasks += 1
                         d.updated_at = t
                         self._retire(task)
-                    else:
+                        changed = True
+                    elif f["state"] == "RUNNING":
                         task.state = "RUNNING"
                         task.started_at = t
-                        task.health = "UNHEALTHY" if d.scenario == "unhealthy" else "HEALTHY"
-                        if task.health == "UNHEALTHY":
-                            task.unhealthy_since = t
-                        elif reset and d.failed_tasks:
-                            # resetOnHealthyTask (default true): a healthy task resets the count.
-                            d.failed_tasks = 0
-                            d.updated_at = t
-                    changed = True
-                elif task.state == "RUNNING" and task.health == "UNHEALTHY":
-                    # Stopped by the scheduler after failing its container health checks.
-                    task.stop(t, "Task failed container health checks", "ServiceSchedulerInitiated", 137)
-                    d.failed_tasks += 1
-                    d.updated_at = t
-                    self._retire(task)
-                    self.event(t, f"has stopped 1 running tasks: (task {task.id}).")
-                    self.event(t, f"(task {task.id}) failed container health checks.")
-                    changed = True
+                        self._health(d, task, f, t, reset)
+                        changed = True
+                elif task.state == "RUNNING":
+                    if f["state"] == "STOPPED":
+                        task.stop(t, f["reason"], f["stop_code"], self._exit_code(task))
+                        d.failed_tasks += 1
+                        d.updated_at = t
+                        self._retire(task)
+                        self.event(t, f"has stopped 1 running tasks: (task {task.id}).")
+                        changed = True
+                    elif f["health"] == "UNHEALTHY":
+                        # Stopped by the scheduler after failing its container health checks.
+                        task.health = "UNHEALTHY"
+                        task.unhealthy_since = t
+                        task.stop(t, "Task failed container health checks", "ServiceSchedulerInitiated", 137)
+                        d.failed_tasks += 1
+                        d.updated_at = t
+                        self._retire(task)
+                        self.event(t, f"has stopped 1 running tasks: (task {task.id}).")
+                        self.event(t, f"(task {task.id}) failed container health checks.")
+                        changed = True
+                    else:
+                        changed |= self._health(d, task, f, t, reset)
         # 2. Failure detection: circuit breaker (deployment-circuit-breaker.html), then alarms
         #    (deployment-alarm-failure.html), while the primary deployment is IN_PROGRESS.
         enable, _ = self.breaker()
@@ -854,6 +990,30 @@ class ServiceSim:
             elif self._steady_pending and len(healthy_p) == self.desired and len(p.live()) == self.desired and not others_live:
                 self.event(t, "has reached a steady state.")
                 self._steady_pending = False
+
+    @staticmethod
+    def _exit_code(task: SimTask) -> int | None:
+        run = task.run
+        if run is None:
+            return None
+        for c in run.containers:
+            if c.essential and c.status == "STOPPED" and c.exit_code is not None:
+                return c.exit_code
+        return None
+
+    @staticmethod
+    def _health(d: SimDeployment, task: SimTask, f: dict[str, Any], t: float, reset: bool) -> bool:
+        """A running task turns HEALTHY when its health checks pass (or at once without any);
+        resetOnHealthyTask (default true) then resets the deployment's failedTasks."""
+        if task.health == "HEALTHY":
+            return False
+        if f["health"] == "HEALTHY" or not f.get("has_health"):
+            task.health = "HEALTHY"
+            if reset and d.failed_tasks:
+                d.failed_tasks = 0
+                d.updated_at = t
+            return True
+        return False
 
     def _step_blue_green(self, p: SimDeployment, t: float) -> bool:
         """One step of a BLUE_GREEN deployment: one lifecycle stage per step; SCALE_UP waits
@@ -1090,8 +1250,37 @@ def stop_service_deployment(backend: Any, arn: str, stop_type: str | None) -> di
         return {"serviceDeploymentArn": sd.arn}
 
 
+def _tick() -> None:
+    """Advance every service now and then, as ECS's scheduler runs whether or not anybody asks:
+    a crashed task is replaced, a healthy one registered, without a client polling."""
+    while True:
+        time.sleep(step_seconds() / 2)
+        try:
+            with LOCK:
+                now = time.time()
+                for sim in list(ALL_SIMS):
+                    if not sim.deleted:
+                        sim.advance(now, touch=False)
+                        sim.maybe_hibernate(now)
+        except Exception:
+            pass
+
+
 def install() -> None:
     from moto.core.responses import ActionResult
+    from moto.moto_api._internal import models as api_models
+
+    orig_reset = api_models.MotoAPIBackend.reset
+
+    def reset(self: Any) -> None:
+        # POST /moto-api/reset: the world goes, and so do its containers and load balancers.
+        with LOCK:
+            ALL_SIMS.clear()
+            RUNNER.reset()
+            orig_reset(self)
+
+    api_models.MotoAPIBackend.reset = reset
+    threading.Thread(target=_tick, name="ecs-ticker", daemon=True).start()
     from moto.ecs import models as m
     from moto.ecs import responses as r
     from moto.ecs.exceptions import InvalidParameterException

@@ -21,6 +21,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,20 +90,25 @@ def fetch_manifest(repo: str = REPO, ref: str = TAG) -> tuple[str, str, bytes] |
     return digest, headers2["Content-Type"], body
 
 
-def build_and_push(version: str = TAG, repo: str = REPO, scenario: str | None = None) -> str:
-    """docker build (classic builder, FROM scratch) and push; return the digest the push printed."""
+APP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "app")
+
+
+def build_and_push(version: str = TAG, repo: str = REPO, broken: bool = False) -> str:
+    """Build examples/app (a real server: busybox httpd, FROM scratch) as `version` with its own
+    build step, classic builder, and push; return the digest the push printed."""
     registry = os.environ["RELEASE_SANDBOX_REGISTRY"]
     ref = f"{registry}/{repo}:{version}"
-    with tempfile.TemporaryDirectory() as ctx:
-        with open(os.path.join(ctx, "VERSION"), "w") as f:
-            f.write(version + "\n")
-        label = f'LABEL org.opencontainers.image.version="{version}"'
-        if scenario:
-            label += f' sandbox.scenario="{scenario}"'
-        with open(os.path.join(ctx, "Dockerfile"), "w") as f:
-            f.write(f"FROM scratch\nCOPY VERSION /VERSION\n{label}\n")
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = os.path.join(tmp, "app")
+        shutil.copytree(APP, ctx, ignore=shutil.ignore_patterns("dist"))
+        b = subprocess.run(["sh", "build.sh"], cwd=ctx, env=dict(os.environ, RELEASE_VERSION=version), capture_output=True, text=True)
+        if b.returncode != 0:
+            raise SystemExit(f"examples/app build.sh failed:\n{b.stdout}{b.stderr}")
         env = dict(os.environ, DOCKER_BUILDKIT="0")
-        b = subprocess.run(["docker", "build", "-q", "-t", ref, ctx], env=env, capture_output=True, text=True)
+        args = ["docker", "build", "-q", "-t", ref, "--build-arg", f"VERSION={version}", "--label", f"sandbox.app-hash={app_hash()}"]
+        if broken:
+            args += ["--build-arg", "BROKEN=yes"]
+        b = subprocess.run(args + [ctx], env=env, capture_output=True, text=True)
         if b.returncode != 0:
             raise SystemExit(f"docker build failed:\n{b.stdout}{b.stderr}")
     out = subprocess.run(["docker", "push", ref], check=True, capture_output=True, text=True).stdout
@@ -110,6 +116,30 @@ def build_and_push(version: str = TAG, repo: str = REPO, scenario: str | None = 
     if not m:
         raise SystemExit(f"no digest in push output:\n{out}")
     return m.group(1)
+
+
+def app_hash() -> str:
+    """sha256 of examples/app's sources: the seed image is rebuilt when they change."""
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(APP)):
+        path = os.path.join(APP, name)
+        if os.path.isfile(path):
+            h.update(name.encode() + b"\0")
+            with open(path, "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()[:16]
+
+
+def runnable(manifest: bytes) -> bool:
+    """Is the pushed seed image today's example app (not the FROM scratch page of sandboxes
+    before tasks ran for real, nor an older app)?"""
+    try:
+        cfg = json.loads(manifest)["config"]["digest"]
+        status, _, body = registry_request("GET", f"/v2/{REPO}/blobs/{cfg}")
+        labels = (json.loads(body).get("config") or {}).get("Labels") or {}
+        return status == 200 and labels.get("sandbox.app-hash") == app_hash()
+    except (KeyError, ValueError):
+        return False
 
 
 def record_in_ecr(digest: str, media_type: str, manifest: bytes, repo: str = REPO, tag: str = TAG) -> None:
@@ -133,7 +163,8 @@ def record_in_ecr(digest: str, media_type: str, manifest: bytes, repo: str = REP
 def ensure_image() -> str:
     """The first image, in the registry and in moto's ECR, with its true digest."""
     found = fetch_manifest()
-    if found is None:
+    if found is None or not runnable(found[2]):
+        # none yet, or the FROM scratch page of sandboxes before tasks ran for real: (re)build
         pushed = build_and_push()
         found = fetch_manifest()
         if found is None or found[0] != pushed:
@@ -154,22 +185,47 @@ def put_secret(name: str) -> None:
     client("ssm").put_parameter(Name=name, Value=value, Type="SecureString", Overwrite=True)
 
 
+def container_definition(family: str, image: str, secret: str, scenario: str = "healthy", version: str = TAG) -> dict[str, Any]:
+    """The app's container, as templates/local.json renders it: the scenario is what the app
+    does (SANDBOX_SCENARIO), the label only what a container cannot do (stuck, flaky)."""
+    return {
+        "name": "app",
+        "image": image,
+        "memory": 128,
+        "essential": True,
+        "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+        "dockerLabels": {"sandbox.scenario": scenario},
+        "secrets": [{"name": "JWT_SECRET", "valueFrom": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{secret}"}],
+        "environment": [{"name": "RELEASE_VERSION", "value": version}, {"name": "SANDBOX_SCENARIO", "value": scenario}],
+        "healthCheck": HEALTH_CHECK,
+        "linuxParameters": {"initProcessEnabled": True},
+        "stopTimeout": 10,
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": f"/ecs/{family}",
+                "awslogs-region": REGION,
+                "awslogs-stream-prefix": "ecs",
+                "awslogs-create-group": "true",
+            },
+        },
+    }
+
+
+HEALTH_CHECK = {
+    "command": ["CMD-SHELL", "wget -q -O /dev/null http://127.0.0.1:$PORT/health || exit 1"],
+    "interval": 5,
+    "timeout": 4,
+    "retries": 2,
+    "startPeriod": 0,
+}
+
+
 def register(family: str, image: str, digest: str, secret: str, scenario: str = "healthy", version: str = TAG) -> str:
     ecs = client("ecs")
     td = ecs.register_task_definition(
         family=family,
-        containerDefinitions=[
-            {
-                "name": "app",
-                "image": image,
-                "memory": 128,
-                "essential": True,
-                "portMappings": [{"containerPort": 8080}],
-                "dockerLabels": {"sandbox.scenario": scenario},
-                "secrets": [{"name": "JWT_SECRET", "valueFrom": f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{secret}"}],
-                "environment": [{"name": "RELEASE_VERSION", "value": version}],
-            }
-        ],
+        containerDefinitions=[container_definition(family, image, secret, scenario, version)],
         # `registered-by` marks the seed's revision as registered outside release: a plan's
         # template (without that tag) differs from it, so a test's first deploy registers and
         # rolls out a revision; `release init` copies the tag, so its plan matches exactly.

@@ -63,8 +63,12 @@ def test_image_digest_absent_switch(ecs, request):
         assert t["containers"][0]["imageDigest"] == w["digest"]
 
 
-def test_failed_tasks_reset_unit():
+def test_failed_tasks_reset_unit(monkeypatch):
     import ecs_rollout as er
+    import tasks
+
+    # The model alone, in this process: simulated tasks, asked for explicitly (README).
+    monkeypatch.setattr(er, "RUNNER", tasks.SimulatedRunner())
 
     class TD:
         arn = "arn:aws:ecs:us-east-1:123456789012:task-definition/x:1"

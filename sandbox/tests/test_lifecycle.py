@@ -97,8 +97,22 @@ def test_second_instance_up_reset_down(second):
     sockdir = open(os.path.join(state, "sockdir")).read().strip()
     assert os.path.isdir(sockdir) and sockdir.startswith("/tmp/rsbx.")
 
+    # The seeded service's tasks are containers of that instance's dockerd.
+    denv = dict(env, DOCKER_HOST=e["DOCKER_HOST"])
+    deadline = time.time() + 30
+    while True:
+        ps = subprocess.run(["docker", "ps", "-q", "--filter", "label=com.amazonaws.ecs.cluster=local"], env=denv, capture_output=True, text=True)
+        if len(ps.stdout.split()) == 2 or time.time() > deadline:
+            break
+        time.sleep(0.5)
+    assert len(ps.stdout.split()) == 2, ps.stdout + ps.stderr
+    assert os.path.isfile(os.path.join(state, "lb", "local", "local-app.url"))
+    assert "RELEASE_SANDBOX_URL" in e
+
     down = subprocess.run([SCRIPT, "down"], env=env, capture_output=True, text=True, timeout=120)
     assert down.returncode == 0, down.stderr
+    # No container left behind, nor its data (`docker ps -a` would be empty on the next `up`).
+    assert os.listdir(os.path.join(state, "docker-data", "containers")) == []
     left = [p for p in pids if alive(p)]
     assert left == [], f"left behind: {left}"
     assert not os.path.exists(sockdir)

@@ -108,7 +108,9 @@ def failing(ecs, world, scenario: str, stopped_reason: str, stop_code: str) -> N
             return s
         return None
 
-    s = wait_until(watch, 20 * STEP + 5)
+    # Real containers: a crash is seen in a second or two; an unhealthy task only after its
+    # health check's retries × interval (2 × 5 s), twice (the breaker's threshold is 3).
+    s = wait_until(watch, (20 if scenario == "crashloop" else 40) * STEP + 5)
     TIMINGS[scenario] = round(time.time() - t0, 2)
     f = seen_failed[0]
     assert f["rolloutStateReason"] == "ECS deployment circuit breaker: tasks failed to start."
