@@ -300,8 +300,32 @@ async fn an_image_that_exits_at_start_is_rolled_back_by_the_breaker_with_its_exi
         text.contains("Essential container in task exited (app exited 1)"),
         "{text}"
     );
-    // TODO(lead, issue 14): release's failure reasons carry the app's last log line too:
-    // assert!(text.contains("refusing to start: this build is broken"), "{text}");
+    // The failure shows the app's own last log line, from CloudWatch Logs, with its exit code.
+    let logs: Vec<_> = run
+        .records()
+        .into_iter()
+        .filter(|r| r["event"] == "task_log")
+        .collect();
+    assert!(!logs.is_empty(), "no task_log record: {}", run.all());
+    assert_eq!(logs[0]["container"], "app", "{}", logs[0]);
+    assert_eq!(logs[0]["exit_code"], 1, "{}", logs[0]);
+    assert!(
+        logs[0]["lines"].as_array().unwrap().iter().any(|l| l
+            .as_str()
+            .unwrap()
+            .contains("refusing to start: this build is broken")),
+        "{}",
+        logs[0]
+    );
+    // People read it in the log, between the failure and the summary.
+    assert!(
+        run.stderr.contains("last log lines of app in task")
+            && run
+                .stderr
+                .contains("refusing to start: this build is broken"),
+        "{}",
+        run.stderr
+    );
 
     // The stopped tasks of revision 2 report the container's real exit and its log stream
     // holds the app's own words.
