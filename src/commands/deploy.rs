@@ -4,22 +4,25 @@
 use std::path::Path;
 use std::time::Instant;
 
-use serde_json::json;
+use aws_config::SdkConfig;
+use serde_json::{json, Value};
 
 use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs};
 use crate::cli::{BuildFlags, CheckFlags};
 use crate::deployment::{
-    bullet, interrupted, revision_of, show_failed_task_logs, timed_out, Deployer, Followed,
+    bullet, interrupted, revision_of, show_failed_task_logs, timed_out, Deployer, Followed, Outcome,
 };
 use crate::diff::Standing;
 use crate::exit::{ExitCode, Failure, Result};
-use crate::output::{short_duration, Event};
+use crate::image_ref::ImageRef;
+use crate::output::{short_duration, Event, Output};
 use crate::plan::{OnFailure, Plan};
 use crate::preflight::{self, ImageToCheck, PreflightOptions};
 use crate::rollout::decision::Verdict;
 use crate::rollout::observation::{short_task_definition, Service};
 use crate::rollout::settle::{settle, End, Followup};
+use crate::template::PinnedImage;
 use crate::watch::WatchEnd;
 use crate::{build, release_image, taskdef, template};
 
@@ -52,13 +55,84 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
     let config = ctx.aws_config(Some(&plan)).await?;
     ctx.show_identity(&config, Some(&plan)).await?;
     let ecs = Ecs::new(&config);
-    let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
+    let Some((resolved, snapshot)) =
+        preflight(out, &plan, &config, &reference, &args, builds).await?
+    else {
+        return Ok(ExitCode::Preflight);
+    };
+    if args.dry_run {
+        return dry_run(ctx, &plan, &config, &reference, &args, resolved).await;
+    }
+    let pinned = image(out, &plan, &config, &reference, &args, builds, resolved).await?;
+    // What runs just before we change it: preflight's reading when nothing was built in
+    // between (it is seconds old); read again after a build, which may have taken minutes.
+    let running = match snapshot.filter(|_| !builds) {
+        Some(s) => s,
+        None => running_now(&ecs, &plan).await?,
+    };
+    let rendered = template::render(&plan, &pinned)?;
+    // Register nothing when the running revision already has this content and digest, or
+    // is the same task definition registered outside release (then it gets our tags).
+    let standing = crate::diff::standing(
+        &running.running_tags,
+        running.running_doc.as_ref(),
+        &taskdef::to_json(&rendered.request),
+        &rendered.content_hash,
+        &pinned.digest,
+        plan.version.as_str(),
+    );
+    let adopted = standing == Standing::SameDefinitionUntagged
+        && adopt(
+            out,
+            &ecs,
+            &running.service.task_definition,
+            &rendered.request,
+        )
+        .await;
+    let release = Release {
+        plan: &plan,
+        ecs: &ecs,
+        config: &config,
+        pinned: &pinned,
+        before: &running.service,
+        started,
+    };
+    if standing == Standing::SameRelease || adopted {
+        return release.nothing_to_do(out, adopted).await;
+    }
+    let new_arn = release.register(out, rendered).await?;
+    // From here on the service may change: any error says what state it left and how to undo it.
+    release.roll_out(out, &new_arn).await.map_err(|f| {
+        Failure::new(
+            f.code,
+            format!(
+                "{}\nrevision {} is registered and the service may be deploying it: see `release status {}`; {}",
+                f.message,
+                short_task_definition(&new_arn),
+                plan.path().display(),
+                undo_hint(&plan, &running.service)
+            ),
+        )
+    })
+}
 
-    // Every check that can fail runs before the first change (push, registration, update).
+/// Every check that can fail, before the first change (push, registration, update). None
+/// when one failed (its summary is out); else the image preflight resolved and what it read
+/// of the service.
+async fn preflight(
+    out: &Output,
+    plan: &Plan,
+    config: &SdkConfig,
+    reference: &ImageRef,
+    args: &Args<'_>,
+    builds: bool,
+) -> Result<Option<(Option<PinnedImage>, Option<preflight::checks::Snapshot>)>> {
     out.step(&format!(
-        "preflight of {} {} for {cluster}/{name}",
+        "preflight of {} {} for {}/{}",
         plan.path().display(),
-        plan.version
+        plan.version,
+        plan.service.cluster,
+        plan.service.name
     ));
     let to_check = if builds {
         ImageToCheck::WillBuild
@@ -70,7 +144,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         allow_downgrade: args.checks.allow_downgrade,
     };
     let (report, resolved, snapshot) =
-        preflight::checks::run_with_snapshot(out, &plan, &config, to_check, &opts).await?;
+        preflight::checks::run_with_snapshot(out, plan, config, to_check, &opts).await?;
     if report.failed() {
         out.summary(
             &format!(
@@ -80,41 +154,64 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
             ExitCode::Preflight.code(),
             report.summary_fields(),
         );
-        return Ok(ExitCode::Preflight);
+        return Ok(None);
     }
-    if args.dry_run {
-        let source = match resolved {
-            Some(p) if args.image.is_some() => super::diff::ImageSource::Given(p),
-            Some(p) => super::diff::ImageSource::Registry(p),
-            None => {
-                super::diff::image_source(
-                    &plan,
-                    &config,
-                    &reference,
-                    args.image.is_some(),
-                    args.build.rebuild,
-                )
-                .await?
-            }
-        };
-        return super::diff::show(ctx, &plan, &config, source).await;
-    }
+    Ok(Some((resolved, snapshot)))
+}
+
+/// `--dry-run`: after preflight, the diff and what deploy would do; nothing changes.
+async fn dry_run(
+    ctx: &Ctx,
+    plan: &Plan,
+    config: &SdkConfig,
+    reference: &ImageRef,
+    args: &Args<'_>,
+    resolved: Option<PinnedImage>,
+) -> Result<ExitCode> {
+    let source = match resolved {
+        Some(p) if args.image.is_some() => super::diff::ImageSource::Given(p),
+        Some(p) => super::diff::ImageSource::Registry(p),
+        None => {
+            super::diff::image_source(
+                plan,
+                config,
+                reference,
+                args.image.is_some(),
+                args.build.rebuild,
+            )
+            .await?
+        }
+    };
+    super::diff::show(ctx, plan, config, source).await
+}
+
+/// The image to deploy, pinned by digest: built and pushed (then the secret rules again, as
+/// the build may have taken minutes), or the one preflight resolved.
+async fn image(
+    out: &Output,
+    plan: &Plan,
+    config: &SdkConfig,
+    reference: &ImageRef,
+    args: &Args<'_>,
+    builds: bool,
+    resolved: Option<PinnedImage>,
+) -> Result<PinnedImage> {
     let pinned = if builds {
         let opts = build::BuildOptions {
             rebuild: args.build.rebuild,
             retag: args.build.retag,
         };
-        build::build_and_push(out, &plan, &config, &opts).await?
+        build::build_and_push(out, plan, config, &opts).await?
     } else {
         match resolved {
             Some(p) => p,
-            None => release_image::resolve(&plan, &config, &reference).await?,
+            None => release_image::resolve(plan, config, reference).await?,
         }
     };
     out.info(&format!("image {}", pinned.image));
     if builds {
         // The build may have taken minutes: the secrets must still pass before any change.
-        let broken = preflight::checks::recheck_secrets(&plan, &config).await;
+        let broken = preflight::checks::recheck_secrets(plan, config).await;
         if !broken.is_empty() {
             for c in &broken {
                 out.emit(&c.line(), c.event());
@@ -129,41 +226,65 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
             ));
         }
     }
-    // What runs just before we change it: preflight's reading when nothing was built in
-    // between (it is seconds old); read again after a build, which may have taken minutes.
-    let (before, running_tags, running_doc) = match snapshot.filter(|_| !builds) {
-        Some(s) => (s.service, s.running_tags, s.running_doc),
-        None => {
-            let before = ecs
-                .existing_service(cluster, name, "nothing was registered or deployed")
-                .await?;
-            let (tags, doc) = match ecs.task_definition(&before.task_definition).await? {
-                Some((td, tags)) => (
-                    release_tags(&tags),
-                    Some(taskdef::to_json(&taskdef::from_described(&td, &tags))),
+    if builds {
+        // The build may have taken minutes: the secrets must still pass before any change.
+        let broken = preflight::checks::recheck_secrets(plan, config).await;
+        if !broken.is_empty() {
+            for c in &broken {
+                out.emit(&c.line(), c.event());
+            }
+            return Err(Failure::new(
+                ExitCode::Preflight,
+                format!(
+                    "{} secret rule{} failed after the build (the parameter changed while it ran): the image is pushed, nothing was registered or deployed",
+                    broken.len(),
+                    if broken.len() == 1 { "" } else { "s" }
                 ),
-                None => Default::default(),
-            };
-            (before, tags, doc)
+            ));
         }
-    };
-    let rendered = template::render(&plan, &pinned)?;
-    let content_hash = rendered.content_hash.clone();
+    }
+    Ok(pinned)
+}
 
-    // Register nothing when the running revision already has this content and digest, or
-    // is the same task definition registered outside release (then it gets our tags).
-    let standing = crate::diff::standing(
-        &running_tags,
-        running_doc.as_ref(),
-        &taskdef::to_json(&rendered.request),
-        &rendered.content_hash,
-        &pinned.digest,
-        plan.version.as_str(),
-    );
-    let adopted = standing == Standing::SameDefinitionUntagged
-        && adopt(out, &ecs, &before.task_definition, &rendered.request).await;
-    let identical = standing == Standing::SameRelease || adopted;
-    if identical {
+/// The service and its running revision, read now.
+async fn running_now(ecs: &Ecs, plan: &Plan) -> Result<preflight::checks::Snapshot> {
+    let service = ecs
+        .existing_service(
+            &plan.service.cluster,
+            &plan.service.name,
+            "nothing was registered or deployed",
+        )
+        .await?;
+    let (running_tags, running_doc) = match ecs.task_definition(&service.task_definition).await? {
+        Some((td, tags)) => (
+            release_tags(&tags),
+            Some(taskdef::to_json(&taskdef::from_described(&td, &tags))),
+        ),
+        None => Default::default(),
+    };
+    Ok(preflight::checks::Snapshot {
+        service,
+        running_tags,
+        running_doc,
+    })
+}
+
+/// One release on its way: what it deploys, to what, since when.
+struct Release<'a> {
+    plan: &'a Plan,
+    ecs: &'a Ecs,
+    config: &'a SdkConfig,
+    pinned: &'a PinnedImage,
+    /// The service as it was before this release changed anything.
+    before: &'a Service,
+    started: Instant,
+}
+
+impl Release<'_> {
+    /// The service already runs this release: nothing registered or deployed; verify it.
+    async fn nothing_to_do(&self, out: &Output, adopted: bool) -> Result<ExitCode> {
+        let (plan, pinned, before, ecs, started) =
+            (self.plan, self.pinned, self.before, self.ecs, self.started);
         let steady = before.deployments.len() == 1
             && before.running_count == before.desired_count
             && before.deployments[0].rollout_state.as_deref() != Some("FAILED");
@@ -193,7 +314,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                 adopted: Some(adopted),
             },
         );
-        let report = crate::verify::run(out, &plan, &ecs).await?;
+        let report = crate::verify::run(out, plan, ecs).await?;
         let (end, result) = if report.failed() > 0 {
             (End::VerifyFailed, "verify_failed")
         } else {
@@ -218,30 +339,35 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                 "ecs_calls_by_action": ecs.calls_by_action(),
             }),
         );
-        return Ok(code);
+        Ok(code)
     }
 
-    out.step(&format!(
-        "registering a revision of {}",
-        plan.task_definition.family
-    ));
-    let mut request = rendered.request;
-    // Lets `release rollback` without --to find what ran before this release.
-    request.tags.get_or_insert_with(Vec::new).push(
-        aws_sdk_ecs::types::Tag::builder()
-            .key("release:previous")
-            .value(before.task_definition.clone())
-            .build(),
-    );
-    let registered = match ecs.register(request).await {
-        Ok(td) => td,
-        Err(e) if e.outcome_unknown => {
-            // ECS may have registered it: look for it instead of registering a second one.
-            out.warn(&format!(
-                "{}: ECS may have registered it; reading the family back",
-                e.message
-            ));
-            let found = find_registered(&ecs, &plan, &content_hash, &pinned.digest)
+    /// Registers the rendered revision (tagged with what ran before) and returns its ARN. A
+    /// registration whose answer was lost is looked for instead of registered twice.
+    async fn register(&self, out: &Output, rendered: template::Rendered) -> Result<String> {
+        let (plan, pinned, before, ecs) = (self.plan, self.pinned, self.before, self.ecs);
+        let content_hash = rendered.content_hash.clone();
+        out.step(&format!(
+            "registering a revision of {}",
+            plan.task_definition.family
+        ));
+        let mut request = rendered.request;
+        // Lets `release rollback` without --to find what ran before this release.
+        request.tags.get_or_insert_with(Vec::new).push(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("release:previous")
+                .value(before.task_definition.clone())
+                .build(),
+        );
+        let registered = match ecs.register(request).await {
+            Ok(td) => td,
+            Err(e) if e.outcome_unknown => {
+                // ECS may have registered it: look for it instead of registering a second one.
+                out.warn(&format!(
+                    "{}: ECS may have registered it; reading the family back",
+                    e.message
+                ));
+                let found = find_registered(ecs, plan, &content_hash, &pinned.digest)
                 .await?
                 .ok_or_else(|| {
                     Failure::aws(format!(
@@ -251,277 +377,313 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
                         crate::rollout::decision::VISIBILITY_GRACE_READS
                     ))
                 })?;
-            // It may be an older revision with the same content: make its release:previous
-            // name what runs now, as this registration would have.
-            if let Some(arn) = found.task_definition_arn() {
-                if let Err(e) = ecs
-                    .tag(arn, "release:previous", &before.task_definition)
-                    .await
-                {
-                    out.warn(&format!("cannot record what ran before: {}", e.message));
+                // It may be an older revision with the same content: make its release:previous
+                // name what runs now, as this registration would have.
+                if let Some(arn) = found.task_definition_arn() {
+                    if let Err(e) = ecs
+                        .tag(arn, "release:previous", &before.task_definition)
+                        .await
+                    {
+                        out.warn(&format!("cannot record what ran before: {}", e.message));
+                    }
                 }
+                found
             }
-            found
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let new_arn = registered
-        .task_definition_arn()
-        .unwrap_or_default()
-        .to_string();
-    crate::interrupt::changed(
-        format!(
-            "revision {} is registered (unused); the service still runs {}",
-            short_task_definition(registered.task_definition_arn().unwrap_or_default()),
-            short_task_definition(&before.task_definition)
-        ),
-        None,
-    );
-    out.emit(
-        &format!(
-            "registered {} ({})",
-            short_task_definition(&new_arn),
-            pinned.image
-        ),
-        Event::Registered {
-            task_definition_arn: new_arn.clone(),
-            task_definition: short_task_definition(&new_arn).to_string(),
-            revision: registered.revision(),
-        },
-    );
-
-    // From here on the service may change: any error says what state it left and how to undo it.
-    let after_registration = async {
+            Err(e) => return Err(e.into()),
+        };
+        let new_arn = registered
+            .task_definition_arn()
+            .unwrap_or_default()
+            .to_string();
+        crate::interrupt::changed(
+            format!(
+                "revision {} is registered (unused); the service still runs {}",
+                short_task_definition(&new_arn),
+                short_task_definition(&before.task_definition)
+            ),
+            None,
+        );
+        out.emit(
+            &format!(
+                "registered {} ({})",
+                short_task_definition(&new_arn),
+                pinned.image
+            ),
+            Event::Registered {
+                task_definition_arn: new_arn.clone(),
+                task_definition: short_task_definition(&new_arn).to_string(),
+                revision: registered.revision(),
+            },
+        );
+        Ok(new_arn)
+    }
+    /// UpdateService, the watch of our deployment, and what follows its verdict.
+    async fn roll_out(&self, out: &Output, new_arn: &str) -> Result<ExitCode> {
         let deployer = Deployer {
-            ecs: &ecs,
+            ecs: self.ecs,
             out,
-            cluster,
-            service: name,
-            rollout: &plan.rollout,
+            cluster: &self.plan.service.cluster,
+            service: &self.plan.service.name,
+            rollout: &self.plan.rollout,
             tag_previous: false,
         };
-        let outcome = deployer.deploy(&new_arn, &before).await?;
-        let old = short_task_definition(&before.task_definition).to_string();
-        let new = short_task_definition(&new_arn).to_string();
+        let outcome = deployer.deploy(new_arn, self.before).await?;
         let verdict = match outcome.end {
             WatchEnd::Interrupted(sig) => {
-                let status = format!("release status {}", plan.path().display());
-                let undo = format!(
-                    "release rollback {} --to {}",
-                    plan.path().display(),
-                    revision_of(&before.task_definition)
-                );
+                let status = format!("release status {}", self.plan.path().display());
+                let undo = self.undo_command();
                 return Ok(interrupted(out, sig, &outcome.target, &status, Some(&undo)));
             }
-            WatchEnd::Verdict(v) => v,
+            WatchEnd::Verdict(ref v) => v.clone(),
         };
-        let summary = |verdict: &Verdict, extra: serde_json::Value| {
-            let mut v = json!({
-                "version": plan.version.as_str(), "digest": pinned.digest, "image": pinned.image,
-                "task_definition": new_arn, "previous_task_definition": before.task_definition,
-                "deployment": outcome.target.deployment_id, "seconds": started.elapsed().as_secs_f64(),
-                "polls": outcome.stats.polls, "ecs_calls": ecs.calls(), "verdict": verdict,
-                "watch_calls": outcome.stats.calls, "ecs_calls_by_action": ecs.calls_by_action(),
-                "service_deployment_api": outcome.stats.service_deployment_api,
-                "undo": format!("release rollback {} --to {}", plan.path().display(), revision_of(&before.task_definition)),
-            });
-            if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
-                o.extend(e);
-            }
-            v
+        let w = Watched {
+            deployer: &deployer,
+            outcome: &outcome,
+            new_arn,
+            new: short_task_definition(new_arn),
         };
         match &verdict {
             Verdict::Succeeded { running, desired } => {
-                out.emit(
-                    &format!("{new} rolled out: {running}/{desired} running"),
-                    Event::RolledOut {
-                        task_definition_arn: new_arn.clone(),
-                        task_definition: new.clone(),
-                        running: *running,
-                        desired: *desired,
-                    },
-                );
-                let report = crate::verify::run(out, &plan, &ecs).await?;
-                if report.failed() > 0 {
-                    out.emit(
-                        &format!(
-                            "deploy of {} as {new} failed its verify ({} checks failed)",
-                            plan.version,
-                            report.failed()
-                        ),
-                        Event::Failed {
-                            reasons: None,
-                            rolled_back_by: None,
-                            verify_failed: Some(report.failed()),
-                        },
-                    );
-                    return after_failure(
-                        &deployer,
-                        &plan,
-                        &before,
-                        &new,
-                        End::VerifyFailed,
-                        summary(&verdict, json!({ "verify_failed": report.failed() })),
-                    )
-                    .await;
-                }
-                let code = settle(End::Succeeded, Followup::Nothing);
-                out.summary(
-                    &format!(
-                        "released {} ({}) as {new} (was {old}): {running}/{desired} running, verified, in {}",
-                        plan.version,
-                        pinned.digest,
-                        short_duration(started.elapsed())
-                    ),
-                    code.code(),
-                    summary(&verdict, json!({})),
-                );
-                Ok(code)
+                self.succeeded(&w, &verdict, *running, *desired).await
             }
             Verdict::RolledBackByEcs { to, reasons } => {
-                out.emit(
-                    &format!(
-                        "deploy of {} as {new} failed; ECS is rolling the service back to {} (its circuit breaker or deployment alarms; the reasons say which):\n{}",
-                        plan.version,
-                        short_task_definition(to),
-                        bullet(reasons)
-                    ),
-                    Event::Failed {
-                        reasons: Some(reasons.clone()),
-                        rolled_back_by: Some("ecs".into()),
-                        verify_failed: None,
-                    },
-                );
-                show_failed_task_logs(
-                    out,
-                    &ecs,
-                    &config,
-                    cluster,
-                    name,
-                    &new_arn,
-                    &outcome.target.deployment_id,
-                )
-                .await;
-                let rollback = deployer
-                    .follow_ecs_rollback(to, &new_arn, &outcome.target.deployment_id)
-                    .await?;
-                let done = matches!(rollback, Followed::Verdict(Verdict::Succeeded { .. }));
-                let outcome = match &rollback {
-                    Followed::Interrupted(sig, target) => {
-                        let status = format!("release status {}", plan.path().display());
-                        return Ok(interrupted(out, *sig, target, &status, None));
-                    }
-                    Followed::Verdict(Verdict::Succeeded { running, desired }) => {
-                        format!("{running}/{desired} running")
-                    }
-                    Followed::Verdict(v) => format!(
-                        "ECS's rollback did not complete either ({}); {}",
-                        verdict_name(v),
-                        undo_hint(&plan, &before)
-                    ),
-                    Followed::NotFound => format!(
-                        "release could not find ECS's rollback deployment to follow, so it is not confirmed: see `release status {}`",
-                        plan.path().display()
-                    ),
-                };
-                // 1 only when the rollback was seen to its end; else 4 (README, Exit codes).
-                let code = settle(End::RolledBackByEcs { confirmed: done }, Followup::Nothing);
-                out.summary(
-                    &format!(
-                        "deploy of {} as {new} failed and ECS rolled the service back to {}: {outcome}; release started no second rollback:\n{}",
-                        plan.version,
-                        short_task_definition(to),
-                        bullet(reasons)
-                    ),
-                    code.code(),
-                    summary(&verdict, json!({ "rolled_back_by": "ecs", "rollback_succeeded": done })),
-                );
-                Ok(code)
+                self.rolled_back_by_ecs(&w, &verdict, to, reasons).await
             }
             Verdict::Failed { reasons } | Verdict::Stalled { reasons, .. } => {
-                let (what, end) = match &verdict {
-                    Verdict::Stalled { .. } => ("stalled", End::Stalled),
-                    _ => ("failed", End::Failed),
-                };
-                out.emit(
-                    &format!(
-                        "deploy of {} as {new} {what}:\n{}",
-                        plan.version,
-                        bullet(reasons)
-                    ),
-                    Event::Failed {
-                        reasons: Some(reasons.clone()),
-                        rolled_back_by: None,
-                        verify_failed: None,
-                    },
-                );
-                show_failed_task_logs(
-                    out,
-                    &ecs,
-                    &config,
-                    cluster,
-                    name,
-                    &new_arn,
-                    &outcome.target.deployment_id,
-                )
-                .await;
-                after_failure(
-                    &deployer,
-                    &plan,
-                    &before,
-                    &new,
-                    end,
-                    summary(&verdict, json!({})),
-                )
-                .await
+                self.failed(&w, &verdict, reasons).await
             }
             Verdict::Superseded {
                 by,
                 task_definition,
-            } => {
-                let code = settle(End::Superseded, Followup::Nothing);
-                out.summary(
-                    &format!(
-                        "deploy of {} was superseded: deployment {by} of {} (not started by this release) took over; {new} is not what runs",
-                        plan.version,
-                        short_task_definition(task_definition)
-                    ),
-                    code.code(),
-                    summary(&verdict, json!({})),
-                );
-                Ok(code)
-            }
-            Verdict::TimedOut { progress, reasons } => {
-                let code = settle(End::TimedOut, Followup::Nothing);
-                out.summary(
-                    &format!(
-                        "{}; {}",
-                        timed_out(&new, plan.rollout.timeout, progress, reasons),
-                        undo_hint(&plan, &before)
-                    ),
-                    code.code(),
-                    summary(&verdict, json!({})),
-                );
-                Ok(code)
-            }
+            } => Ok(self.settle_with(
+                out,
+                End::Superseded,
+                &format!(
+                    "deploy of {} was superseded: deployment {by} of {} (not started by this release) took over; {} is not what runs",
+                    self.plan.version,
+                    short_task_definition(task_definition),
+                    w.new
+                ),
+                self.summary(&w, &verdict, json!({})),
+            )),
+            Verdict::TimedOut { progress, reasons } => Ok(self.settle_with(
+                out,
+                End::TimedOut,
+                &format!(
+                    "{}; {}",
+                    timed_out(w.new, self.plan.rollout.timeout, progress, reasons),
+                    undo_hint(self.plan, self.before)
+                ),
+                self.summary(&w, &verdict, json!({})),
+            )),
             Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
         }
-    };
-    after_registration.await.map_err(|f| {
-        Failure::new(
-            f.code,
-            format!(
-                "{}\nrevision {} is registered and the service may be deploying it: see `release status {}`; {}",
-                f.message,
-                short_task_definition(&new_arn),
-                plan.path().display(),
-                undo_hint(&plan, &before)
+    }
+
+    /// Rolled out: verify it; a failed verify is a failed release (`on_failure` applies).
+    async fn succeeded(
+        &self,
+        w: &Watched<'_>,
+        verdict: &Verdict,
+        running: i32,
+        desired: i32,
+    ) -> Result<ExitCode> {
+        let (out, plan, new) = (w.deployer.out, self.plan, w.new);
+        out.emit(
+            &format!("{new} rolled out: {running}/{desired} running"),
+            Event::RolledOut {
+                task_definition_arn: w.new_arn.to_string(),
+                task_definition: new.to_string(),
+                running,
+                desired,
+            },
+        );
+        let report = crate::verify::run(out, plan, self.ecs).await?;
+        if report.failed() > 0 {
+            out.emit(
+                &format!(
+                    "deploy of {} as {new} failed its verify ({} checks failed)",
+                    plan.version,
+                    report.failed()
+                ),
+                Event::Failed {
+                    reasons: None,
+                    rolled_back_by: None,
+                    verify_failed: Some(report.failed()),
+                },
+            );
+            let summary = self.summary(w, verdict, json!({ "verify_failed": report.failed() }));
+            return after_failure(
+                w.deployer,
+                plan,
+                self.before,
+                new,
+                End::VerifyFailed,
+                summary,
+            )
+            .await;
+        }
+        Ok(self.settle_with(
+            out,
+            End::Succeeded,
+            &format!(
+                "released {} ({}) as {new} (was {}): {running}/{desired} running, verified, in {}",
+                plan.version,
+                self.pinned.digest,
+                short_task_definition(&self.before.task_definition),
+                short_duration(self.started.elapsed())
             ),
+            self.summary(w, verdict, json!({})),
+        ))
+    }
+
+    /// ECS rolls the service back (its breaker or alarms): say why at once, show the failed
+    /// task's log, then follow ECS's rollback to its end; release starts no second one.
+    async fn rolled_back_by_ecs(
+        &self,
+        w: &Watched<'_>,
+        verdict: &Verdict,
+        to: &str,
+        reasons: &[String],
+    ) -> Result<ExitCode> {
+        let (out, plan, new) = (w.deployer.out, self.plan, w.new);
+        out.emit(
+            &format!(
+                "deploy of {} as {new} failed; ECS is rolling the service back to {} (its circuit breaker or deployment alarms; the reasons say which):\n{}",
+                plan.version,
+                short_task_definition(to),
+                bullet(reasons)
+            ),
+            Event::Failed {
+                reasons: Some(reasons.to_vec()),
+                rolled_back_by: Some("ecs".into()),
+                verify_failed: None,
+            },
+        );
+        self.show_task_logs(w).await;
+        let rollback = w
+            .deployer
+            .follow_ecs_rollback(to, w.new_arn, &w.outcome.target.deployment_id)
+            .await?;
+        let done = matches!(rollback, Followed::Verdict(Verdict::Succeeded { .. }));
+        let back = match &rollback {
+            Followed::Interrupted(sig, target) => {
+                let status = format!("release status {}", plan.path().display());
+                return Ok(interrupted(out, *sig, target, &status, None));
+            }
+            Followed::Verdict(Verdict::Succeeded { running, desired }) => {
+                format!("{running}/{desired} running")
+            }
+            Followed::Verdict(v) => format!(
+                "ECS's rollback did not complete either ({}); {}",
+                v.name(),
+                undo_hint(plan, self.before)
+            ),
+            Followed::NotFound => format!(
+                "release could not find ECS's rollback deployment to follow, so it is not confirmed: see `release status {}`",
+                plan.path().display()
+            ),
+        };
+        // 1 only when the rollback was seen to its end; else 4 (README, Exit codes).
+        Ok(self.settle_with(
+            out,
+            End::RolledBackByEcs { confirmed: done },
+            &format!(
+                "deploy of {} as {new} failed and ECS rolled the service back to {}: {back}; release started no second rollback:\n{}",
+                plan.version,
+                short_task_definition(to),
+                bullet(reasons)
+            ),
+            self.summary(w, verdict, json!({ "rolled_back_by": "ecs", "rollback_succeeded": done })),
+        ))
+    }
+
+    /// Failed or stalled, and ECS did not roll back: `on_failure` decides.
+    async fn failed(
+        &self,
+        w: &Watched<'_>,
+        verdict: &Verdict,
+        reasons: &[String],
+    ) -> Result<ExitCode> {
+        let (what, end) = match verdict {
+            Verdict::Stalled { .. } => ("stalled", End::Stalled),
+            _ => ("failed", End::Failed),
+        };
+        w.deployer.out.emit(
+            &format!(
+                "deploy of {} as {} {what}:\n{}",
+                self.plan.version,
+                w.new,
+                bullet(reasons)
+            ),
+            Event::Failed {
+                reasons: Some(reasons.to_vec()),
+                rolled_back_by: None,
+                verify_failed: None,
+            },
+        );
+        self.show_task_logs(w).await;
+        let summary = self.summary(w, verdict, json!({}));
+        after_failure(w.deployer, self.plan, self.before, w.new, end, summary).await
+    }
+
+    async fn show_task_logs(&self, w: &Watched<'_>) {
+        show_failed_task_logs(
+            w.deployer.out,
+            self.ecs,
+            self.config,
+            &self.plan.service.cluster,
+            &self.plan.service.name,
+            w.new_arn,
+            &w.outcome.target.deployment_id,
         )
-    })
+        .await;
+    }
+
+    /// Settles the exit code for an end with nothing after it, and says so in the summary.
+    fn settle_with(&self, out: &Output, end: End, text: &str, summary: Value) -> ExitCode {
+        let code = settle(end, Followup::Nothing);
+        out.summary(text, code.code(), summary);
+        code
+    }
+
+    /// `release rollback PLAN --to N`: back to what ran before this release.
+    fn undo_command(&self) -> String {
+        format!(
+            "release rollback {} --to {}",
+            self.plan.path().display(),
+            revision_of(&self.before.task_definition)
+        )
+    }
+
+    /// The summary's results for a watched release, with `extra` added.
+    fn summary(&self, w: &Watched<'_>, verdict: &Verdict, extra: Value) -> Value {
+        let (plan, pinned, ecs, stats) = (self.plan, self.pinned, self.ecs, &w.outcome.stats);
+        let mut v = json!({
+            "version": plan.version.as_str(), "digest": pinned.digest, "image": pinned.image,
+            "task_definition": w.new_arn, "previous_task_definition": self.before.task_definition,
+            "deployment": w.outcome.target.deployment_id, "seconds": self.started.elapsed().as_secs_f64(),
+            "polls": stats.polls, "ecs_calls": ecs.calls(), "verdict": verdict,
+            "watch_calls": stats.calls, "ecs_calls_by_action": ecs.calls_by_action(),
+            "service_deployment_api": stats.service_deployment_api,
+            "undo": self.undo_command(),
+        });
+        if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
+            o.extend(e);
+        }
+        v
+    }
 }
 
-/// The revision a RegisterTaskDefinition whose answer was lost created, if ECS shows it: the
+/// A deployment release started and watched to its verdict.
+struct Watched<'a> {
+    deployer: &'a Deployer<'a>,
+    outcome: &'a Outcome,
+    new_arn: &'a str,
+    /// `family:revision` of the new revision.
+    new: &'a str,
+}
+
 /// Tags the running revision, registered outside release with the same task definition,
 /// with the release's `release:*` tags (TagResource; no revision, no deployment). False, with
 /// a warning, when it cannot: deploy then registers a revision as it would otherwise.
@@ -550,6 +712,7 @@ async fn adopt(
     }
 }
 
+/// The revision a RegisterTaskDefinition whose answer was lost created, if ECS shows it: the
 /// newest revisions of the family carrying this release's content, digest and version
 /// (read a few times: reads are eventually consistent).
 async fn find_registered(
