@@ -1,28 +1,23 @@
 //! `release`: ship a container release to AWS ECS from one declarative plan.
 
 mod aws;
-mod build;
 mod cli;
 mod commands;
-mod deployment;
 mod diff;
 mod exit;
 mod github;
-mod image_ref;
+mod image;
 mod interrupt;
 mod jinja;
 mod output;
 mod plan;
 mod preflight;
-mod registry;
-mod release_image;
 mod rollout;
 mod secret;
 mod suggest;
 mod taskdef;
 mod template;
 mod verify;
-mod watch;
 
 use clap::Parser;
 
@@ -43,6 +38,6 @@ fn main() {
         .expect("tokio runtime");
     let code = runtime.block_on(commands::run(args));
     // A build command that ignored SIGTERM still gets its SIGKILL before release exits.
-    build::process::finish_pending_kills();
+    image::build::process::finish_pending_kills();
     std::process::exit(code);
 }

@@ -28,7 +28,7 @@ pub struct PinnedImage {
 impl PinnedImage {
     /// The image pinned to a placeholder digest (or its own digest), for checking a template
     /// offline before the real digest is known.
-    pub fn placeholder(reference: &crate::image_ref::ImageRef) -> PinnedImage {
+    pub fn placeholder(reference: &crate::image::reference::ImageRef) -> PinnedImage {
         let digest = reference
             .digest
             .clone()
@@ -220,8 +220,11 @@ mod tests {
 
     #[test]
     fn every_shipped_plan_parses_and_renders() {
-        // plans/local.toml names the sandbox's registry through env().
+        // plans/local.toml names the sandbox's registry and load balancer through env().
         std::env::set_var("RELEASE_SANDBOX_REGISTRY", "127.0.0.1:5000");
+        if std::env::var_os("RELEASE_SANDBOX_URL").is_none() {
+            std::env::set_var("RELEASE_SANDBOX_URL", "http://127.0.0.1:8080");
+        }
         let mut seen = 0;
         for entry in std::fs::read_dir(repo().join("plans")).unwrap() {
             let path = entry.unwrap().path();

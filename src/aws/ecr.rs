@@ -7,8 +7,8 @@ use base64::Engine;
 
 use super::describe;
 use crate::exit::{Failure, Result};
+use crate::image::registry::Credentials;
 use crate::plan::{ecr_location, EcrLocation};
-use crate::registry::Credentials;
 
 pub struct Ecr {
     client: Client,

@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use super::Ctx;
-use crate::build::{build_and_push, BuildOptions};
 use crate::cli::BuildFlags;
 use crate::exit::{ExitCode, Failure, Result};
+use crate::image::build::{build_and_push, BuildOptions};
 use crate::output::Event;
 
 pub async fn run(ctx: &Ctx, plan_path: &Path, flags: BuildFlags) -> Result<ExitCode> {

@@ -10,21 +10,22 @@ use serde_json::{json, Value};
 use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs};
 use crate::cli::{BuildFlags, CheckFlags};
-use crate::deployment::{
-    bullet, interrupted, revision_of, show_failed_task_logs, timed_out, Deployer, Followed, Outcome,
-};
 use crate::diff::Standing;
 use crate::exit::{ExitCode, Failure, Result};
-use crate::image_ref::ImageRef;
+use crate::image::reference::ImageRef;
+use crate::image::{build, resolve};
 use crate::output::{short_duration, Event, Output};
 use crate::plan::{OnFailure, Plan};
 use crate::preflight::{self, ImageToCheck, PreflightOptions};
 use crate::rollout::decision::Verdict;
+use crate::rollout::deployment::{
+    bullet, interrupted, revision_of, show_failed_task_logs, timed_out, Deployer, Followed, Outcome,
+};
 use crate::rollout::observation::{short_task_definition, Service};
 use crate::rollout::settle::{settle, End, Followup};
+use crate::rollout::watch::WatchEnd;
 use crate::template::PinnedImage;
-use crate::watch::WatchEnd;
-use crate::{build, release_image, taskdef, template};
+use crate::{taskdef, template};
 
 /// What `deploy` was asked for beyond the plan.
 pub struct Args<'a> {
@@ -46,7 +47,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
     }
     let plan = ctx.load_plan(plan_path)?;
     let builds = args.image.is_none() && plan.build.is_some();
-    let reference = release_image::reference(&plan, args.image)?;
+    let reference = resolve::reference(&plan, args.image)?;
     // Everything that can be checked offline is checked before the first AWS call: the
     // template, and the verify checks (their env() values) that run after the deploy.
     template::render(&plan, &template::PinnedImage::placeholder(&reference))?;
@@ -205,7 +206,7 @@ async fn image(
     } else {
         match resolved {
             Some(p) => p,
-            None => release_image::resolve(plan, config, reference).await?,
+            None => resolve::resolve(plan, config, reference).await?,
         }
     };
     out.info(&format!("image {}", pinned.image));

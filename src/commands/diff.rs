@@ -13,12 +13,13 @@ use serde_json::{json, Value};
 use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs};
 use crate::exit::{ExitCode, Result};
-use crate::image_ref::ImageRef;
+use crate::image::reference::ImageRef;
+use crate::image::resolve;
 use crate::output::Event;
 use crate::plan::Plan;
 use crate::rollout::observation::short_task_definition;
 use crate::template::{PinnedImage, PLACEHOLDER_DIGEST};
-use crate::{diff, release_image, taskdef, template};
+use crate::{diff, taskdef, template};
 
 /// Where the image of the release would come from.
 pub enum ImageSource {
@@ -32,7 +33,7 @@ pub enum ImageSource {
 
 pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<ExitCode> {
     let plan = ctx.load_plan(plan_path)?;
-    let reference = release_image::reference(&plan, image)?;
+    let reference = resolve::reference(&plan, image)?;
     // Check the template before asking anything.
     template::render(&plan, &template::PinnedImage::placeholder(&reference))?;
     let config = ctx.aws_config(Some(&plan)).await?;
@@ -50,18 +51,18 @@ pub async fn image_source(
 ) -> Result<ImageSource> {
     if given {
         return Ok(ImageSource::Given(
-            release_image::resolve(plan, config, reference).await?,
+            resolve::resolve(plan, config, reference).await?,
         ));
     }
     if plan.build.is_none() {
         return Ok(ImageSource::Registry(
-            release_image::resolve(plan, config, reference).await?,
+            resolve::resolve(plan, config, reference).await?,
         ));
     }
     if rebuild {
         return Ok(ImageSource::WillBuild(reference.clone()));
     }
-    match release_image::resolve(plan, config, reference).await {
+    match resolve::resolve(plan, config, reference).await {
         Ok(p) => Ok(ImageSource::Registry(p)),
         Err(f) if f.code == ExitCode::Preflight => Ok(ImageSource::WillBuild(reference.clone())),
         Err(e) => Err(e),

@@ -16,7 +16,7 @@ use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs};
 use crate::aws::ssm::{self, Lookup};
 use crate::exit::{ExitCode, Failure, Result};
-use crate::image_ref::ImageRef;
+use crate::image::reference::ImageRef;
 use crate::plan::Version;
 use crate::rollout::observation::{short_task_definition, DeploymentConfiguration};
 use crate::taskdef;

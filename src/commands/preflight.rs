@@ -6,8 +6,8 @@ use std::path::Path;
 use super::Ctx;
 use crate::cli::CheckFlags;
 use crate::exit::{ExitCode, Result};
+use crate::image::resolve;
 use crate::preflight::{self, ImageToCheck, PreflightOptions};
-use crate::release_image;
 
 pub async fn run(
     ctx: &Ctx,
@@ -21,7 +21,7 @@ pub async fn run(
     plan.http_checks()?;
     let to_check = match image {
         None if plan.build.is_some() => ImageToCheck::WillBuild,
-        _ => ImageToCheck::Existing(release_image::reference(&plan, image)?),
+        _ => ImageToCheck::Existing(resolve::reference(&plan, image)?),
     };
     let config = ctx.aws_config(Some(&plan)).await?;
     ctx.show_identity(&config, Some(&plan)).await?;

@@ -5,16 +5,17 @@ use std::path::Path;
 
 use super::Ctx;
 use crate::exit::{ExitCode, Result};
+use crate::image::resolve;
 use crate::output::Event;
-use crate::{release_image, taskdef, template};
+use crate::{taskdef, template};
 
 pub async fn run(ctx: &Ctx, plan_path: &Path, image: Option<&str>) -> Result<ExitCode> {
     let plan = ctx.load_plan(plan_path)?;
-    let reference = release_image::reference(&plan, image)?;
+    let reference = resolve::reference(&plan, image)?;
     // Check the template before asking the registry anything.
     template::render(&plan, &template::PinnedImage::placeholder(&reference))?;
     let config = ctx.aws_config(Some(&plan)).await?;
-    let pinned = release_image::resolve(&plan, &config, &reference).await?;
+    let pinned = resolve::resolve(&plan, &config, &reference).await?;
     let rendered = template::render(&plan, &pinned)?;
     let json = taskdef::to_json(&rendered.request);
     ctx.out.result(

@@ -10,13 +10,13 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::aws::ecs::Ecs;
-use crate::deployment::{bullet, interrupted, timed_out, Deployer, Followed};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::output::short_duration;
 use crate::rollout::decision::Verdict;
+use crate::rollout::deployment::{bullet, interrupted, timed_out, Deployer, Followed};
 use crate::rollout::observation::short_task_definition;
 use crate::rollout::settle::{settle, End, Followup};
-use crate::watch::WatchEnd;
+use crate::rollout::watch::WatchEnd;
 
 pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let started = Instant::now();

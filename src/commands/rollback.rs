@@ -10,17 +10,17 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::aws::ecs::{release_tags, Ecs};
-use crate::deployment::{bullet, interrupted, revision_of, timed_out, Deployer, Followed};
 use crate::exit::{ExitCode, Failure, Result};
-use crate::image_ref::ImageRef;
+use crate::image::reference::ImageRef;
+use crate::image::registry::{self, ResolveError};
+use crate::image::resolve;
 use crate::output::Event;
 use crate::plan::{is_ecr_repository, Login, OnFailure, RolloutSpec};
-use crate::registry::{self, ResolveError};
-use crate::release_image;
 use crate::rollout::decision::Verdict;
+use crate::rollout::deployment::{bullet, interrupted, revision_of, timed_out, Deployer, Followed};
 use crate::rollout::observation::short_task_definition;
 use crate::rollout::settle::{settle, End, Followup};
-use crate::watch::WatchEnd;
+use crate::rollout::watch::WatchEnd;
 
 /// The rollback's pre-checks failed: every problem, one failure (exit 3), nothing changed.
 fn refused(problems: &[String]) -> Failure {
@@ -202,7 +202,7 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
         let creds = match tokens.get(&reference.host) {
             Some(c) => c,
             None => {
-                let c = release_image::credentials_for(login, &config, &reference).await?;
+                let c = resolve::credentials_for(login, &config, &reference).await?;
                 tokens.entry(reference.host.clone()).or_insert(c)
             }
         };

@@ -18,11 +18,12 @@ use crate::aws::ecr::Ecr;
 use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
 use crate::aws::ssm::{self, Lookup};
 use crate::exit::Result;
+use crate::image::resolve;
 use crate::output::{epoch_rfc3339, Output};
 use crate::plan::{ecr_location, is_ecr_repository, Login, Plan, SecretRule, Version};
 use crate::rollout::observation::{short_task_definition, Service, Task};
+use crate::taskdef;
 use crate::template::{self, PinnedImage};
-use crate::{release_image, taskdef};
 
 type Lookups = std::result::Result<BTreeMap<String, Lookup>, String>;
 
@@ -72,7 +73,7 @@ pub async fn run_with_snapshot(
     // The template, with the real digest when there is one (what deploy will register).
     let placeholder_ref = match &image {
         ImageToCheck::Existing(r) => Some(r.clone()),
-        ImageToCheck::WillBuild => release_image::reference(plan, None).ok(),
+        ImageToCheck::WillBuild => resolve::reference(plan, None).ok(),
     };
     let for_template = pinned
         .clone()
@@ -436,7 +437,7 @@ async fn image_check(
             )
         }
         ImageToCheck::Existing(reference) => {
-            match release_image::resolve(plan, config, reference).await {
+            match resolve::resolve(plan, config, reference).await {
                 Ok(p) => (
                     CheckResult::passed("image", format!("{reference} resolves to {}", p.digest)),
                     Some(p),

@@ -27,7 +27,7 @@ pub struct PreflightOptions {
 #[derive(Debug, Clone)]
 pub enum ImageToCheck {
     /// An image that must already be in the registry (`--image`, or the plan's release tag).
-    Existing(crate::image_ref::ImageRef),
+    Existing(crate::image::reference::ImageRef),
     /// The plan builds the image: it cannot be resolved yet.
     WillBuild,
 }

@@ -12,7 +12,7 @@ use base64::Engine;
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
 
-use crate::image_ref::{is_digest, ImageRef};
+use crate::image::reference::{is_digest, ImageRef};
 
 pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, \
 application/vnd.docker.distribution.manifest.v2+json, \

@@ -9,7 +9,7 @@ use crate::output::{Event, Output};
 use crate::plan::RolloutSpec;
 use crate::rollout::decision::{Target, Verdict};
 use crate::rollout::observation::{short_task_definition, Service};
-use crate::watch::{Watch, WatchEnd, WatchStats};
+use crate::rollout::watch::{Watch, WatchEnd, WatchStats};
 
 /// Where a deployment happens and how it is watched.
 pub struct Deployer<'a> {

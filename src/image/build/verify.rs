@@ -6,9 +6,9 @@ use aws_config::SdkConfig;
 
 use crate::aws::ecr::Ecr;
 use crate::exit::{ExitCode, Failure, Result};
-use crate::image_ref::ImageRef;
+use crate::image::reference::ImageRef;
+use crate::image::registry::{self, Credentials, ResolveError};
 use crate::plan::{ecr_location, is_ecr_repository};
-use crate::registry::{self, Credentials, ResolveError};
 
 /// A registry answer that is not about the image itself (network, credentials) as a failure.
 pub fn registry_failure(e: ResolveError) -> Failure {

@@ -18,11 +18,11 @@ mod verify;
 use aws_config::SdkConfig;
 
 use crate::exit::{ExitCode, Failure, Result};
-use crate::image_ref::ImageRef;
+use crate::image::reference::ImageRef;
+use crate::image::registry::{self, ResolveError};
+use crate::image::resolve;
 use crate::output::{short_duration, Event, Output};
 use crate::plan::{BuildSpec, Login, Plan};
-use crate::registry::{self, ResolveError};
-use crate::release_image;
 use crate::template::PinnedImage;
 use builder::Builder;
 use log::BuildLog;
@@ -104,7 +104,7 @@ async fn run(
     // 0. Idempotence: the version's tag, when the registry has it, is the release's image.
     let (creds, existing) = {
         let _step = Step::begin(out, &format!("looking for {version_ref} in the registry"));
-        let creds = release_image::credentials(plan, config, &version_ref)
+        let creds = resolve::credentials(plan, config, &version_ref)
             .await
             .map_err(|f| {
                 Failure::new(

@@ -10,7 +10,7 @@ use super::login::PrivateConfig;
 use super::process::{describe_status, indent, Child, Finished, RunError};
 use super::push_digest;
 use crate::exit::{ExitCode, Failure, Result};
-use crate::image_ref::is_digest;
+use crate::image::reference::is_digest;
 use crate::output::Output;
 use crate::plan::BuildSpec;
 

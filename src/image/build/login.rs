@@ -8,8 +8,8 @@ use std::path::Path;
 use super::log::BuildLog;
 use super::process::{describe_status, indent, Child};
 use crate::exit::{ExitCode, Failure, Result};
+use crate::image::registry::{docker_config_path, Credentials};
 use crate::output::Output;
-use crate::registry::{docker_config_path, Credentials};
 
 /// A private docker config directory; removed when dropped.
 pub struct PrivateConfig {

@@ -5,9 +5,9 @@ use aws_config::SdkConfig;
 
 use crate::aws::ecr::Ecr;
 use crate::exit::{ExitCode, Failure, Result};
-use crate::image_ref::ImageRef;
+use crate::image::reference::ImageRef;
+use crate::image::registry::{self, Credentials, ResolveError};
 use crate::plan::{Login, Plan};
-use crate::registry::{self, Credentials, ResolveError};
 use crate::template::PinnedImage;
 
 /// Parses `--image`, or the plan's repository with its first tag, and checks it belongs to the plan.

@@ -1,7 +1,7 @@
 //! The digest a push reports: docker prints `TAG: digest: sha256:… size: N` as its last
 //! line; podman writes it to the file given with `--digestfile`.
 
-use crate::image_ref::is_digest;
+use crate::image::reference::is_digest;
 
 /// The digest a `push` of `tag` printed, from its stdout lines.
 pub fn parse(lines: &[String], tag: &str) -> Option<String> {
