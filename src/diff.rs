@@ -207,8 +207,11 @@ pub fn standing(
         return Standing::SameRelease;
     }
     match running_doc {
+        // Strictly the same request, not normalised: the normalisation that helps people read
+        // a diff (a hostPort equal to the containerPort, say) can join two definitions that
+        // differ (a static and a dynamic host port in bridge mode).
         Some(running) if tag("release:content").is_none() => {
-            if normalise(running).doc == normalise(rendered_doc).doc {
+            if without_release_tags(running) == without_release_tags(rendered_doc) {
                 Standing::SameDefinitionUntagged
             } else {
                 Standing::Different
@@ -216,6 +219,24 @@ pub fn standing(
         }
         _ => Standing::Different,
     }
+}
+
+/// A request document without its `release:*` tags (and without `tags` when none is left).
+fn without_release_tags(doc: &Value) -> Value {
+    let mut doc = doc.clone();
+    if let Some(obj) = doc.as_object_mut() {
+        if let Some(Value::Array(tags)) = obj.get_mut("tags") {
+            tags.retain(|t| {
+                !t.get("key")
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| k.starts_with("release:"))
+            });
+            if tags.is_empty() {
+                obj.remove("tags");
+            }
+        }
+    }
+    doc
 }
 
 /// How a release tag would change: `(key, before, after)` for every key whose value differs.
@@ -377,6 +398,12 @@ mod tests {
         ]);
         let running = doc("1", "r/app@sha256:aa");
         let same = doc("1", "r/app@sha256:aa");
+        // A dynamic host port (none given) is not the static one the running revision has.
+        let mut dynamic_port = same.clone();
+        dynamic_port["containerDefinitions"][0]["portMappings"][0]
+            .as_object_mut()
+            .unwrap()
+            .remove("hostPort");
         let other_env = doc("2", "r/app@sha256:aa");
         let other_image = doc("1", "r/app@sha256:bb");
         type Case<'a> = (
@@ -427,6 +454,13 @@ mod tests {
                 &BTreeMap::new(),
                 None,
                 &same,
+                Standing::Different,
+            ),
+            (
+                "untagged, a dynamic host port for a static one",
+                &BTreeMap::new(),
+                Some(&running),
+                &dynamic_port,
                 Standing::Different,
             ),
             // A release-registered revision of other content is never re-tagged.

@@ -77,7 +77,6 @@ impl Drop for Handled {
     }
 }
 
-/// Records the step in progress, for the message of an interruption.
 /// What the summary of an interrupted command names: the command, cluster, service, region.
 pub fn target(command: &str, cluster: Option<&str>, service: Option<&str>, region: Option<&str>) {
     STATE.lock().unwrap().target = (
@@ -88,6 +87,7 @@ pub fn target(command: &str, cluster: Option<&str>, service: Option<&str>, regio
     );
 }
 
+/// Records the step in progress, for the message of an interruption.
 pub fn step(text: &str) {
     if let Ok(mut s) = STATE.lock() {
         s.step = text.to_string();

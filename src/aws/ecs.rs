@@ -376,6 +376,20 @@ impl Ecs {
         Ok(())
     }
 
+    /// Removes one tag from a resource (UntagResource; idempotent).
+    pub async fn untag(&self, arn: &str, key: &str) -> std::result::Result<(), CallError> {
+        call!(
+            self,
+            format!("UntagResource {arn}"),
+            self.client
+                .untag_resource()
+                .resource_arn(arn)
+                .tag_keys(key)
+                .send()
+        )?;
+        Ok(())
+    }
+
     /// Several tags on one resource in one TagResource call (tagging is idempotent).
     pub async fn tag_all(
         &self,

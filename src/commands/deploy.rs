@@ -65,9 +65,10 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         return dry_run(ctx, &plan, &config, &reference, &args, resolved).await;
     }
     let pinned = image(out, &plan, &config, &reference, &args, builds, resolved).await?;
-    // What runs just before we change it: preflight's reading when nothing was built in
-    // between (it is seconds old); read again after a build, which may have taken minutes.
-    let running = match snapshot.filter(|_| !builds) {
+    // What runs just before we change it: preflight's reading while it is seconds old (no
+    // build in between, or one that reused the version's tag); read again after a build
+    // that took longer.
+    let running = match snapshot.filter(|s| s.read_at.elapsed() < FRESH_READING) {
         Some(s) => s,
         None => running_now(&ecs, &plan).await?,
     };
@@ -88,6 +89,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
             &ecs,
             &running.service.task_definition,
             &rendered.request,
+            running.running_tags.contains_key("release:previous"),
         )
         .await;
     let release = Release {
@@ -96,6 +98,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         config: &config,
         pinned: &pinned,
         before: &running.service,
+        running_revision: running.running.as_ref(),
         started,
     };
     if standing == Standing::SameRelease || adopted {
@@ -227,23 +230,6 @@ async fn image(
             ));
         }
     }
-    if builds {
-        // The build may have taken minutes: the secrets must still pass before any change.
-        let broken = preflight::checks::recheck_secrets(plan, config).await;
-        if !broken.is_empty() {
-            for c in &broken {
-                out.emit(&c.line(), c.event());
-            }
-            return Err(Failure::new(
-                ExitCode::Preflight,
-                format!(
-                    "{} secret rule{} failed after the build (the parameter changed while it ran): the image is pushed, nothing was registered or deployed",
-                    broken.len(),
-                    if broken.len() == 1 { "" } else { "s" }
-                ),
-            ));
-        }
-    }
     Ok(pinned)
 }
 
@@ -256,10 +242,11 @@ async fn running_now(ecs: &Ecs, plan: &Plan) -> Result<preflight::checks::Snapsh
             "nothing was registered or deployed",
         )
         .await?;
-    let (running_tags, running_doc) = match ecs.task_definition(&service.task_definition).await? {
+    let running = ecs.task_definition(&service.task_definition).await?;
+    let (running_tags, running_doc) = match &running {
         Some((td, tags)) => (
-            release_tags(&tags),
-            Some(taskdef::to_json(&taskdef::from_described(&td, &tags))),
+            release_tags(tags),
+            Some(taskdef::to_json(&taskdef::from_described(td, tags))),
         ),
         None => Default::default(),
     };
@@ -267,8 +254,14 @@ async fn running_now(ecs: &Ecs, plan: &Plan) -> Result<preflight::checks::Snapsh
         service,
         running_tags,
         running_doc,
+        running,
+        read_at: Instant::now(),
     })
 }
+
+/// How old preflight's reading of the service may be to stand for "what runs now" at the
+/// first change; an older one (a build ran in between) is read again.
+const FRESH_READING: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One release on its way: what it deploys, to what, since when.
 struct Release<'a> {
@@ -278,6 +271,11 @@ struct Release<'a> {
     pinned: &'a PinnedImage,
     /// The service as it was before this release changed anything.
     before: &'a Service,
+    /// Its running revision as described then, with its tags.
+    running_revision: Option<&'a (
+        aws_sdk_ecs::types::TaskDefinition,
+        Vec<aws_sdk_ecs::types::Tag>,
+    )>,
     started: Instant,
 }
 
@@ -315,7 +313,13 @@ impl Release<'_> {
                 adopted: Some(adopted),
             },
         );
-        let report = crate::verify::run(out, plan, ecs).await?;
+        // Verify starts from the reading this decision was made on (seconds old); a revision
+        // just given its tags (adopted) is read again.
+        let known = crate::verify::Known {
+            service: before,
+            running: self.running_revision.filter(|_| !adopted),
+        };
+        let report = crate::verify::run_with(out, plan, ecs, Some(known)).await?;
         let (end, result) = if report.failed() > 0 {
             (End::VerifyFailed, "verify_failed")
         } else {
@@ -693,6 +697,7 @@ async fn adopt(
     ecs: &Ecs,
     running_arn: &str,
     request: &aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput,
+    stale_previous: bool,
 ) -> bool {
     let tags: Vec<(String, String)> = request
         .tags()
@@ -700,6 +705,28 @@ async fn adopt(
         .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
         .filter(|(k, _)| k.starts_with("release:"))
         .collect();
+    out.step(&format!(
+        "tagging {} with this release's tags (the same task definition, registered outside release)",
+        short_task_definition(running_arn)
+    ));
+    crate::interrupt::changed(
+        format!(
+            "{} may carry this release's tags; nothing was registered or deployed",
+            short_task_definition(running_arn)
+        ),
+        None,
+    );
+    // A release:previous left by another tool would send `release rollback` (without --to)
+    // somewhere this release never ran from.
+    if stale_previous {
+        if let Err(e) = ecs.untag(running_arn, "release:previous").await {
+            out.warn(&format!(
+                "cannot remove the stale release:previous of {}: {}",
+                short_task_definition(running_arn),
+                e.message
+            ));
+        }
+    }
     match ecs.tag_all(running_arn, &tags).await {
         Ok(()) => true,
         Err(e) => {

@@ -259,9 +259,11 @@ pub async fn run(args: Cli) -> i32 {
             failure.code.code()
         }
     };
+    // GitHub's step outputs first: a failure to write them is a warning, and the summary is
+    // the stream's last record.
+    ctx.out.finish(deploy, code);
     ctx.out
         .close(code, started.elapsed().as_secs_f64(), error.as_deref());
-    ctx.out.finish(deploy, code);
     code
 }
 

@@ -53,9 +53,11 @@ pub struct Output {
     context: Mutex<Context>,
     /// ECS event ids already in the stream: each at most once, across watches.
     seen_events: Mutex<HashSet<String>>,
-    /// Whether the command emitted its summary (else [`Output::close`] does).
-    summarised: AtomicBool,
 }
+
+/// Whether this process wrote its summary: every stream ends with exactly one, even when a
+/// signal arrives after the command wrote its own (the signal path's Output is another value).
+static SUMMARISED: AtomicBool = AtomicBool::new(false);
 
 /// Record kinds `--quiet` keeps: warnings, errors, failures and the final summary and
 /// result lines (`status` and `history` are results themselves).
@@ -98,7 +100,6 @@ impl Output {
             github: crate::github::GitHub::from_env(),
             context: Mutex::new(Context::default()),
             seen_events: Mutex::new(HashSet::new()),
-            summarised: AtomicBool::new(false),
         };
         out.reporter = out.make_reporter();
         out
@@ -204,7 +205,7 @@ impl Output {
     /// for machines only, so that every stream ends with one; people have seen the result
     /// (`error`: the message of the error that ended it).
     pub fn close(&self, exit_code: i32, seconds: f64, error: Option<&str>) {
-        if !self.summarised.load(Ordering::SeqCst) {
+        if !SUMMARISED.load(Ordering::SeqCst) {
             let command = self.context.lock().unwrap().command.clone();
             let message = match error {
                 Some(e) => e.to_string(),
@@ -226,7 +227,11 @@ impl Output {
     }
 
     fn summary_as(&self, message: &str, exit_code: i32, results: Value, for_people: bool) {
-        self.summarised.store(true, Ordering::SeqCst);
+        if SUMMARISED.swap(true, Ordering::SeqCst) {
+            // A second summary (a signal after the command's own): people still read it.
+            self.reporter.note(message);
+            return;
+        }
         let c = self.context.lock().unwrap().clone();
         let mut results = match results {
             Value::Object(m) => m,

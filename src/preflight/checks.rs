@@ -50,6 +50,10 @@ pub struct Snapshot {
     /// The running revision as a RegisterTaskDefinition request document (None when it
     /// could not be read).
     pub running_doc: Option<serde_json::Value>,
+    /// The running revision as described, with its tags (None when it could not be read).
+    pub running: Option<(ecs_types::TaskDefinition, Vec<ecs_types::Tag>)>,
+    /// When it was read: an older reading is read again before a change.
+    pub read_at: std::time::Instant,
 }
 
 /// [`run`], also returning the service as preflight read it (None when it could not).
@@ -205,6 +209,8 @@ pub async fn run_with_snapshot(
             running_doc: running.as_ref().map(|(td, tags)| {
                 crate::taskdef::to_json(&crate::taskdef::from_described(td, tags))
             }),
+            running: running.clone(),
+            read_at: std::time::Instant::now(),
         }),
         _ => None,
     };

@@ -436,26 +436,40 @@ pub async fn show_failed_task_logs(
         }
     };
     for s in streams {
-        let lines = match crate::aws::logs::last_lines(
-            config,
-            s.region.as_deref(),
-            &s.group,
-            &s.stream,
-            LOG_LINES,
-        )
-        .await
-        {
-            Ok(l) if l.is_empty() => continue,
+        let lines = match last_lines(config, &s).await {
+            Ok(l) if l.is_empty() => {
+                out.info(&format!(
+                    "  no log lines of {} in task {} yet (CloudWatch Logs {} {})",
+                    s.container, s.task_id, s.group, s.stream
+                ));
+                continue;
+            }
             Ok(l) => l,
             Err(e) => {
                 out.warn(&format!("cannot read the log of {}: {e}", s.container));
                 continue;
             }
         };
+        // One shown line per line the app wrote, without control characters (no escape
+        // sequences, no line that starts a CI workflow command), secrets redacted.
         let lines: Vec<String> = lines
             .iter()
-            .map(|l| redactor.apply_then_cut(l, 300))
+            .flat_map(|l| {
+                l.split(['\n', '\r'])
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                let clean: String = l
+                    .chars()
+                    .map(|c| if c.is_control() { ' ' } else { c })
+                    .collect();
+                redactor.apply_then_cut(&clean, 300)
+            })
             .collect();
+        let skip = lines.len().saturating_sub(LOG_LINES as usize);
+        let lines: Vec<String> = lines.into_iter().skip(skip).collect();
         out.emit(
             &format!(
                 "  last log lines of {} in task {}{} (CloudWatch Logs {} {}):\n{}",
@@ -484,6 +498,31 @@ pub async fn show_failed_task_logs(
     }
 }
 
+/// The last lines of a container's stream. Delivery to CloudWatch Logs lags the container's
+/// exit (the awslogs driver sends in batches), so an empty answer is asked again twice, a
+/// second apart.
+async fn last_lines(
+    config: &aws_config::SdkConfig,
+    s: &crate::rollout::task_logs::LogStream,
+) -> std::result::Result<Vec<String>, String> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let lines = crate::aws::logs::last_lines(
+            config,
+            s.region.as_deref(),
+            &s.group,
+            &s.stream,
+            LOG_LINES,
+        )
+        .await?;
+        if !lines.is_empty() || tries >= 3 {
+            return Ok(lines);
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+}
+
 /// A redactor holding the values of every secret the revision injects (SSM parameters, read
 /// with decryption); Err names the first it cannot read.
 async fn secret_redactor(
@@ -504,10 +543,7 @@ async fn secret_redactor(
                 .map(|s| s.value_from().to_string())
         })
         .collect();
-    if let Some(sm) = refs
-        .iter()
-        .find(|r| r.starts_with("arn:aws:secretsmanager:"))
-    {
+    if let Some(sm) = refs.iter().find(|r| r.contains(":secretsmanager:")) {
         return Err(format!("the secret {sm} is in Secrets Manager"));
     }
     if refs.is_empty() {
@@ -518,7 +554,14 @@ async fn secret_redactor(
     for r in &refs {
         match lookups.get(r) {
             Some(crate::aws::ssm::Lookup::Found(p)) => {
-                values.push(String::from_utf8_lossy(p.value.expose()).into_owned())
+                // The app may print the value without the whitespace it carries (a trailing
+                // newline): redact both forms.
+                let value = String::from_utf8_lossy(p.value.expose()).into_owned();
+                let trimmed = value.trim().to_string();
+                if !trimmed.is_empty() && trimmed != value {
+                    values.push(trimmed);
+                }
+                values.push(value);
             }
             _ => return Err(format!("the secret {r} could not be read")),
         }

@@ -27,10 +27,29 @@ pub struct LogStream {
     pub exit_code: Option<i32>,
 }
 
-/// The log streams of the first stopped task (of `tasks`) whose containers have a stream:
-/// the containers that exited with a code other than 0 first, then the others.
+/// The log streams of the stopped task that says most about the failure: one whose essential
+/// container exited (or that failed to start) with a code other than 0, the newest first;
+/// tasks the scheduler stopped itself (a rollback's scale-in) only when there is no other.
+/// Its containers that exited with a code other than 0 come first.
 pub fn streams(td: &TaskDefinition, tasks: &[Task]) -> Vec<LogStream> {
-    for task in tasks {
+    let failed = |t: &Task| {
+        matches!(
+            t.stop_code.as_deref(),
+            Some("EssentialContainerExited" | "TaskFailedToStart")
+        ) && t
+            .containers
+            .iter()
+            .any(|c| c.exit_code.is_some_and(|x| x != 0))
+    };
+    let mut ordered: Vec<&Task> = tasks.iter().collect();
+    ordered.sort_by(|a, b| {
+        failed(b).cmp(&failed(a)).then(
+            b.stopped_at
+                .partial_cmp(&a.stopped_at)
+                .unwrap_or(std::cmp::Ordering::Equal),
+        )
+    });
+    for task in ordered {
         let mut found: Vec<LogStream> = td
             .container_definitions()
             .iter()
@@ -134,7 +153,15 @@ mod tests {
             .container_definitions(container("splunk", Some(("splunk", &[]))))
             .container_definitions(container("none", None))
             .build();
-        let tasks = [task("abc123", &[("sidecar", Some(0)), ("app", Some(1))])];
+        let mut crashed = task("abc123", &[("sidecar", Some(0)), ("app", Some(1))]);
+        crashed.stop_code = Some("EssentialContainerExited".into());
+        crashed.stopped_at = Some(100.0);
+        // Stopped later by the scheduler (the rollback's scale-in): its log says nothing of the
+        // crash, so it comes after the crashed one.
+        let mut scaled_in = task("zzz999", &[("sidecar", Some(143)), ("app", Some(143))]);
+        scaled_in.stop_code = Some("ServiceSchedulerInitiated".into());
+        scaled_in.stopped_at = Some(200.0);
+        let tasks = [scaled_in.clone(), crashed];
         let s = streams(&td, &tasks);
         assert_eq!(s.len(), 2, "{s:?}");
         assert_eq!(s[0].container, "app");
@@ -150,5 +177,7 @@ mod tests {
             .container_definitions(container("none", None))
             .build();
         assert!(streams(&plain, &tasks).is_empty());
+        // With no crashed task, the newest stopped one.
+        assert_eq!(streams(&td, &[scaled_in])[0].task_id, "zzz999");
     }
 }

@@ -60,8 +60,29 @@ impl Report {
 /// How many reads of the service may find it unsteady before "service is steady" fails.
 pub const STEADY_READS: u32 = 3;
 
+/// What the caller read of the service a moment ago (deploy's no-op: preflight's reading),
+/// so verify does not read it again: the service, and its running revision with its tags.
+pub struct Known<'a> {
+    pub service: &'a crate::rollout::observation::Service,
+    pub running: Option<&'a (
+        aws_sdk_ecs::types::TaskDefinition,
+        Vec<aws_sdk_ecs::types::Tag>,
+    )>,
+}
+
 /// Runs every verify check of the plan and prints one line per check.
 pub async fn run(out: &Output, plan: &Plan, ecs: &Ecs) -> Result<Report> {
+    run_with(out, plan, ecs, None).await
+}
+
+/// [`run`], starting from what the caller already read (the first read of the service and
+/// the running revision's description); a service that is not steady is still read again.
+pub async fn run_with(
+    out: &Output,
+    plan: &Plan,
+    ecs: &Ecs,
+    known: Option<Known<'_>>,
+) -> Result<Report> {
     let http_checks = plan.http_checks()?;
     let redactor = Redactor::new(http_checks.iter().flat_map(|c| {
         let headers = c
@@ -85,17 +106,20 @@ pub async fn run(out: &Output, plan: &Plan, ecs: &Ecs) -> Result<Report> {
     let mut reads = 0;
     let (service, steady) = loop {
         reads += 1;
-        let service = ecs
-            .existing_service(cluster, name, "nothing to verify")
-            .await
-            .map_err(|f| {
-                // A missing service fails verify (6); AWS errors stay 7.
-                if f.code == ExitCode::Preflight {
-                    Failure::new(ExitCode::Verify, f.message)
-                } else {
-                    f
-                }
-            })?;
+        let service = match (&known, reads) {
+            (Some(k), 1) => k.service.clone(),
+            _ => ecs
+                .existing_service(cluster, name, "nothing to verify")
+                .await
+                .map_err(|f| {
+                    // A missing service fails verify (6); AWS errors stay 7.
+                    if f.code == ExitCode::Preflight {
+                        Failure::new(ExitCode::Verify, f.message)
+                    } else {
+                        f
+                    }
+                })?,
+        };
         let steady = running::steady(&service);
         if steady.is_ok() || reads >= STEADY_READS {
             break (service, steady);
@@ -112,7 +136,14 @@ pub async fn run(out: &Output, plan: &Plan, ecs: &Ecs) -> Result<Report> {
     // Which revision is the plan's release: the running one if its tag says so, else the
     // newest of the family that carries the plan's version.
     let version = plan.version.as_str();
-    let running_td = ecs.task_definition(&service.task_definition).await?;
+    let running_td = match known
+        .as_ref()
+        .and_then(|k| k.running)
+        .filter(|(td, _)| td.task_definition_arn() == Some(service.task_definition.as_str()))
+    {
+        Some(read) => Some(read.clone()),
+        None => ecs.task_definition(&service.task_definition).await?,
+    };
     let current_tags = match &running_td {
         Some((_, tags)) => release_tags(tags),
         None => BTreeMap::new(),
