@@ -83,12 +83,13 @@ def run(scenario, poll, n):
         "polls": summary["polls"],
         "watch_calls": summary.get("watch_calls", 0),
         "seconds": summary["seconds"],
+        "by_action": by_action(summary),
     }
 
 
 def stall(n):
     """A placement that never happens (scenario stuck), rollout.stall = 10s: seconds from the
-    UpdateService (the `deployment` record) to the stalled verdict, calls, and how often the
+    UpdateService (the `deployment_started` record) to the stalled verdict, calls, and how often the
     repeated "unable to place" event was printed."""
     s = seed(f"bench-stuck-{os.getpid()}-{n}")
     p = plan(s, "stuck", "1s")
@@ -97,7 +98,7 @@ def stall(n):
     res = subprocess.run([BIN, "--output", "json", "deploy", p, "--image", s["image"]], capture_output=True, text=True)
     records = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
     summary = [r for r in records if r["event"] == "summary"][-1]
-    started = next(r for r in records if r["event"] == "deployment")
+    started = next(r for r in records if r["event"] == "deployment_started")
     printed = sum(1 for r in records if r["event"] == "service_event" and "unable to place" in r["message"])
     return {
         "exit": res.returncode,
@@ -109,8 +110,27 @@ def stall(n):
     }
 
 
+def by_action(summary):
+    return " ".join(f"{k}={v}" for k, v in sorted(summary.get("ecs_calls_by_action", {}).items()))
+
+
+def noop(n):
+    """A deploy of what already runs: the healthy deploy, then the same deploy again; the ECS
+    calls of the second (preflight and verify: nothing registered or deployed)."""
+    s = seed(f"bench-noop-{os.getpid()}-{n}")
+    p = plan(s, "healthy", "1s")
+    for _ in range(2):
+        res = subprocess.run([BIN, "--output", "json", "deploy", p, "--image", s["image"]], capture_output=True, text=True)
+    records = [json.loads(line) for line in res.stdout.splitlines() if line.startswith("{")]
+    summary = [r for r in records if r["event"] == "summary"][-1]
+    return {"exit": res.returncode, "result": summary.get("result"), "ecs_calls": summary["ecs_calls"], "by_action": by_action(summary)}
+
+
 def main():
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    rs = [noop(i) for i in range(runs)]
+    print(f"no-op     : exit {sorted(set(r['exit'] for r in rs))}, result {sorted(set(str(r['result']) for r in rs))}, "
+          f"ECS calls median {statistics.median(r['ecs_calls'] for r in rs):.0f} ({rs[0]['by_action']})  [{runs} runs]")
     for scenario in ("healthy", "crashloop", "stale-read"):
         for poll in ("1s", "2s"):
             rs = [run(scenario, poll, i) for i in range(runs)]
@@ -120,7 +140,7 @@ def main():
                   f"ECS calls per deploy median {statistics.median(r['ecs_calls'] for r in rs):.0f} "
                   f"(polls {statistics.median(r['polls'] for r in rs):.0f}, watch calls per poll "
                   f"{statistics.median(r['watch_calls'] / max(r['polls'], 1) for r in rs):.2f}), deploy {statistics.median(r['seconds'] for r in rs):.1f}s"
-                  f"  [{runs} runs]")
+                  f"  [{runs} runs]; by action (first run): {rs[0]['by_action']}")
     rs = [stall(i) for i in range(runs)]
     print(f"stuck     poll 1s, stall 10s: exit {sorted(set(r['exit'] for r in rs))}, verdict {sorted(set(r['verdict'] for r in rs))}, "
           f"UpdateService->verdict median {statistics.median(r['after'] for r in rs):.2f}s, "

@@ -3,7 +3,7 @@
 //! revision and never deregisters anything.
 
 mod common;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use serde_json::Value;
@@ -169,9 +169,14 @@ async fn stuck_times_out_at_exactly_the_timeout_with_the_placement_event() {
         .plan_text("1.0.0", "stuck", "")
         .replace("timeout = \"60s\"", "timeout = \"5s\"");
     let plan = write_plan(&text, None);
-    let start = Instant::now();
-    let run = release(&["deploy", path_str(&plan.path), "--image", &image(&seed)]);
-    let took = start.elapsed();
+    let run = release(&[
+        "--output",
+        "json",
+        "deploy",
+        path_str(&plan.path),
+        "--image",
+        &image(&seed),
+    ]);
     assert_eq!(run.code, 5, "{}", run.all());
     assert!(run.stderr.contains("timed out after 5s"), "{}", run.stderr);
     assert!(
@@ -180,8 +185,21 @@ async fn stuck_times_out_at_exactly_the_timeout_with_the_placement_event() {
         run.stderr
     );
     assert!(run.stderr.contains("release rollback"), "{}", run.stderr);
-    // The timeout counts from the start of the deploy; the last poll is at the deadline.
-    assert!(took >= Duration::from_secs(5), "{took:?}");
+    // The timeout counts from UpdateService (the deployment_started record, stamped when
+    // ECS answered it); the last poll is at the deadline. Measured on the records' own
+    // timestamps, so that preflight and process start under a loaded machine do not count.
+    let records = run.records();
+    let at = |kind: &str| {
+        let r = records
+            .iter()
+            .find(|r| r["event"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}: {}", run.stdout));
+        humantime::parse_rfc3339(r["ts"].as_str().unwrap()).unwrap()
+    };
+    let took = at("summary")
+        .duration_since(at("deployment_started"))
+        .unwrap();
+    assert!(took >= Duration::from_millis(4900), "{took:?}");
     assert!(took < Duration::from_millis(6500), "{took:?}");
 }
 

@@ -503,7 +503,17 @@ impl Release<'_> {
                 desired,
             },
         );
-        let report = crate::verify::run(out, plan, self.ecs).await?;
+        // Verify starts from the watch's last reading of the service (it just saw it steady).
+        let known = w
+            .outcome
+            .stats
+            .last_service
+            .as_ref()
+            .map(|service| crate::verify::Known {
+                service,
+                running: None,
+            });
+        let report = crate::verify::run_with(out, plan, self.ecs, known).await?;
         if report.failed() > 0 {
             out.emit(
                 &format!(

@@ -41,7 +41,7 @@ pub enum WatchEnd {
 }
 
 /// Counts of a watch, for measurements.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct WatchStats {
     pub polls: u32,
     pub failed_polls: u32,
@@ -49,6 +49,8 @@ pub struct WatchStats {
     pub service_deployment_api: bool,
     /// ECS API calls the watch made (DescribeServices, DescribeServiceDeployments, stopped tasks).
     pub calls: u64,
+    /// The service as the last poll read it (what verify starts from after a rollout).
+    pub last_service: Option<Service>,
 }
 
 /// Service events already printed, and how often an identical message came again.
@@ -178,6 +180,7 @@ impl Watch<'_> {
                 .deployment_configuration
                 .as_ref()
                 .and_then(|c| c.bake_time_in_minutes);
+            stats.last_service = Some(service.clone());
             let after = tracker.service(service, self.started.elapsed());
             if let (true, Some(arn)) = (sd_api, target.service_deployment.as_deref()) {
                 let read = match bounded(
