@@ -363,17 +363,7 @@ async fn environment(ecs: &Ecs, plan: &Plan) -> Environment {
         Found::Not(why) => (Err(why.clone()), Err(why.clone())),
     };
     let running_refs = match &running {
-        Ok(Some((td, _))) => td
-            .container_definitions()
-            .iter()
-            .flat_map(|c| {
-                let log = c
-                    .log_configuration()
-                    .map(|l| l.secret_options())
-                    .unwrap_or_default();
-                c.secrets().iter().chain(log).map(|s| s.value_from().into())
-            })
-            .collect(),
+        Ok(Some((td, _))) => taskdef::described_secret_refs(td),
         _ => vec![],
     };
     Environment {

@@ -529,20 +529,7 @@ async fn secret_redactor(
     config: &aws_config::SdkConfig,
     td: &aws_sdk_ecs::types::TaskDefinition,
 ) -> std::result::Result<crate::verify::redact::Redactor, String> {
-    let refs: Vec<String> = td
-        .container_definitions()
-        .iter()
-        .flat_map(|c| {
-            let log = c
-                .log_configuration()
-                .map(|l| l.secret_options())
-                .unwrap_or_default();
-            c.secrets()
-                .iter()
-                .chain(log)
-                .map(|s| s.value_from().to_string())
-        })
-        .collect();
+    let refs = crate::taskdef::described_secret_refs(td);
     if let Some(sm) = refs.iter().find(|r| r.contains(":secretsmanager:")) {
         return Err(format!("the secret {sm} is in Secrets Manager"));
     }

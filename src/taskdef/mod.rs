@@ -94,6 +94,24 @@ pub fn images(input: &RegisterTaskDefinitionInput) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Every `valueFrom` of a registered revision (as DescribeTaskDefinition returns it): each
+/// container's `secrets`, then its `logConfiguration.secretOptions`.
+pub fn described_secret_refs(td: &aws_sdk_ecs::types::TaskDefinition) -> Vec<String> {
+    td.container_definitions()
+        .iter()
+        .flat_map(|c| {
+            let log = c
+                .log_configuration()
+                .map(|l| l.secret_options())
+                .unwrap_or_default();
+            c.secrets()
+                .iter()
+                .chain(log)
+                .map(|s| s.value_from().to_string())
+        })
+        .collect()
+}
+
 /// Every secret reference in the request, as `(container name, secret name,
 /// valueFrom)`: each container's `secrets`, then its
 /// `logConfiguration.secretOptions`.
