@@ -40,11 +40,7 @@ pub struct Args<'a> {
 pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode> {
     let started = Instant::now();
     let out = &ctx.out;
-    if args.image.is_some() && (args.build.rebuild || args.build.retag) {
-        return Err(Failure::usage(
-            "--rebuild and --retag build and push an image; with --image nothing is built: drop one of them",
-        ));
-    }
+    refuse_conflicting_flags(&args)?;
     let plan = ctx.load_plan(plan_path)?;
     let builds = args.image.is_none() && plan.build.is_some();
     let reference = resolve::reference(&plan, args.image)?;
@@ -118,6 +114,16 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
             ),
         )
     })
+}
+
+/// `--image` with `--rebuild` or `--retag`: one says build, the other says do not.
+fn refuse_conflicting_flags(args: &Args<'_>) -> Result<()> {
+    if args.image.is_some() && (args.build.rebuild || args.build.retag) {
+        return Err(Failure::usage(
+            "--rebuild and --retag build and push an image; with --image nothing is built: drop one of them",
+        ));
+    }
+    Ok(())
 }
 
 /// Every check that can fail, before the first change (push, registration, update). None
