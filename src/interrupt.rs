@@ -120,7 +120,16 @@ pub async fn wait() -> Signal {
 }
 
 /// Starts the one listener (call once, inside the runtime). `json`: report as NDJSON.
-pub fn install(json: bool) {
+/// How the command's output was asked for, so that the signal path's summary honours it.
+#[derive(Debug, Clone, Copy)]
+pub struct OutputFlags {
+    pub json: bool,
+    pub quiet: bool,
+    pub color: crate::cli::ColorChoice,
+    pub log_format: crate::cli::LogFormat,
+}
+
+pub fn install(flags: OutputFlags) {
     let (tx, _) = tokio::sync::watch::channel(None);
     if CHANNEL.set(tx).is_err() {
         return;
@@ -148,14 +157,14 @@ pub fn install(json: bool) {
                 tx.send_replace(Some(sig));
             }
             if !handled {
-                stop(sig, json);
+                stop(sig, flags);
             }
         }
     });
 }
 
 /// Says where release stopped and what state it leaves, then exits.
-fn stop(sig: Signal, json: bool) -> ! {
+fn stop(sig: Signal, flags: OutputFlags) -> ! {
     let state = STATE.lock().map(|s| s.clone()).unwrap_or_default();
     let step = if state.step.is_empty() {
         "start-up".to_string()
@@ -175,7 +184,9 @@ fn stop(sig: Signal, json: bool) -> ! {
         "interrupted by {} during: {step}; release stopped.\n  state:    {changed}{undo}",
         sig.name()
     );
-    let out = crate::output::Output::new(json, false);
+    let out = crate::output::Output::new(flags.json, false)
+        .configure(flags.quiet, flags.color)
+        .log_format(flags.log_format);
     let (command, cluster, service, region) = state.target.clone();
     out.set_command(&command);
     if let (Some(c), Some(s)) = (&cluster, &service) {

@@ -117,7 +117,12 @@ impl Ctx {
 
 /// Runs the command and returns the process exit code.
 pub async fn run(args: Cli) -> i32 {
-    crate::interrupt::install(args.output == Format::Json);
+    crate::interrupt::install(crate::interrupt::OutputFlags {
+        json: args.output == Format::Json,
+        quiet: args.quiet,
+        color: args.color,
+        log_format: args.log_format,
+    });
     match args.command {
         Command::Completions { shell } => return print_completions(shell),
         Command::Man => return print_man(),
