@@ -124,10 +124,18 @@ def failing(ecs, world, scenario: str, stopped_reason: str, stop_code: str) -> N
     assert f"(service {svc}) (deployment {dep}) deployment failed: tasks failed to start." in msgs
     assert f"(service {svc}) rolling back to deployment {first['id']}." in msgs
     stopped = ecs.list_tasks(cluster=world["cluster"], serviceName=svc, desiredStatus="STOPPED", startedBy=dep)["taskArns"]
-    assert len(stopped) >= 3
+    failed_for_it = 0
     for t in ecs.describe_tasks(cluster=world["cluster"], tasks=stopped)["tasks"]:
-        assert t["stoppedReason"] == stopped_reason and t["stopCode"] == stop_code
         assert t["taskDefinitionArn"] == td
+        if t["stoppedReason"].startswith("Scaling activity initiated by"):
+            # A task still starting when the breaker tripped is stopped by the rollback's
+            # scale-in (a loaded machine starts them slowly), as ECS stops it.
+            assert t["stopCode"] == "ServiceSchedulerInitiated", t
+            continue
+        assert t["stoppedReason"] == stopped_reason and t["stopCode"] == stop_code, t
+        failed_for_it += 1
+    # The breaker's threshold (3) was reached by tasks that failed for the scenario's reason.
+    assert failed_for_it >= 3, stopped
 
 
 def test_crashloop_fails_and_rolls_back(ecs, world):
