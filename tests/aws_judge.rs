@@ -14,15 +14,6 @@ use serde_json::Value;
 fn image(seed: &Seed) -> String {
     format!("{}/app:1.0.0", seed.registry)
 }
-
-fn summary(run: &Run) -> Value {
-    run.records()
-        .into_iter()
-        .rev()
-        .find(|r| r["event"] == "summary")
-        .unwrap_or_else(|| panic!("no summary: {}", run.all()))
-}
-
 fn deploy(plan: &TestPlan, seed: &Seed) -> Run {
     release(&[
         "--output",
@@ -84,7 +75,7 @@ async fn a_stale_first_read_is_not_superseded_and_the_deploy_succeeds() {
     let plan = seed.plan("1.0.0", "healthy", "");
     let run = deploy(&plan, &seed);
     assert_eq!(run.code, 0, "{}", run.all());
-    let s = summary(&run);
+    let s = run.summary();
     assert_eq!(s["verdict"]["verdict"], "succeeded", "{s}");
     assert!(
         run.records().iter().any(|r| r["event"] == "progress"
@@ -115,7 +106,7 @@ async fn with_stale_reads_a_deployment_started_behind_its_back_is_still_supersed
     );
     assert!(sent, "{}", run.all());
     assert_eq!(run.code, 4, "{}", run.all());
-    assert_eq!(summary(&run)["verdict"]["verdict"], "superseded");
+    assert_eq!(run.summary()["verdict"]["verdict"], "superseded");
 }
 
 /// UpdateService(task definition, forceNewDeployment) through the sandbox's boto3, from a
@@ -132,7 +123,7 @@ async fn the_watch_reads_ecs_s_service_deployment_status() {
     let plan = seed.plan("1.0.0", "healthy", "");
     let run = deploy(&plan, &seed);
     assert_eq!(run.code, 0, "{}", run.all());
-    let s = summary(&run);
+    let s = run.summary();
     assert_eq!(s["service_deployment_api"], true, "{s}");
     assert!(
         run.records()
@@ -156,7 +147,7 @@ async fn a_role_denied_the_service_deployment_api_falls_back_and_says_so_once() 
     let plan = seed.plan("1.0.0", "healthy", "");
     let run = deploy(&plan, &seed);
     assert_eq!(run.code, 0, "{}", run.all());
-    let s = summary(&run);
+    let s = run.summary();
     assert_eq!(s["service_deployment_api"], false, "{s}");
     // Once in the NDJSON, and once in the human log beside it on stderr.
     for (stream, text) in [("stdout", &run.stdout), ("stderr", &run.stderr)] {
@@ -254,7 +245,7 @@ async fn a_blue_green_deploy_is_watched_through_its_bake_to_successful() {
         "{stages:?}\n{}",
         run.all()
     );
-    assert_eq!(summary(&run)["verdict"]["verdict"], "succeeded");
+    assert_eq!(run.summary()["verdict"]["verdict"], "succeeded");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -287,7 +278,7 @@ async fn an_alarm_during_the_bake_is_ecs_s_rollback_and_release_starts_no_second
     );
     assert!(fired, "no BAKE_TIME stage seen: {}", run.all());
     assert_eq!(run.code, 1, "{}", run.all());
-    let s = summary(&run);
+    let s = run.summary();
     assert_eq!(s["verdict"]["verdict"], "rolled_back_by_ecs", "{s}");
     assert_eq!(s["rolled_back_by"], "ecs", "{s}");
     // release's own rollback step names rollout.on_failure; ECS's rollback is followed instead.
@@ -312,8 +303,8 @@ async fn a_stuck_placement_is_stalled_within_the_stall_time_and_a_poll() {
         .iter()
         .find(|r| r["event"] == "deployment_started")
         .unwrap();
-    let took = at(&summary(&run)) - at(started);
-    let s = summary(&run);
+    let took = at(&run.summary()) - at(started);
+    let s = run.summary();
     assert_eq!(s["verdict"]["verdict"], "stalled", "{s}");
     assert!(
         run.all().contains("unable to place a task"),
@@ -352,7 +343,7 @@ async fn a_breaker_failure_with_no_completed_deployment_is_failed_not_rolled_bac
         "--force",
     ]);
     assert_eq!(run.code, 4, "{}", run.all());
-    let s = summary(&run);
+    let s = run.summary();
     assert_eq!(s["verdict"]["verdict"], "failed", "{s}");
     assert!(run.all().contains("ECS did not roll back"), "{}", run.all());
 }
@@ -376,5 +367,5 @@ async fn failed_tasks_that_reset_when_a_task_runs_do_not_fail_a_deploy() {
         failed.iter().any(|f| *f > 0),
         "failures were seen: {failed:?}"
     );
-    assert_eq!(summary(&run)["verdict"]["verdict"], "succeeded");
+    assert_eq!(run.summary()["verdict"]["verdict"], "succeeded");
 }

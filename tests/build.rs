@@ -21,20 +21,6 @@ fn unique_version() -> String {
         .as_secs();
     format!("2.0.0-{secs}.{}.{n}", std::process::id())
 }
-
-/// A private copy of examples/app (the `before` command writes dist/ into it).
-fn app_copy() -> tempfile::TempDir {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/app");
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-        }
-    }
-    dir
-}
-
 /// A build test: a seeded service, an app copy, a unique version, and the plan's text.
 struct Case {
     seed: Seed,

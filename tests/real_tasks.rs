@@ -13,21 +13,6 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-/// A private copy of examples/app (its build step writes dist/ into it).
-fn app_copy() -> tempfile::TempDir {
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/app");
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let entry = entry.unwrap();
-        if entry.file_type().unwrap().is_file() {
-            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-        }
-    }
-    dir
-}
-
 /// A version no other run against the same registry has pushed.
 fn unique_version() -> String {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -155,15 +140,6 @@ timeout = "5s"
     );
     seed.plan(version, scenario, &extra)
 }
-
-fn summary(run: &Run) -> Value {
-    run.records()
-        .into_iter()
-        .rev()
-        .find(|r| r["event"] == "summary")
-        .unwrap_or_else(|| panic!("no summary: {}", run.all()))
-}
-
 /// The stopped tasks of a revision: (stoppedReason, stopCode, exit code, task id).
 async fn stopped_tasks(seed: &Seed, revision: &str) -> Vec<(String, String, Option<i32>, String)> {
     let client = ecs().await;
@@ -238,7 +214,7 @@ async fn a_healthy_deploy_runs_desired_count_containers_of_the_new_revision_behi
     let run = release(&["--output", "json", "deploy", path_str(&plan.path)]);
     let took = start.elapsed();
     assert_eq!(run.code, 0, "{}", run.all());
-    assert_eq!(summary(&run)["verdict"]["verdict"], "succeeded");
+    assert_eq!(run.summary()["verdict"]["verdict"], "succeeded");
     // verify's HTTP check went through the load balancer and passed.
     let check = run
         .records()
@@ -293,7 +269,7 @@ async fn an_image_that_exits_at_start_is_rolled_back_by_the_breaker_with_its_exi
     );
     let run = release(&["--output", "json", "deploy", path_str(&plan.path)]);
     assert_eq!(run.code, 1, "{}", run.all());
-    let s = summary(&run);
+    let s = run.summary();
     assert_eq!(s["verdict"]["verdict"], "rolled_back_by_ecs", "{s}");
     let text = s["message"].as_str().unwrap();
     assert!(
@@ -373,7 +349,7 @@ async fn an_app_failing_its_health_check_is_rolled_back_by_the_breaker() {
         &image,
     ]);
     assert_eq!(run.code, 1, "{}", run.all());
-    assert_eq!(summary(&run)["verdict"]["verdict"], "rolled_back_by_ecs");
+    assert_eq!(run.summary()["verdict"]["verdict"], "rolled_back_by_ecs");
     eprintln!("unhealthy deploy to ECS's rollback: {:?}", start.elapsed());
     // At least the breaker's threshold (3) failed their health checks; tasks still starting
     // when the breaker tripped were stopped by the rollback ("Scaling activity …").

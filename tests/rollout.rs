@@ -6,7 +6,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use serde_json::Value;
 
 fn image(seed: &Seed) -> String {
     format!("{}/app:1.0.0", seed.registry)
@@ -18,15 +17,6 @@ fn epoch(ts: &str) -> f64 {
         .unwrap()
         .as_secs_f64()
 }
-
-fn summary(run: &Run) -> Value {
-    run.records()
-        .into_iter()
-        .rev()
-        .find(|r| r["event"] == "summary")
-        .unwrap_or_else(|| panic!("no summary: {}", run.all()))
-}
-
 /// Seconds from ECS's "deployment failed" event to release's verdict.
 fn verdict_latency(run: &Run) -> f64 {
     let records = run.records();
@@ -57,7 +47,7 @@ async fn crashloop_is_reported_failed_within_a_poll_and_ecs_rolled_it_back() {
         &image(&seed),
     ]);
     assert_eq!(run.code, 1, "{}", run.all());
-    let s = summary(&run);
+    let s = run.summary();
     assert_eq!(s["verdict"]["verdict"], "rolled_back_by_ecs", "{s}");
     assert_eq!(s["rolled_back_by"], "ecs");
     let text = s["message"].as_str().unwrap();
@@ -124,7 +114,7 @@ async fn breaker_without_rollback_release_rolls_back_and_reports_both() {
         .as_str()
         .unwrap()
         .contains("Essential container in task exited"));
-    let s = summary(&run);
+    let s = run.summary();
     assert_eq!(s["rolled_back_by"], "release", "{s}");
     assert_eq!(s["rollback_succeeded"], true, "{s}");
     let svc = service(&seed.name, &seed.name).await;
@@ -235,7 +225,7 @@ async fn a_deployment_started_behind_its_back_is_superseded_never_success() {
         .unwrap();
     let run = child.join().unwrap();
     assert_eq!(run.code, 4, "{}", run.all());
-    let s = summary(&run);
+    let s = run.summary();
     assert_eq!(s["verdict"]["verdict"], "superseded", "{s}");
     assert!(s["message"]
         .as_str()

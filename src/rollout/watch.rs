@@ -107,9 +107,7 @@ impl Watch<'_> {
                 tokio::select! {
                     _ = tokio::time::sleep_until(until.into()) => {}
                     sig = &mut signal => {
-                        self.out.clear_bar();
-                        stats.calls = self.ecs.calls() - calls_before;
-                        return Ok((WatchEnd::Interrupted(sig), stats));
+                        return self.ended(WatchEnd::Interrupted(sig), stats, calls_before);
                     }
                 }
                 if Instant::now() >= wake {
@@ -132,9 +130,7 @@ impl Watch<'_> {
             {
                 Ok(read) => read,
                 Err(sig) => {
-                    self.out.clear_bar();
-                    stats.calls = self.ecs.calls() - calls_before;
-                    return Ok((WatchEnd::Interrupted(sig), stats));
+                    return self.ended(WatchEnd::Interrupted(sig), stats, calls_before);
                 }
             };
             let service = match read {
@@ -165,10 +161,8 @@ impl Watch<'_> {
                         }
                         AfterError::End(verdict) => {
                             self.out.warn(&e.message);
-                            self.out.clear_bar();
                             self.flush_repeats(&mut events);
-                            stats.calls = self.ecs.calls() - calls_before;
-                            return Ok((WatchEnd::Verdict(verdict), stats));
+                            return self.ended(WatchEnd::Verdict(verdict), stats, calls_before);
                         }
                     }
                 }
@@ -193,9 +187,7 @@ impl Watch<'_> {
                 {
                     Ok(read) => read,
                     Err(sig) => {
-                        self.out.clear_bar();
-                        stats.calls = self.ecs.calls() - calls_before;
-                        return Ok((WatchEnd::Interrupted(sig), stats));
+                        return self.ended(WatchEnd::Interrupted(sig), stats, calls_before);
                     }
                 };
                 match read {
@@ -241,13 +233,23 @@ impl Watch<'_> {
                 self.show_progress(p, target, bake_left, &mut last_line);
             }
             if verdict.is_terminal() {
-                self.out.clear_bar();
                 self.flush_repeats(&mut events);
-                stats.calls = self.ecs.calls() - calls_before;
-                return Ok((WatchEnd::Verdict(verdict), stats));
+                return self.ended(WatchEnd::Verdict(verdict), stats, calls_before);
             }
             delay = jitter(self.rollout.poll);
         }
+    }
+
+    /// The watch's end: the live display cleared and the calls it made counted.
+    fn ended(
+        &self,
+        end: WatchEnd,
+        mut stats: WatchStats,
+        calls_before: u64,
+    ) -> Result<(WatchEnd, WatchStats)> {
+        self.out.clear_bar();
+        stats.calls = self.ecs.calls() - calls_before;
+        Ok((end, stats))
     }
 
     fn print_events(&self, service: &Service, target: &Target, log: &mut EventLog) {

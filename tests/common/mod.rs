@@ -141,6 +141,15 @@ impl Run {
     pub fn all(&self) -> String {
         format!("{}\n{}", self.stdout, self.stderr)
     }
+    /// The run's last `summary` record (every stream ends with one).
+    pub fn summary(&self) -> Value {
+        self.records()
+            .into_iter()
+            .rev()
+            .find(|r| r["event"] == "summary")
+            .unwrap_or_else(|| panic!("no summary: {}", self.all()))
+    }
+
     /// NDJSON records on stdout.
     pub fn records(&self) -> Vec<Value> {
         self.stdout
@@ -149,6 +158,19 @@ impl Run {
             .map(|l| serde_json::from_str(l).expect("NDJSON line"))
             .collect()
     }
+}
+
+/// A private copy of examples/app (its build step writes dist/ into it).
+pub fn app_copy() -> tempfile::TempDir {
+    let src = repo().join("examples/app");
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+        }
+    }
+    dir
 }
 
 /// Runs `release ARGS` with the test's environment.
