@@ -12,7 +12,7 @@ from typing import Any
 
 import seed
 from conftest import TIMINGS, describe, release, wait_until
-from docker_api import Docker
+from docker_api import Docker, DockerError
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -36,7 +36,12 @@ def containers(w: dict[str, Any], running_only: bool = True) -> list[dict[str, A
     for c in d.list(f"com.amazonaws.ecs.cluster={w['cluster']}"):
         if running_only and c["State"] != "running":
             continue
-        out.append(d.inspect(c["Id"]))
+        try:
+            out.append(d.inspect(c["Id"]))
+        except DockerError as e:
+            if e.status != 404:
+                raise
+            # Removed between the list and the inspect: the agent's cleanup raced this read.
     return out
 
 
