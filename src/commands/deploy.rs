@@ -19,10 +19,12 @@ use crate::plan::{OnFailure, Plan};
 use crate::preflight::{self, ImageToCheck, PreflightOptions};
 use crate::rollout::decision::Verdict;
 use crate::rollout::deployment::{
-    bullet, interrupted, revision_of, show_failed_task_logs, timed_out, Deployer, Followed, Outcome,
+    bullet, interrupted, revision_of, show_failed_task_logs, Deployer, Followed, Outcome,
 };
 use crate::rollout::observation::{short_task_definition, Service};
-use crate::rollout::settle::{settle, End, Followup};
+use crate::rollout::settle::{
+    settle, verified, Address, Context, EcsRollback, Ending, Followup, Role,
+};
 use crate::rollout::watch::WatchEnd;
 use crate::template::PinnedImage;
 use crate::{taskdef, template};
@@ -106,11 +108,15 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         Failure::new(
             f.code,
             format!(
-                "{}\nrevision {} is registered and the service may be deploying it: see `release status {}`; {}",
+                "{}\nrevision {} is registered and the service may be deploying it: see `{}`; {}",
                 f.message,
                 short_task_definition(&new_arn),
-                plan.path().display(),
-                undo_hint(&plan, &running.service)
+                release.address().status(),
+                release.address().undo_hint(
+                    &plan.service.cluster,
+                    &plan.service.name,
+                    &running.service.task_definition
+                )
             ),
         )
     })
@@ -326,12 +332,12 @@ impl Release<'_> {
             running: self.running_revision.filter(|_| !adopted),
         };
         let report = crate::verify::run_with(out, plan, ecs, Some(known)).await?;
-        let (end, result) = if report.failed() > 0 {
-            (End::VerifyFailed, "verify_failed")
+        let result = if report.failed() > 0 {
+            "verify_failed"
         } else {
-            (End::Succeeded, "unchanged")
+            "unchanged"
         };
-        let code = settle(end, Followup::Nothing);
+        let code = verified(report.failed());
         // Every deploy ends with its summary, a no-op included.
         out.summary(
             &format!(
@@ -428,7 +434,8 @@ impl Release<'_> {
         );
         Ok(new_arn)
     }
-    /// UpdateService, the watch of our deployment, and what follows its verdict.
+    /// UpdateService, the watch of our deployment, what follows its verdict (verify, or
+    /// `on_failure`), and the summary `settle` decides.
     async fn roll_out(&self, out: &Output, new_arn: &str) -> Result<ExitCode> {
         let deployer = Deployer {
             ecs: self.ecs,
@@ -439,13 +446,20 @@ impl Release<'_> {
             tag_previous: false,
         };
         let outcome = deployer.deploy(new_arn, self.before).await?;
-        let verdict = match outcome.end {
+        let address = Address::Plan(self.plan.path().to_path_buf());
+        let verdict = match &outcome.end {
             WatchEnd::Interrupted(sig) => {
-                let status = format!("release status {}", self.plan.path().display());
                 let undo = self.undo_command();
-                return Ok(interrupted(out, sig, &outcome.target, &status, Some(&undo)));
+                let status = address.status();
+                return Ok(interrupted(
+                    out,
+                    *sig,
+                    &outcome.target,
+                    &status,
+                    Some(&undo),
+                ));
             }
-            WatchEnd::Verdict(ref v) => v.clone(),
+            WatchEnd::Verdict(v) => v.clone(),
         };
         let w = Watched {
             deployer: &deployer,
@@ -453,52 +467,85 @@ impl Release<'_> {
             new_arn,
             new: short_task_definition(new_arn),
         };
-        match &verdict {
+        let followed = match &verdict {
             Verdict::Succeeded { running, desired } => {
-                self.succeeded(&w, &verdict, *running, *desired).await
+                self.succeeded(&w, *running, *desired).await?
             }
             Verdict::RolledBackByEcs { to, reasons } => {
-                self.rolled_back_by_ecs(&w, &verdict, to, reasons).await
+                match self.rolled_back_by_ecs(&w, to, reasons).await? {
+                    Ok(followed) => followed,
+                    Err(interrupted) => return Ok(interrupted),
+                }
             }
             Verdict::Failed { reasons } | Verdict::Stalled { reasons, .. } => {
-                self.failed(&w, &verdict, reasons).await
+                self.failed(&w, &verdict, reasons).await;
+                self.after_failure(&w).await?
             }
-            Verdict::Superseded {
-                by,
-                task_definition,
-            } => Ok(self.settle_with(
-                out,
-                End::Superseded,
-                &format!(
-                    "deploy of {} was superseded: deployment {by} of {} (not started by this release) took over; {} is not what runs",
-                    self.plan.version,
-                    short_task_definition(task_definition),
-                    w.new
-                ),
-                self.summary(&w, &verdict, json!({})),
-            )),
-            Verdict::TimedOut { progress, reasons } => Ok(self.settle_with(
-                out,
-                End::TimedOut,
-                &format!(
-                    "{}; {}",
-                    timed_out(w.new, self.plan.rollout.timeout, progress, reasons),
-                    undo_hint(self.plan, self.before)
-                ),
-                self.summary(&w, &verdict, json!({})),
-            )),
+            Verdict::Superseded { .. } | Verdict::TimedOut { .. } => AfterRollout::default(),
             Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
+        };
+        let followed = match followed.interrupted {
+            Some(code) => return Ok(code),
+            None => followed,
+        };
+        Ok(self.conclude(out, &w, &address, &verdict, followed))
+    }
+
+    /// Settles the release's end and says so in one summary.
+    fn conclude(
+        &self,
+        out: &Output,
+        w: &Watched<'_>,
+        address: &Address,
+        verdict: &Verdict,
+        after: AfterRollout,
+    ) -> ExitCode {
+        let settled = settle(
+            Ending {
+                verdict,
+                verify_failed: after.verify_failed,
+                ecs_rollback: after.ecs_rollback,
+                followup: after.followup,
+            },
+            Role::Deploy {
+                version: self.plan.version.as_str(),
+                digest: &self.pinned.digest,
+                new: w.new,
+            },
+            Context {
+                cluster: &self.plan.service.cluster,
+                service: &self.plan.service.name,
+                address,
+                previous: &self.before.task_definition,
+                deployment: &w.outcome.target.deployment_id,
+                elapsed: self.started.elapsed(),
+                timeout: self.plan.rollout.timeout,
+            },
+        );
+        let mut extra = json!({ "next": settled.next });
+        if let Some(n) = after.verify_failed {
+            extra["verify_failed"] = json!(n);
         }
+        if let Some(seen) = after.ecs_rollback {
+            extra["rolled_back_by"] = json!("ecs");
+            extra["rollback_succeeded"] = json!(matches!(seen, EcsRollback::Completed { .. }));
+        }
+        if let Some(id) = &after.rollback_deployment {
+            extra["rolled_back_by"] = json!("release");
+            extra["rollback_deployment"] = json!(id);
+            extra["rollback_succeeded"] =
+                json!(matches!(after.followup, Followup::RolledBack { .. }));
+        }
+        out.summary(
+            &settled.summary,
+            settled.exit_code.code(),
+            self.summary(w, verdict, extra),
+        );
+        settled.exit_code
     }
 
     /// Rolled out: verify it; a failed verify is a failed release (`on_failure` applies).
-    async fn succeeded(
-        &self,
-        w: &Watched<'_>,
-        verdict: &Verdict,
-        running: i32,
-        desired: i32,
-    ) -> Result<ExitCode> {
+    async fn succeeded(&self, w: &Watched<'_>, running: i32, desired: i32) -> Result<AfterRollout> {
         let (out, plan, new) = (w.deployer.out, self.plan, w.new);
         out.emit(
             &format!("{new} rolled out: {running}/{desired} running"),
@@ -520,53 +567,36 @@ impl Release<'_> {
                 running: None,
             });
         let report = crate::verify::run_with(out, plan, self.ecs, known).await?;
-        if report.failed() > 0 {
-            out.emit(
-                &format!(
-                    "deploy of {} as {new} failed its verify ({} checks failed)",
-                    plan.version,
-                    report.failed()
-                ),
-                Event::Failed {
-                    reasons: None,
-                    rolled_back_by: None,
-                    verify_failed: Some(report.failed()),
-                },
-            );
-            let summary = self.summary(w, verdict, json!({ "verify_failed": report.failed() }));
-            return after_failure(
-                w.deployer,
-                plan,
-                self.before,
-                new,
-                End::VerifyFailed,
-                summary,
-            )
-            .await;
+        if report.failed() == 0 {
+            return Ok(AfterRollout::default());
         }
-        Ok(self.settle_with(
-            out,
-            End::Succeeded,
+        out.emit(
             &format!(
-                "released {} ({}) as {new} (was {}): {running}/{desired} running, verified, in {}",
+                "deploy of {} as {new} failed its verify ({} checks failed)",
                 plan.version,
-                self.pinned.digest,
-                short_task_definition(&self.before.task_definition),
-                short_duration(self.started.elapsed())
+                report.failed()
             ),
-            self.summary(w, verdict, json!({})),
-        ))
+            Event::Failed {
+                reasons: None,
+                rolled_back_by: None,
+                verify_failed: Some(report.failed()),
+            },
+        );
+        Ok(AfterRollout {
+            verify_failed: Some(report.failed()),
+            ..self.after_failure(w).await?
+        })
     }
 
     /// ECS rolls the service back (its breaker or alarms): say why at once, show the failed
-    /// task's log, then follow ECS's rollback to its end; release starts no second one.
+    /// task's log, then follow ECS's rollback to its end; release starts no second one. An
+    /// interruption is reported, and its exit code returned as the inner error.
     async fn rolled_back_by_ecs(
         &self,
         w: &Watched<'_>,
-        verdict: &Verdict,
         to: &str,
         reasons: &[String],
-    ) -> Result<ExitCode> {
+    ) -> Result<std::result::Result<AfterRollout, ExitCode>> {
         let (out, plan, new) = (w.deployer.out, self.plan, w.new);
         out.emit(
             &format!(
@@ -586,49 +616,21 @@ impl Release<'_> {
             .deployer
             .follow_ecs_rollback(to, w.new_arn, &w.outcome.target.deployment_id)
             .await?;
-        let done = matches!(rollback, Followed::Verdict(Verdict::Succeeded { .. }));
-        let back = match &rollback {
-            Followed::Interrupted(sig, target) => {
-                let status = format!("release status {}", plan.path().display());
-                return Ok(interrupted(out, *sig, target, &status, None));
-            }
-            Followed::Verdict(Verdict::Succeeded { running, desired }) => {
-                format!("{running}/{desired} running")
-            }
-            Followed::Verdict(v) => format!(
-                "ECS's rollback did not complete either ({}); {}",
-                v.name(),
-                undo_hint(plan, self.before)
-            ),
-            Followed::NotFound => format!(
-                "release could not find ECS's rollback deployment to follow, so it is not confirmed: see `release status {}`",
-                plan.path().display()
-            ),
-        };
-        // 1 only when the rollback was seen to its end; else 4 (README, Exit codes).
-        Ok(self.settle_with(
-            out,
-            End::RolledBackByEcs { confirmed: done },
-            &format!(
-                "deploy of {} as {new} failed and ECS rolled the service back to {}: {back}; release started no second rollback:\n{}",
-                plan.version,
-                short_task_definition(to),
-                bullet(reasons)
-            ),
-            self.summary(w, verdict, json!({ "rolled_back_by": "ecs", "rollback_succeeded": done })),
-        ))
+        if let Followed::Interrupted(sig, target) = &rollback {
+            let status = format!("release status {}", plan.path().display());
+            return Ok(Err(interrupted(out, *sig, target, &status, None)));
+        }
+        Ok(Ok(AfterRollout {
+            ecs_rollback: rollback.seen(),
+            ..AfterRollout::default()
+        }))
     }
 
-    /// Failed or stalled, and ECS did not roll back: `on_failure` decides.
-    async fn failed(
-        &self,
-        w: &Watched<'_>,
-        verdict: &Verdict,
-        reasons: &[String],
-    ) -> Result<ExitCode> {
-        let (what, end) = match verdict {
-            Verdict::Stalled { .. } => ("stalled", End::Stalled),
-            _ => ("failed", End::Failed),
+    /// Failed or stalled, and ECS did not roll back: say why, with the failed task's log.
+    async fn failed(&self, w: &Watched<'_>, verdict: &Verdict, reasons: &[String]) {
+        let what = match verdict {
+            Verdict::Stalled { .. } => "stalled",
+            _ => "failed",
         };
         w.deployer.out.emit(
             &format!(
@@ -644,8 +646,43 @@ impl Release<'_> {
             },
         );
         self.show_task_logs(w).await;
-        let summary = self.summary(w, verdict, json!({}));
-        after_failure(w.deployer, self.plan, self.before, w.new, end, summary).await
+    }
+
+    /// After a failed rollout or verify: roll back to what ran before when the plan says so
+    /// (watched), else leave the service where it is.
+    async fn after_failure(&self, w: &Watched<'_>) -> Result<AfterRollout> {
+        let (deployer, before) = (w.deployer, self.before);
+        if self.plan.rollout.on_failure == OnFailure::Stop {
+            return Ok(AfterRollout {
+                followup: Followup::Left,
+                ..AfterRollout::default()
+            });
+        }
+        deployer.out.step(&format!(
+            "rolling back to {} (rollout.on_failure = \"rollback\")",
+            short_task_definition(&before.task_definition)
+        ));
+        let rollback = deployer.deploy(&before.task_definition, before).await?;
+        let followup = match rollback.end {
+            WatchEnd::Verdict(Verdict::Succeeded { running, desired }) => {
+                Followup::RolledBack { running, desired }
+            }
+            WatchEnd::Verdict(v) => Followup::RollbackFailed(v.name()),
+            WatchEnd::Interrupted(sig) => {
+                let status = format!("release status {}", self.plan.path().display());
+                let undo = self.undo_command();
+                let code = interrupted(deployer.out, sig, &rollback.target, &status, Some(&undo));
+                return Ok(AfterRollout {
+                    interrupted: Some(code),
+                    ..AfterRollout::default()
+                });
+            }
+        };
+        Ok(AfterRollout {
+            followup,
+            rollback_deployment: Some(rollback.target.deployment_id),
+            ..AfterRollout::default()
+        })
     }
 
     async fn show_task_logs(&self, w: &Watched<'_>) {
@@ -661,20 +698,15 @@ impl Release<'_> {
         .await;
     }
 
-    /// Settles the exit code for an end with nothing after it, and says so in the summary.
-    fn settle_with(&self, out: &Output, end: End, text: &str, summary: Value) -> ExitCode {
-        let code = settle(end, Followup::Nothing);
-        out.summary(text, code.code(), summary);
-        code
-    }
-
     /// `release rollback PLAN --to N`: back to what ran before this release.
     fn undo_command(&self) -> String {
-        format!(
-            "release rollback {} --to {}",
-            self.plan.path().display(),
-            revision_of(&self.before.task_definition)
-        )
+        self.address()
+            .rollback_to(revision_of(&self.before.task_definition))
+    }
+
+    /// How commands name this release's service: by its plan.
+    fn address(&self) -> Address {
+        Address::Plan(self.plan.path().to_path_buf())
     }
 
     /// The summary's results for a watched release, with `extra` added.
@@ -785,83 +817,16 @@ async fn find_registered(
     Ok(None)
 }
 
-/// After a failed deploy: roll back to what ran before when the plan says so, watched, and
-/// report both outcomes; else say what state was left and how to undo it.
-pub async fn after_failure(
-    deployer: &Deployer<'_>,
-    plan: &Plan,
-    before: &Service,
-    new: &str,
-    end: End,
-    summary: serde_json::Value,
-) -> Result<ExitCode> {
-    let out = deployer.out;
-    let old = short_task_definition(&before.task_definition).to_string();
-    if plan.rollout.on_failure == OnFailure::Stop {
-        let code = settle(end, Followup::Left);
-        out.summary(
-            &format!(
-                "the service is left on {new} (rollout.on_failure = \"stop\"); {}",
-                undo_hint(plan, before)
-            ),
-            code.code(),
-            summary,
-        );
-        return Ok(code);
-    }
-    out.step(&format!(
-        "rolling back to {old} (rollout.on_failure = \"rollback\")"
-    ));
-    let rollback = deployer.deploy(&before.task_definition, before).await?;
-    let (followup, text) = match rollback.end {
-        WatchEnd::Verdict(Verdict::Succeeded { running, desired }) => (
-            Followup::RolledBack,
-            format!("release rolled the service back to {old}: {running}/{desired} running"),
-        ),
-        WatchEnd::Verdict(v) => (
-            Followup::RollbackFailed,
-            format!(
-                "the rollback to {old} did not succeed either ({}); the service needs a person: release status {}",
-                verdict_name(&v),
-                plan.path().display()
-            ),
-        ),
-        WatchEnd::Interrupted(sig) => {
-            let status = format!("release status {}", plan.path().display());
-            let undo = format!("release rollback {} --to {}", plan.path().display(), revision_of(&before.task_definition));
-            return Ok(interrupted(out, sig, &rollback.target, &status, Some(&undo)));
-        }
-    };
-    let mut summary = summary;
-    if let Some(o) = summary.as_object_mut() {
-        o.insert("rolled_back_by".into(), json!("release"));
-        o.insert(
-            "rollback_deployment".into(),
-            json!(rollback.target.deployment_id),
-        );
-        o.insert(
-            "rollback_succeeded".into(),
-            json!(followup == Followup::RolledBack),
-        );
-    }
-    let code = settle(end, followup);
-    out.summary(&text, code.code(), summary);
-    Ok(code)
-}
-
-fn verdict_name(v: &Verdict) -> &'static str {
-    v.name()
-}
-
-/// The exact command that returns the service to where it was.
-fn undo_hint(plan: &Plan, before: &Service) -> String {
-    format!(
-        "to return to {}: release rollback {} --to {}  (or: aws ecs update-service --cluster {} --service {} --task-definition {} --force-new-deployment)",
-        short_task_definition(&before.task_definition),
-        plan.path().display(),
-        revision_of(&before.task_definition),
-        plan.service.cluster,
-        plan.service.name,
-        short_task_definition(&before.task_definition)
-    )
+/// What followed a watched rollout's verdict, for the settlement.
+#[derive(Default)]
+struct AfterRollout {
+    /// The rollout succeeded and this many verify checks failed.
+    verify_failed: Option<usize>,
+    /// What release saw of ECS's rollback.
+    ecs_rollback: Option<EcsRollback>,
+    followup: Followup,
+    /// The deployment of release's own rollback.
+    rollback_deployment: Option<String>,
+    /// A signal stopped release's rollback's watch: reported, with this exit code.
+    interrupted: Option<ExitCode>,
 }

@@ -11,12 +11,9 @@ use serde_json::json;
 use super::Ctx;
 use crate::aws::ecs::Ecs;
 use crate::exit::{ExitCode, Failure, Result};
-use crate::output::short_duration;
-use crate::rollout::decision::Verdict;
-use crate::rollout::deployment::{bullet, interrupted, timed_out, Deployer, Followed};
+use crate::rollout::deployment::{Concluded, Deployer};
 use crate::rollout::observation::short_task_definition;
-use crate::rollout::settle::{settle, End, Followup};
-use crate::rollout::watch::WatchEnd;
+use crate::rollout::settle::{settle, Address, Context, Ending, Followup, Role};
 
 pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let started = Instant::now();
@@ -61,76 +58,41 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
         tag_previous: false,
     };
     let outcome = deployer.deploy(&current, &before).await?;
-    let verdict = match outcome.end {
-        WatchEnd::Interrupted(sig) => {
-            let status = format!("release status {}", plan.path().display());
-            return Ok(interrupted(out, sig, &outcome.target, &status, None));
-        }
-        WatchEnd::Verdict(v) => v,
+    let address = Address::Plan(plan.path().to_path_buf());
+    let (verdict, ecs_rollback) = match deployer.conclude(&outcome, &address, None).await? {
+        Concluded::Ended {
+            verdict,
+            ecs_rollback,
+        } => (verdict, ecs_rollback),
+        Concluded::Interrupted(code) => return Ok(code),
     };
-    let summary = json!({
-        "task_definition": current, "deployment": outcome.target.deployment_id,
-        "seconds": started.elapsed().as_secs_f64(), "polls": outcome.stats.polls,
-        "ecs_calls": ecs.calls(), "ecs_calls_by_action": ecs.calls_by_action(), "verdict": verdict,
-    });
-    let (code, message) = match &verdict {
-        Verdict::Succeeded { running, desired } => (
-            settle(End::Succeeded, Followup::Nothing),
-            format!(
-                "restarted {cluster}/{name} on {short}: {running}/{desired} new tasks running, in {}",
-                short_duration(started.elapsed())
-            ),
-        ),
-        Verdict::RolledBackByEcs { to, reasons } => {
-            let back = deployer
-                .follow_ecs_rollback(to, &current, &outcome.target.deployment_id)
-                .await?;
-            if let Followed::Interrupted(sig, target) = &back {
-                let status = format!("release status {}", plan.path().display());
-                return Ok(interrupted(out, *sig, target, &status, None));
-            }
-            let confirmed = matches!(back, Followed::Verdict(Verdict::Succeeded { .. }));
-            (
-                settle(End::RolledBackByEcs { confirmed }, Followup::Nothing),
-                format!(
-                    "restart of {short} failed and ECS rolled the service back to {}{}:\n{}",
-                    short_task_definition(to),
-                    if confirmed { "" } else { " (not seen to its end: see `release status`)" },
-                    bullet(reasons)
-                ),
-            )
-        }
-        Verdict::Failed { reasons } => (
-            settle(End::Failed, Followup::Nothing),
-            format!(
-                "restart of {short} failed:\n{}\ndeployment {} is left as it is; see `release status {}`",
-                bullet(reasons),
-                outcome.target.deployment_id,
-                plan.path().display()
-            ),
-        ),
-        Verdict::Superseded { by, task_definition } => (
-            settle(End::Superseded, Followup::Nothing),
-            format!(
-                "restart was superseded: deployment {by} of {} (not started by this restart) took over",
-                short_task_definition(task_definition)
-            ),
-        ),
-        Verdict::TimedOut { progress, reasons } => (
-            settle(End::TimedOut, Followup::Nothing),
-            timed_out(&format!("the restart of {short}"), plan.rollout.timeout, progress, reasons),
-        ),
-        Verdict::Stalled { reasons, .. } => (
-            settle(End::Stalled, Followup::Nothing),
-            format!(
-                "restart of {short} stalled:\n{}\ndeployment {} is left as it is; see `release status {}`",
-                bullet(reasons),
-                outcome.target.deployment_id,
-                plan.path().display()
-            ),
-        ),
-        Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
-    };
-    out.summary(&message, code.code(), summary);
-    Ok(code)
+    let settled = settle(
+        Ending {
+            verdict: &verdict,
+            verify_failed: None,
+            ecs_rollback,
+            followup: Followup::Nothing,
+        },
+        Role::Restart { revision: &short },
+        Context {
+            cluster,
+            service: name,
+            address: &address,
+            previous: &current,
+            deployment: &outcome.target.deployment_id,
+            elapsed: started.elapsed(),
+            timeout: plan.rollout.timeout,
+        },
+    );
+    out.summary(
+        &settled.summary,
+        settled.exit_code.code(),
+        json!({
+            "task_definition": current, "deployment": outcome.target.deployment_id,
+            "seconds": started.elapsed().as_secs_f64(), "polls": outcome.stats.polls,
+            "ecs_calls": ecs.calls(), "ecs_calls_by_action": ecs.calls_by_action(), "verdict": verdict,
+            "next": settled.next,
+        }),
+    );
+    Ok(settled.exit_code)
 }

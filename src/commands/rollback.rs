@@ -2,10 +2,11 @@
 //! checking that N exists, is ACTIVE and that its images still resolve in their registry;
 //! watched exactly like a deploy. Never deregisters anything.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use aws_sdk_ecs::types::TaskDefinitionStatus;
+use aws_sdk_ecs::types::{TaskDefinition, TaskDefinitionStatus};
 use serde_json::json;
 
 use super::Ctx;
@@ -14,13 +15,11 @@ use crate::exit::{ExitCode, Failure, Result};
 use crate::image::reference::ImageRef;
 use crate::image::registry::{self, ResolveError};
 use crate::image::resolve;
-use crate::output::Event;
-use crate::plan::{is_ecr_repository, Login, OnFailure, RolloutSpec};
-use crate::rollout::decision::Verdict;
-use crate::rollout::deployment::{bullet, interrupted, revision_of, timed_out, Deployer, Followed};
-use crate::rollout::observation::short_task_definition;
-use crate::rollout::settle::{settle, End, Followup};
-use crate::rollout::watch::WatchEnd;
+use crate::output::{Event, Output};
+use crate::plan::{is_ecr_repository, Login, OnFailure, Plan, RolloutSpec};
+use crate::rollout::deployment::{bullet, revision_of, Concluded, Deployer};
+use crate::rollout::observation::{short_task_definition, Service};
+use crate::rollout::settle::{settle, Address, Context, Ending, Followup, Role};
 
 /// The rollback's pre-checks failed: every problem, one failure (exit 3), nothing changed.
 fn refused(problems: &[String]) -> Failure {
@@ -40,124 +39,231 @@ pub struct Args<'a> {
     pub timeout: Option<Duration>,
 }
 
+/// The revision the service runs, and its release tags.
+struct Current {
+    arn: String,
+    /// `family:revision`.
+    short: String,
+    family: String,
+    revision: i32,
+    tags: BTreeMap<String, String>,
+}
+
+/// The revision the rollback returns to.
+struct Wanted {
+    arn: String,
+    /// `family:revision`.
+    short: String,
+    definition: TaskDefinition,
+    tags: BTreeMap<String, String>,
+}
+
 pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
     let started = Instant::now();
     let out = &ctx.out;
     let plan = args.plan.map(|p| ctx.load_plan(p)).transpose()?;
-    let (cluster, name) = match (&plan, args.cluster, args.service) {
-        (Some(p), _, _) => (p.service.cluster.clone(), p.service.name.clone()),
-        (None, Some(c), Some(s)) => (c.to_string(), s.to_string()),
-        _ => {
-            return Err(Failure::usage(
-                "rollback needs a PLAN, or --cluster and --service",
-            ))
-        }
-    };
-    let mut rollout = plan
-        .as_ref()
-        .map(|p| p.rollout.clone())
-        .unwrap_or(RolloutSpec {
-            timeout: Duration::from_secs(600),
-            poll: Duration::from_secs(2),
-            stall: Duration::from_secs(180),
-            on_failure: OnFailure::Stop,
-        });
-    if let Some(t) = args.timeout {
-        rollout.timeout = t;
-    }
+    let (address, cluster, service) = &addressed(plan.as_ref(), &args)?;
+    let rollout = rollout_spec(plan.as_ref(), args.timeout);
     let config = ctx.aws_config(plan.as_ref()).await?;
-    out.set_target(&cluster, &name, config.region().map(|r| r.as_ref()));
+    out.set_target(cluster, service, config.region().map(|r| r.as_ref()));
     ctx.show_identity(&config, plan.as_ref()).await?;
     let ecs = Ecs::new(&config);
 
     let before = ecs
-        .existing_service(&cluster, &name, "nothing changed")
+        .existing_service(cluster, service, "nothing changed")
         .await?;
-    let current_arn = before.task_definition.clone();
-    let current = short_task_definition(&current_arn).to_string();
-    let (family, current_rev) = current
+    let current = current_revision(&ecs, &before).await?;
+    // Every pre-check runs, and all their problems are reported together (exit 3, nothing
+    // changed), as preflight does.
+    let mut problems = service_problems(plan.as_ref(), &before, &current);
+    let to = chosen_revision(out, args.to, &current);
+    if to == current.revision {
+        if !problems.is_empty() {
+            return Err(refused(&problems));
+        }
+        return Ok(unchanged(out, cluster, service, &current));
+    }
+    let Some(wanted) = wanted_revision(&ecs, &current, to, &mut problems).await? else {
+        return Err(refused(&problems));
+    };
+    problems.extend(image_problems(out, &config, plan.as_ref(), &wanted).await?);
+    if !problems.is_empty() {
+        return Err(refused(&problems));
+    }
+    show_change(out, cluster, service, &current, &wanted, args.dry_run);
+    if args.dry_run {
+        out.info("dry run: nothing changed");
+        return Ok(ExitCode::Success);
+    }
+    let deployer = Deployer {
+        ecs: &ecs,
+        out,
+        cluster,
+        service,
+        rollout: &rollout,
+        tag_previous: true,
+    };
+    roll_back(&deployer, address, &before, &current, &wanted, started).await
+}
+
+/// The cluster and service, from the plan or the flags, and how the summary's commands
+/// name them: by the plan when there is one.
+fn addressed(plan: Option<&Plan>, args: &Args<'_>) -> Result<(Address, String, String)> {
+    match (plan, args.plan, args.cluster, args.service) {
+        (Some(p), Some(path), _, _) => Ok((
+            Address::Plan(path.to_path_buf()),
+            p.service.cluster.clone(),
+            p.service.name.clone(),
+        )),
+        (None, _, Some(c), Some(s)) => Ok((
+            Address::Service {
+                cluster: c.to_string(),
+                service: s.to_string(),
+            },
+            c.to_string(),
+            s.to_string(),
+        )),
+        _ => Err(Failure::usage(
+            "rollback needs a PLAN, or --cluster and --service",
+        )),
+    }
+}
+
+/// The plan's rollout settings (or, without a plan, 10 minutes, 2 s polls, 3 minutes to
+/// stall, no rollback of the rollback), with `--timeout` over them.
+fn rollout_spec(plan: Option<&Plan>, timeout: Option<Duration>) -> RolloutSpec {
+    let mut rollout = plan.map(|p| p.rollout.clone()).unwrap_or(RolloutSpec {
+        timeout: Duration::from_secs(600),
+        poll: Duration::from_secs(2),
+        stall: Duration::from_secs(180),
+        on_failure: OnFailure::Stop,
+    });
+    if let Some(t) = timeout {
+        rollout.timeout = t;
+    }
+    rollout
+}
+
+/// The running revision, parsed, with its release tags.
+async fn current_revision(ecs: &Ecs, before: &Service) -> Result<Current> {
+    let arn = before.task_definition.clone();
+    let short = short_task_definition(&arn).to_string();
+    let (family, revision) = short
         .rsplit_once(':')
         .map(|(f, r)| (f.to_string(), r.parse::<i32>().unwrap_or(0)))
         .ok_or_else(|| {
             Failure::aws(format!(
-                "service {name} runs `{current_arn}`, not a family:revision"
+                "service {} runs `{arn}`, not a family:revision",
+                before.service_name
             ))
         })?;
-    // Every pre-check runs, and all their problems are reported together (exit 3, nothing
-    // changed), as preflight does.
-    let mut problems: Vec<String> = Vec::new();
-    if let Some(p) = &plan {
-        if p.task_definition.family != family {
+    let tags = match ecs.task_definition(&arn).await? {
+        Some((_, tags)) => release_tags(&tags),
+        None => Default::default(),
+    };
+    Ok(Current {
+        arn,
+        short,
+        family,
+        revision,
+        tags,
+    })
+}
+
+/// What makes the service itself refuse a rollback: another family than the plan's, or a
+/// deployment controller that takes no task definition through UpdateService.
+fn service_problems(plan: Option<&Plan>, before: &Service, current: &Current) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let Some(p) = plan {
+        if p.task_definition.family != current.family {
             problems.push(format!(
-                "service {name} runs family {family}, but the plan's task_definition.family is {}",
-                p.task_definition.family
+                "service {} runs family {}, but the plan's task_definition.family is {}",
+                before.service_name, current.family, p.task_definition.family
             ));
         }
     }
     if before.controller() != "ECS" {
         problems.push(format!(
-            "service {name} uses the {} deployment controller: ECS accepts no task definition through UpdateService for it",
+            "service {} uses the {} deployment controller: ECS accepts no task definition through UpdateService for it",
+            before.service_name,
             before.controller()
         ));
     }
-    let current_tags = match ecs.task_definition(&current_arn).await? {
-        Some((_, tags)) => release_tags(&tags),
-        None => Default::default(),
-    };
+    problems
+}
 
-    let to = match args.to {
-        Some(n) => n,
-        None => match current_tags
-            .get("release:previous")
-            .and_then(|arn| revision_of(arn).parse::<i32>().ok())
-        {
-            Some(n) => {
-                out.info(&format!("revision {current_rev} was deployed over revision {n} (its release:previous tag)"));
-                n
-            }
-            None => {
-                out.warn(&format!(
-                    "revision {current_rev} carries no release:previous tag; assuming revision {} ran before it (use --to N to choose)",
-                    current_rev - 1
-                ));
-                current_rev - 1
-            }
+/// `--to N`, else the running revision's `release:previous`, else the revision before it.
+fn chosen_revision(out: &Output, to: Option<i32>, current: &Current) -> i32 {
+    if let Some(n) = to {
+        return n;
+    }
+    let rev = current.revision;
+    match current
+        .tags
+        .get("release:previous")
+        .and_then(|arn| revision_of(arn).parse::<i32>().ok())
+    {
+        Some(n) => {
+            out.info(&format!(
+                "revision {rev} was deployed over revision {n} (its release:previous tag)"
+            ));
+            n
+        }
+        None => {
+            out.warn(&format!(
+                "revision {rev} carries no release:previous tag; assuming revision {} ran before it (use --to N to choose)",
+                rev - 1
+            ));
+            rev - 1
+        }
+    }
+}
+
+/// The service already runs the revision asked for: nothing changes, and the summary says so.
+fn unchanged(out: &Output, cluster: &str, service: &str, current: &Current) -> ExitCode {
+    let text = format!(
+        "{cluster}/{service} already runs {}: nothing changed (`release restart` replaces its tasks)",
+        current.short
+    );
+    out.emit(
+        &text,
+        Event::Unchanged {
+            task_definition_arn: current.arn.clone(),
+            task_definition: current.short.clone(),
+            digest: None,
+            image: None,
+            version: None,
+            adopted: None,
         },
-    };
-    if to == current_rev && !problems.is_empty() {
-        return Err(refused(&problems));
-    }
-    if to == current_rev {
-        let text = format!("{cluster}/{name} already runs {current}: nothing changed (`release restart` replaces its tasks)");
-        out.emit(
-            &text,
-            Event::Unchanged {
-                task_definition_arn: current_arn.clone(),
-                task_definition: current.clone(),
-                digest: None,
-                image: None,
-                version: None,
-                adopted: None,
-            },
-        );
-        // Every command ends with its summary, a no-op rollback included.
-        out.summary(
-            &format!("nothing to do: {text}"),
-            ExitCode::Success.code(),
-            json!({ "result": "unchanged", "task_definition": current_arn }),
-        );
-        return Ok(ExitCode::Success);
-    }
+    );
+    // Every command ends with its summary, a no-op rollback included.
+    out.summary(
+        &format!("nothing to do: {text}"),
+        ExitCode::Success.code(),
+        json!({ "result": "unchanged", "task_definition": current.arn }),
+    );
+    ExitCode::Success
+}
+
+/// Revision `to` of the family, when it exists; a problem when it does not or is not ACTIVE.
+async fn wanted_revision(
+    ecs: &Ecs,
+    current: &Current,
+    to: i32,
+    problems: &mut Vec<String>,
+) -> Result<Option<Wanted>> {
+    let family = &current.family;
     if to < 1 {
         problems.push(format!(
-            "there is no revision before {family}:{current_rev}"
+            "there is no revision before {family}:{}",
+            current.revision
         ));
-        return Err(refused(&problems));
+        return Ok(None);
     }
-    let wanted = format!("{family}:{to}");
-    let Some((td, tags)) = ecs.task_definition(&wanted).await? else {
+    let short = format!("{family}:{to}");
+    let Some((definition, tags)) = ecs.task_definition(&short).await? else {
         let latest = ecs
-            .revisions(&family, TaskDefinitionStatus::Active)
+            .revisions(family, TaskDefinitionStatus::Active)
             .await
             .ok()
             .and_then(|r| r.last().map(|a| short_task_definition(a).to_string()));
@@ -167,25 +273,39 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
                 .map(|l| format!(" (the latest is {l})"))
                 .unwrap_or_default()
         ));
-        return Err(refused(&problems));
+        return Ok(None);
     };
-    let status = td
+    let status = definition
         .status()
         .map(|s| s.as_str().to_string())
         .unwrap_or_default();
     if status != "ACTIVE" {
         problems.push(format!(
-            "revision {wanted} is {status} (deregistered): ECS cannot deploy it"
+            "revision {short} is {status} (deregistered): ECS cannot deploy it"
         ));
     }
-    let target_arn = td.task_definition_arn().unwrap_or(&wanted).to_string();
-    let target_tags = release_tags(&tags);
+    Ok(Some(Wanted {
+        arn: definition
+            .task_definition_arn()
+            .unwrap_or(&short)
+            .to_string(),
+        short,
+        tags: release_tags(&tags),
+        definition,
+    }))
+}
 
-    // Lifecycle policies delete old images: check each still resolves before changing anything.
+/// Lifecycle policies delete old images: each of the revision's images must still resolve
+/// in its registry (one token per registry host, however many containers use it).
+async fn image_problems(
+    out: &Output,
+    config: &aws_config::SdkConfig,
+    plan: Option<&Plan>,
+    wanted: &Wanted,
+) -> Result<Vec<String>> {
     let mut missing = Vec::new();
-    // One token per registry host, however many containers use it.
     let mut tokens = std::collections::HashMap::new();
-    for c in td.container_definitions() {
+    for c in wanted.definition.container_definitions() {
         let Some(image) = c.image() else { continue };
         let Ok(reference) = ImageRef::parse(image) else {
             out.warn(&format!(
@@ -194,7 +314,7 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
             ));
             continue;
         };
-        let login = match &plan {
+        let login = match plan {
             Some(p) if reference.repository() == p.image.repository => p.image.login,
             _ if is_ecr_repository(&reference.repository()) => Login::Ecr,
             _ => Login::Docker,
@@ -202,7 +322,7 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
         let creds = match tokens.get(&reference.host) {
             Some(c) => c,
             None => {
-                let c = resolve::credentials_for(login, &config, &reference).await?;
+                let c = resolve::credentials_for(login, config, &reference).await?;
                 tokens.entry(reference.host.clone()).or_insert(c)
             }
         };
@@ -214,124 +334,96 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
             Err(e) => missing.push(format!("container {}: {e}", c.name().unwrap_or("?"))),
         }
     }
-    if !missing.is_empty() {
-        problems.push(format!(
-            "revision {wanted} cannot run: its images do not resolve:\n{}",
+    Ok(if missing.is_empty() {
+        vec![]
+    } else {
+        vec![format!(
+            "revision {} cannot run: its images do not resolve:\n{}",
+            wanted.short,
             bullet(&missing)
-        ));
-    }
-    if !problems.is_empty() {
-        return Err(refused(&problems));
-    }
+        )]
+    })
+}
 
-    let show = |tags: &std::collections::BTreeMap<String, String>, key: &str| {
+/// The change, revision, version and digest, before it is made (or instead, with --dry-run).
+fn show_change(
+    out: &Output,
+    cluster: &str,
+    service: &str,
+    current: &Current,
+    wanted: &Wanted,
+    dry_run: bool,
+) {
+    let show = |tags: &BTreeMap<String, String>, key: &str| {
         tags.get(key).cloned().unwrap_or_else(|| "?".into())
     };
     out.emit(
         &format!(
-            "rollback of {cluster}/{name}:\n  revision: {current} -> {wanted}\n  version:  {} -> {}\n  digest:   {} -> {}",
-            show(&current_tags, "release:version"),
-            show(&target_tags, "release:version"),
-            show(&current_tags, "release:digest"),
-            show(&target_tags, "release:digest"),
+            "rollback of {cluster}/{service}:\n  revision: {} -> {}\n  version:  {} -> {}\n  digest:   {} -> {}",
+            current.short,
+            wanted.short,
+            show(&current.tags, "release:version"),
+            show(&wanted.tags, "release:version"),
+            show(&current.tags, "release:digest"),
+            show(&wanted.tags, "release:digest"),
         ),
         Event::Change {
-            from: current_arn.clone(),
-            to: target_arn.clone(),
-            from_version: current_tags.get("release:version").cloned(),
-            to_version: target_tags.get("release:version").cloned(),
-            from_digest: current_tags.get("release:digest").cloned(),
-            to_digest: target_tags.get("release:digest").cloned(),
-            dry_run: args.dry_run,
+            from: current.arn.clone(),
+            to: wanted.arn.clone(),
+            from_version: current.tags.get("release:version").cloned(),
+            to_version: wanted.tags.get("release:version").cloned(),
+            from_digest: current.tags.get("release:digest").cloned(),
+            to_digest: wanted.tags.get("release:digest").cloned(),
+            dry_run,
         },
     );
-    if args.dry_run {
-        out.info("dry run: nothing changed");
-        return Ok(ExitCode::Success);
-    }
+}
 
-    let deployer = Deployer {
-        ecs: &ecs,
-        out,
-        cluster: &cluster,
-        service: &name,
-        rollout: &rollout,
-        tag_previous: true,
+/// UpdateService to the wanted revision, watched to its verdict, and settled.
+async fn roll_back(
+    deployer: &Deployer<'_>,
+    address: &Address,
+    before: &Service,
+    current: &Current,
+    wanted: &Wanted,
+    started: Instant,
+) -> Result<ExitCode> {
+    let outcome = deployer.deploy(&wanted.arn, before).await?;
+    let undo = address.rollback_to(&current.revision.to_string());
+    let (verdict, ecs_rollback) = match deployer.conclude(&outcome, address, Some(&undo)).await? {
+        Concluded::Ended {
+            verdict,
+            ecs_rollback,
+        } => (verdict, ecs_rollback),
+        Concluded::Interrupted(code) => return Ok(code),
     };
-    let outcome = deployer.deploy(&target_arn, &before).await?;
-    let undo = match args.plan {
-        Some(p) => format!("release rollback {} --to {current_rev}", p.display()),
-        None => format!("release rollback --cluster {cluster} --service {name} --to {current_rev}"),
-    };
-    let verdict = match outcome.end {
-        WatchEnd::Interrupted(sig) => {
-            let status = match args.plan {
-                Some(p) => format!("release status {}", p.display()),
-                None => format!("aws ecs describe-services --cluster {cluster} --services {name}"),
-            };
-            return Ok(interrupted(out, sig, &outcome.target, &status, Some(&undo)));
-        }
-        WatchEnd::Verdict(v) => v,
-    };
+    let settled = settle(
+        Ending {
+            verdict: &verdict,
+            verify_failed: None,
+            ecs_rollback,
+            followup: Followup::Nothing,
+        },
+        Role::Rollback { to: &wanted.short },
+        Context {
+            cluster: deployer.cluster,
+            service: deployer.service,
+            address,
+            previous: &current.arn,
+            deployment: &outcome.target.deployment_id,
+            elapsed: started.elapsed(),
+            timeout: deployer.rollout.timeout,
+        },
+    );
+    let ecs = deployer.ecs;
     let summary = json!({
-        "from": current_arn, "to": target_arn, "deployment": outcome.target.deployment_id,
+        "from": current.arn, "to": wanted.arn, "deployment": outcome.target.deployment_id,
         "seconds": started.elapsed().as_secs_f64(), "polls": outcome.stats.polls,
         "ecs_calls": ecs.calls(), "ecs_calls_by_action": ecs.calls_by_action(), "verdict": verdict,
+        "next": settled.next,
     });
-    let (code, text) = match &verdict {
-        Verdict::Succeeded { running, desired } => (
-            settle(End::Succeeded, Followup::Nothing),
-            format!("rolled back {cluster}/{name} to {wanted}: {running}/{desired} running"),
-        ),
-        Verdict::TimedOut { progress, reasons } => (
-            settle(End::TimedOut, Followup::Nothing),
-            format!("{}; to return to {current}: {undo}", timed_out(&wanted, rollout.timeout, progress, reasons)),
-        ),
-        Verdict::Failed { reasons } => (
-            settle(End::Failed, Followup::Nothing),
-            format!(
-                "the rollback to {wanted} failed:\n{}\nthe service is left on {wanted} (deployment {}); to return to {current}: {undo}",
-                bullet(reasons),
-                outcome.target.deployment_id
-            ),
-        ),
-        Verdict::RolledBackByEcs { to, reasons } => {
-            let back = deployer
-                .follow_ecs_rollback(to, &target_arn, &outcome.target.deployment_id)
-                .await?;
-            if let Followed::Interrupted(sig, target) = &back {
-                let status = format!("release status --cluster {cluster} --service {name}");
-                return Ok(interrupted(out, *sig, target, &status, None));
-            }
-            let confirmed = matches!(back, Followed::Verdict(Verdict::Succeeded { .. }));
-            (
-                settle(End::RolledBackByEcs { confirmed }, Followup::Nothing),
-                format!(
-                    "the rollback to {wanted} failed and ECS (its circuit breaker or deployment alarms) returned the service to {}{}:\n{}",
-                    short_task_definition(to),
-                    match back {
-                        Followed::Verdict(Verdict::Succeeded { running, desired }) => format!(" ({running}/{desired} running)"),
-                        Followed::Verdict(_) => " (which did not complete either: see `release status`)".into(),
-                        _ => " (release could not find its deployment to follow: see `release status`)".into(),
-                    },
-                    bullet(reasons)
-                ),
-            )
-        }
-        Verdict::Superseded { by, .. } => (
-            settle(End::Superseded, Followup::Nothing),
-            format!("the rollback to {wanted} was superseded by deployment {by}, which release did not start"),
-        ),
-        Verdict::Stalled { reasons, .. } => (
-            settle(End::Stalled, Followup::Nothing),
-            format!(
-                "the rollback to {wanted} stalled:\n{}\nthe service is left on {wanted} (deployment {}); to return to {current}: {undo}",
-                bullet(reasons),
-                outcome.target.deployment_id
-            ),
-        ),
-        Verdict::Progressing(_) => unreachable!("the watch ends only on a terminal verdict"),
-    };
-    out.summary(&text, code.code(), summary);
-    Ok(code)
+    deployer
+        .out
+        .summary(&settled.summary, settled.exit_code.code(), summary);
+    Ok(settled.exit_code)
 }

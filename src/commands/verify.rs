@@ -12,9 +12,5 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let config = ctx.aws_config(Some(&plan)).await?;
     let ecs = Ecs::new(&config);
     let report = crate::verify::run(&ctx.out, &plan, &ecs).await?;
-    Ok(if report.failed() > 0 {
-        ExitCode::Verify
-    } else {
-        ExitCode::Success
-    })
+    Ok(crate::rollout::settle::verified(report.failed()))
 }

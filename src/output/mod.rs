@@ -408,15 +408,8 @@ pub fn epoch_rfc3339_millis(secs: f64) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-/// `1m 05s` style for summaries.
-pub fn short_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 60 {
-        format!("{}m {:02}s", s / 60, s % 60)
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
-}
+/// `1m 05s` style for summaries (the settlement's, so that both read alike).
+pub use crate::rollout::settle::short_duration;
 
 #[cfg(test)]
 mod tests {

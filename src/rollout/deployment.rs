@@ -9,6 +9,7 @@ use crate::output::{Event, Output};
 use crate::plan::RolloutSpec;
 use crate::rollout::decision::{Target, Verdict};
 use crate::rollout::observation::{short_task_definition, Service};
+use crate::rollout::settle::{Address, EcsRollback};
 use crate::rollout::watch::{Watch, WatchEnd, WatchStats};
 
 /// Where a deployment happens and how it is watched.
@@ -33,6 +34,34 @@ pub enum Followed {
     Interrupted(crate::interrupt::Signal, Target),
 }
 
+impl Followed {
+    /// What the settlement needs to know of it; None when a signal stopped the following.
+    pub fn seen(&self) -> Option<EcsRollback> {
+        match self {
+            Followed::Verdict(Verdict::Succeeded { running, desired }) => {
+                Some(EcsRollback::Completed {
+                    running: *running,
+                    desired: *desired,
+                })
+            }
+            Followed::Verdict(v) => Some(EcsRollback::Incomplete(v.name())),
+            Followed::NotFound => Some(EcsRollback::NotFound),
+            Followed::Interrupted(..) => None,
+        }
+    }
+}
+
+/// A watched deployment's end, ECS's rollback followed when it made one.
+pub enum Concluded {
+    /// The terminal verdict, and what release saw of ECS's rollback (for `RolledBackByEcs`).
+    Ended {
+        verdict: Verdict,
+        ecs_rollback: Option<EcsRollback>,
+    },
+    /// A signal stopped the watch; it was reported, and this is the exit code.
+    Interrupted(ExitCode),
+}
+
 /// The end of a watched deployment.
 pub struct Outcome {
     pub target: Target,
@@ -50,16 +79,12 @@ impl Deployer<'_> {
         let deployment = target.deployment_id.clone();
         self.follow(target, started).await.map_err(|f| {
             // The watch failed, not the deployment: say what goes on and how to undo it.
-            let undo = if task_definition != before.task_definition {
-                format!(
-                    "; to return to {}: release rollback --cluster {} --service {} --to {}",
-                    short_task_definition(&before.task_definition),
-                    self.cluster,
-                    self.service,
-                    revision_of(&before.task_definition)
-                )
-            } else {
-                String::new()
+            let undo = match self.undo(task_definition, before) {
+                Some(undo) => format!(
+                    "; to return to {}: {undo}",
+                    short_task_definition(&before.task_definition)
+                ),
+                None => String::new(),
             };
             Failure::new(
                 f.code,
@@ -71,6 +96,45 @@ impl Deployer<'_> {
                     self.service
                 ),
             )
+        })
+    }
+
+    /// The verdict of `outcome`, with ECS's rollback followed to its end when ECS made one
+    /// (release starts no second one); an interruption is reported with how to see the
+    /// service (`address`) and, while ours was watched, how to undo it (`undo`).
+    pub async fn conclude(
+        &self,
+        outcome: &Outcome,
+        address: &Address,
+        undo: Option<&str>,
+    ) -> Result<Concluded> {
+        let verdict = match &outcome.end {
+            WatchEnd::Interrupted(sig) => {
+                let code = interrupted(self.out, *sig, &outcome.target, &address.status(), undo);
+                return Ok(Concluded::Interrupted(code));
+            }
+            WatchEnd::Verdict(v) => v.clone(),
+        };
+        let ecs_rollback = match &verdict {
+            Verdict::RolledBackByEcs { to, .. } => {
+                let back = self
+                    .follow_ecs_rollback(
+                        to,
+                        &outcome.target.task_definition,
+                        &outcome.target.deployment_id,
+                    )
+                    .await?;
+                if let Followed::Interrupted(sig, target) = &back {
+                    let code = interrupted(self.out, *sig, target, &address.status(), None);
+                    return Ok(Concluded::Interrupted(code));
+                }
+                back.seen()
+            }
+            _ => None,
+        };
+        Ok(Concluded::Ended {
+            verdict,
+            ecs_rollback,
         })
     }
 
@@ -94,6 +158,17 @@ impl Deployer<'_> {
         Ok(Outcome { target, end, stats })
     }
 
+    /// The command that returns the service to what it ran `before` a deployment of
+    /// `task_definition`; none when that is the same revision (a restart).
+    fn undo(&self, task_definition: &str, before: &Service) -> Option<String> {
+        let address = Address::Service {
+            cluster: self.cluster.to_string(),
+            service: self.service.to_string(),
+        };
+        (task_definition != before.task_definition)
+            .then(|| address.rollback_to(revision_of(&before.task_definition)))
+    }
+
     async fn start(&self, task_definition: &str, before: &Service) -> Result<Target> {
         let since = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -106,14 +181,7 @@ impl Deployer<'_> {
             self.service
         ));
         let known: Vec<String> = before.deployments.iter().map(|d| d.id.clone()).collect();
-        let undo = (task_definition != before.task_definition).then(|| {
-            format!(
-                "release rollback --cluster {} --service {} --to {}",
-                self.cluster,
-                self.service,
-                revision_of(&before.task_definition)
-            )
-        });
+        let undo = self.undo(task_definition, before);
         crate::interrupt::changed(
             format!(
                 "UpdateService to {} was sent: the service may be deploying it",
@@ -310,41 +378,7 @@ impl Deployer<'_> {
     }
 }
 
-/// The revision number of a task-definition ARN (`…:97` -> `97`).
-pub fn revision_of(arn: &str) -> &str {
-    arn.rsplit(':').next().unwrap_or(arn)
-}
-
-/// Bulleted reasons, or a line saying ECS gave none.
-pub fn bullet(lines: &[String]) -> String {
-    if lines.is_empty() {
-        return "  - ECS gave no reason".into();
-    }
-    lines
-        .iter()
-        .map(|l| format!("  - {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The message of a timed-out watch: what it waited for, where the rollout stood, why.
-pub fn timed_out(
-    waiting_for: &str,
-    timeout: std::time::Duration,
-    progress: &crate::rollout::decision::Progress,
-    reasons: &[String],
-) -> String {
-    format!(
-        "timed out after {} waiting for {waiting_for}: {}/{} running, {} pending, {} failed, {}\n{}the deployment goes on in ECS",
-        humantime::format_duration(timeout),
-        progress.ours.running,
-        progress.ours.desired,
-        progress.ours.pending,
-        progress.ours.failed,
-        progress.state(),
-        if reasons.is_empty() { String::new() } else { format!("{}\n", bullet(reasons)) },
-    )
-}
+pub use crate::rollout::settle::{bullet, revision_of};
 
 /// What to tell the user, and the exit code, when a watch was interrupted: the deployment
 /// goes on; how to see it and, when there is one, how to undo it.
