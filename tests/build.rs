@@ -582,3 +582,146 @@ async fn in_github_actions_the_build_is_one_group_and_stdout_only_the_image() {
     assert_eq!(run.stdout.trim().lines().count(), 1, "{}", run.stdout);
     printed_digest(&run, &case.repository());
 }
+
+/// A case whose plan pushes to its own repository `imm-<seed name>`, created in moto's ECR.
+fn case_in_own_repository(prefix: &str) -> (Case, String, TestPlan) {
+    let case = Case::new(prefix);
+    let repo = format!("imm-{}", case.seed.name);
+    sandbox_python(&format!(
+        "client('ecr').create_repository(repositoryName='{repo}')"
+    ));
+    let plan = case.plan("");
+    let text = std::fs::read_to_string(&plan.path)
+        .unwrap()
+        .replace("}}/app\"", &format!("}}}}/{repo}\""));
+    assert!(text.contains(&repo), "{text}");
+    std::fs::write(&plan.path, text).unwrap();
+    (case, repo, plan)
+}
+
+fn set_mutability(repo: &str, setting: &str) {
+    sandbox_python(&format!(
+        "client('ecr').put_image_tag_mutability(repositoryName='{repo}', imageTagMutability='{setting}')"
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rebuild_works_when_the_registry_sends_no_digest_on_a_manifest_get() {
+    // The sandbox's registry answers as ECR does (ECR mode, the default): a GET has no header.
+    assert_eq!(
+        std::env::var("SANDBOX_ECR_MODE").as_deref(),
+        Ok("1"),
+        "this test needs the sandbox's ECR mode (scripts/sandbox up without SANDBOX_ECR_MODE=0)"
+    );
+    let case = Case::new("buildecrget");
+    let plan = case.plan("");
+    let first = case.run(&["build", path_str(&plan.path)]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let digest = printed_digest(&first, &case.repository());
+    let (user, password) = ecr_token().await;
+    let get = reqwest::Client::new()
+        .get(format!(
+            "http://{}/v2/app/manifests/{}",
+            case.seed.registry, case.version
+        ))
+        .header("Accept", registry_accept())
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+        .unwrap();
+    assert!(get.status().is_success());
+    assert!(get.headers().get("docker-content-digest").is_none());
+    let rebuild = case.run(&["build", path_str(&plan.path), "--rebuild"]);
+    assert_eq!(rebuild.code, 0, "{}", rebuild.all());
+    assert_eq!(printed_digest(&rebuild, &case.repository()), digest);
+    assert!(
+        rebuild.all().contains("pushing it again"),
+        "{}",
+        rebuild.all()
+    );
+}
+
+fn registry_accept() -> &'static str {
+    "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json"
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_release_to_an_immutable_repository_does_not_push_latest_and_says_so_once() {
+    let (case, repo, plan) = case_in_own_repository("buildimm");
+    let first = case.run(&["build", path_str(&plan.path)]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let latest_before = registry_digest(&case.seed.registry, &repo, &case.latest).await;
+    assert!(latest_before.is_some());
+    set_mutability(&repo, "IMMUTABLE");
+
+    // The next version, with other content.
+    let version = unique_version();
+    let text = std::fs::read_to_string(&plan.path)
+        .unwrap()
+        .replace(&case.version, &version);
+    std::fs::write(&plan.path, text).unwrap();
+    let run = case.run(&["deploy", path_str(&plan.path)]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let all = run.all();
+    let said = all.matches("will not be pushed").count();
+    assert_eq!(said, 1, "one warning: {all}");
+    assert!(
+        all.contains(&format!("{} will not be pushed", case.latest)),
+        "{all}"
+    );
+    assert!(
+        !all.contains(&format!(
+            "pushing {}/{repo}:{}",
+            case.seed.registry, case.latest
+        )),
+        "{all}"
+    );
+    // The version's tag is there; latest did not move.
+    assert!(registry_digest(&case.seed.registry, &repo, &version)
+        .await
+        .is_some());
+    assert_eq!(
+        registry_digest(&case.seed.registry, &repo, &case.latest).await,
+        latest_before
+    );
+    assert_eq!(revision_count(&case.seed.name).await, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_version_tag_reused_with_other_content_on_an_immutable_repository_fails_before_any_push()
+{
+    let (case, repo, plan) = case_in_own_repository("buildimmv");
+    let first = case.run(&["build", path_str(&plan.path)]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    let digest = printed_digest(&first, &format!("{}/{repo}", case.seed.registry));
+    set_mutability(&repo, "IMMUTABLE");
+    // Same version, other content.
+    let template = case.app.path().join("index.html.in");
+    let text = std::fs::read_to_string(&template).unwrap();
+    std::fs::write(&template, format!("{text}<!-- changed -->\n")).unwrap();
+    for extra in [&["--rebuild"][..], &["--rebuild", "--retag"][..]] {
+        let mut args = vec!["deploy", path_str(&plan.path)];
+        args.extend_from_slice(extra);
+        let run = case.run(&args);
+        assert_eq!(run.code, 3, "{extra:?}: {}", run.all());
+        assert!(
+            run.stderr.contains(&format!(
+                "{}/{repo}:{} already holds {digest}, and ECR repository {repo} is IMMUTABLE",
+                case.seed.registry, case.version
+            )),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("nothing was pushed"), "{}", run.stderr);
+        // Nothing changed: no revision, the tags where they were.
+        assert_eq!(revision_count(&case.seed.name).await, 1);
+        assert_eq!(
+            registry_digest(&case.seed.registry, &repo, &case.version).await,
+            Some(digest.clone())
+        );
+        assert_eq!(
+            registry_digest(&case.seed.registry, &repo, &case.latest).await,
+            Some(digest.clone())
+        );
+    }
+}

@@ -89,7 +89,8 @@ def test_second_instance_up_reset_down(second):
     assert s["events"] == []
 
     pids = set()
-    for name in ("moto", "registry", "dockerd"):
+    ecr_mode = ("ecr-registry",) if e.get("SANDBOX_ECR_MODE") == "1" else ()
+    for name in ("moto", "registry", "dockerd") + ecr_mode:
         with open(os.path.join(state, f"{name}.pid")) as f:
             pid = int(f.read())
         assert alive(pid), name

@@ -1,5 +1,5 @@
-//! ECR calls: registry credentials from GetAuthorizationToken, repositories, images
-//! (DescribeImages, to check what a pushed tag holds).
+//! ECR calls: registry credentials from GetAuthorizationToken, repositories and their tag
+//! mutability (DescribeRepositories), images (DescribeImages, to check what a pushed tag holds).
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_ecr::Client;
@@ -7,11 +7,35 @@ use base64::Engine;
 
 use super::describe;
 use crate::exit::{Failure, Result};
+use crate::image::mutability::TagMutability;
 use crate::image::registry::Credentials;
 use crate::plan::{ecr_location, EcrLocation};
 
 pub struct Ecr {
     client: Client,
+}
+
+/// What DescribeRepositories says of one repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RepositoryLookup {
+    Found(TagMutability),
+    NotFound,
+    /// AccessDeniedException, described (operation, repository, code and message).
+    Denied(String),
+}
+
+fn tag_mutability(r: &aws_sdk_ecr::types::Repository) -> TagMutability {
+    TagMutability {
+        setting: r
+            .image_tag_mutability()
+            .map(|m| m.as_str().to_string())
+            .unwrap_or_else(|| "MUTABLE".into()),
+        exclusions: r
+            .image_tag_mutability_exclusion_filters()
+            .iter()
+            .map(|f| (f.filter_type().as_str().to_string(), f.filter().to_string()))
+            .collect(),
+    }
 }
 
 impl Ecr {
@@ -32,8 +56,14 @@ impl Ecr {
         }
     }
 
-    /// Whether the repository exists (DescribeRepositories in its account's registry).
-    pub async fn repository_exists(&self, location: &EcrLocation) -> Result<bool> {
+    /// The repository and its tag mutability (DescribeRepositories in its account's registry):
+    /// `imageTagMutability` and `imageTagMutabilityExclusionFilters` of the Repository it
+    /// returns (API reference "DescribeRepositories",
+    /// <https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_DescribeRepositories.html>,
+    /// and "Repository", <https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_Repository.html>).
+    /// A denied call (AccessDeniedException: a role without `ecr:DescribeRepositories`) is
+    /// [`RepositoryLookup::Denied`], for the caller to warn about and go on.
+    pub async fn repository(&self, location: &EcrLocation) -> Result<RepositoryLookup> {
         let result = self
             .client
             .describe_repositories()
@@ -42,11 +72,19 @@ impl Ecr {
             .send()
             .await;
         match result {
-            Ok(out) => Ok(!out.repositories().is_empty()),
+            Ok(out) => Ok(match out.repositories().first() {
+                Some(r) => RepositoryLookup::Found(tag_mutability(r)),
+                None => RepositoryLookup::NotFound,
+            }),
             Err(e) => {
                 let d = describe(&e);
                 if d.starts_with("RepositoryNotFoundException") {
-                    Ok(false)
+                    Ok(RepositoryLookup::NotFound)
+                } else if d.starts_with("AccessDenied") {
+                    Ok(RepositoryLookup::Denied(format!(
+                        "ECR DescribeRepositories {}: {d}",
+                        location.name
+                    )))
                 } else {
                     Err(Failure::aws(format!(
                         "ECR DescribeRepositories {}: {d}",

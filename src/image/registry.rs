@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use base64::Engine;
 use reqwest::header::{HeaderMap, ACCEPT, AUTHORIZATION, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
+use sha2::{Digest, Sha256};
 
 use crate::image::reference::{is_digest, ImageRef};
 
@@ -94,18 +95,29 @@ pub async fn resolve_digest(
     creds: Option<&Credentials>,
 ) -> Result<String, ResolveError> {
     let resp = manifest_request(reqwest::Method::HEAD, image, creds).await?;
-    content_digest(image, resp.headers())
+    content_digest(image, resp.headers(), None)
 }
 
 /// GET /v2/<name>/manifests/<reference>: the digest and the manifest document (used to compare
 /// an image's config digest, i.e. its local image id, with what a tag holds).
+///
+/// ECR answers a manifest GET without `Docker-Content-Digest` (only its HEAD carries it:
+/// aws/containers-roadmap#1931), and the distribution spec makes the header optional on a GET
+/// ("SHOULD"); the digest is then the sha256 of the manifest's exact bytes, which is what a
+/// manifest digest is (OCI distribution spec, "Pulling manifests"; OCI image spec, "Digests").
 pub async fn fetch_manifest(
     image: &ImageRef,
     creds: Option<&Credentials>,
 ) -> Result<(String, serde_json::Value), ResolveError> {
     let resp = manifest_request(reqwest::Method::GET, image, creds).await?;
-    let digest = content_digest(image, resp.headers())?;
-    let body = resp.json().await.map_err(|e| {
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await.map_err(|e| {
+        ResolveError::Other(format!(
+            "{image}: the registry's manifest answer was cut short: {e}"
+        ))
+    })?;
+    let digest = content_digest(image, &headers, Some(&bytes))?;
+    let body = serde_json::from_slice(&bytes).map_err(|e| {
         ResolveError::Other(format!(
             "{image}: the registry sent a manifest that is not JSON: {e}"
         ))
@@ -113,13 +125,23 @@ pub async fn fetch_manifest(
     Ok((digest, body))
 }
 
-/// The `Docker-Content-Digest` of a successful manifest answer, checked against a pinned reference.
-fn content_digest(image: &ImageRef, headers: &HeaderMap) -> Result<String, ResolveError> {
-    let digest = header(headers, "docker-content-digest").ok_or_else(|| {
-        ResolveError::Other(format!(
-            "{image}: the registry sent no Docker-Content-Digest header"
-        ))
-    })?;
+/// The digest of a successful manifest answer, checked against a pinned reference: its
+/// `Docker-Content-Digest`, or, when the header is absent and the body is at hand (a GET),
+/// `sha256:` of the body's exact bytes. A HEAD has no body: there the header is required.
+fn content_digest(
+    image: &ImageRef,
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+) -> Result<String, ResolveError> {
+    let digest = match (header(headers, "docker-content-digest"), body) {
+        (Some(d), _) => d,
+        (None, Some(bytes)) => format!("sha256:{:x}", Sha256::digest(bytes)),
+        (None, None) => {
+            return Err(ResolveError::Other(format!(
+                "{image}: the registry sent no Docker-Content-Digest header"
+            )))
+        }
+    };
     if !is_digest(&digest) {
         return Err(ResolveError::Other(format!(
             "{image}: the registry answered an unexpected digest `{digest}`"
@@ -387,6 +409,53 @@ mod tests {
             base_url("1.dkr.ecr.us-east-1.amazonaws.com"),
             "https://1.dkr.ecr.us-east-1.amazonaws.com"
         );
+    }
+
+    fn pinned(digest: &str) -> ImageRef {
+        ImageRef::parse(&format!("127.0.0.1:5000/app@{digest}")).unwrap()
+    }
+
+    const MANIFEST: &[u8] = br#"{"schemaVersion":2,"config":{"digest":"sha256:abc"}}"#;
+    /// `printf %s "$MANIFEST" | sha256sum`
+    const MANIFEST_DIGEST: &str =
+        "sha256:630bd41428b0d1ede77fff1b3cb8ff18ebc82fec62ee7b46b38c94ea761a5213";
+
+    #[test]
+    fn without_the_header_a_get_digest_is_the_sha256_of_the_exact_bytes() {
+        let digest = format!("sha256:{:x}", Sha256::digest(MANIFEST));
+        assert_eq!(digest, MANIFEST_DIGEST);
+        let tag = ImageRef::parse("127.0.0.1:5000/app:1.0.0").unwrap();
+        let none = HeaderMap::new();
+        assert_eq!(
+            content_digest(&tag, &none, Some(MANIFEST)).unwrap(),
+            MANIFEST_DIGEST
+        );
+        // Other bytes (here, one more space: the same JSON) are another digest.
+        let spaced = br#"{"schemaVersion":2, "config":{"digest":"sha256:abc"}}"#;
+        assert_ne!(
+            content_digest(&tag, &none, Some(spaced)).unwrap(),
+            MANIFEST_DIGEST
+        );
+        // Still checked against a pinned digest.
+        assert!(content_digest(&pinned(MANIFEST_DIGEST), &none, Some(MANIFEST)).is_ok());
+        let other = format!("sha256:{}", "1".repeat(64));
+        let e = content_digest(&pinned(&other), &none, Some(MANIFEST)).unwrap_err();
+        assert!(e.to_string().contains(MANIFEST_DIGEST), "{e}");
+        // A HEAD (no body) still needs the header.
+        let e = content_digest(&tag, &none, None).unwrap_err();
+        assert!(e.to_string().contains("no Docker-Content-Digest"), "{e}");
+    }
+
+    #[test]
+    fn the_header_wins_when_present() {
+        let tag = ImageRef::parse("127.0.0.1:5000/app:1.0.0").unwrap();
+        let other = format!("sha256:{}", "2".repeat(64));
+        let mut h = HeaderMap::new();
+        h.insert("docker-content-digest", other.parse().unwrap());
+        assert_eq!(content_digest(&tag, &h, Some(MANIFEST)).unwrap(), other);
+        assert_eq!(content_digest(&tag, &h, None).unwrap(), other);
+        h.insert("docker-content-digest", "md5:x".parse().unwrap());
+        assert!(content_digest(&tag, &h, None).is_err());
     }
 
     #[test]

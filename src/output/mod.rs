@@ -53,6 +53,8 @@ pub struct Output {
     context: Mutex<Context>,
     /// ECS event ids already in the stream: each at most once, across watches.
     seen_events: Mutex<HashSet<String>>,
+    /// Keys of warnings given once per run (`warn_once`), by preflight or the build.
+    warned: Mutex<HashSet<String>>,
 }
 
 /// Whether this process wrote its summary: every stream ends with exactly one, even when a
@@ -100,6 +102,7 @@ impl Output {
             github: crate::github::GitHub::from_env(),
             context: Mutex::new(Context::default()),
             seen_events: Mutex::new(HashSet::new()),
+            warned: Mutex::new(HashSet::new()),
         };
         out.reporter = out.make_reporter();
         out
@@ -300,6 +303,28 @@ impl Output {
 
     pub fn warn(&self, message: &str) {
         self.emit(&format!("warning: {message}"), Event::Warning);
+    }
+
+    /// Records that the warning known as `key` was given (as a preflight check's warning line),
+    /// so that `warn_once` with that key does not say it again.
+    pub fn mark_warned(&self, key: &str) {
+        self.warned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string());
+    }
+
+    /// A warning said at most once per run: false (and nothing shown) when `key` was said.
+    pub fn warn_once(&self, key: &str, message: &str) -> bool {
+        let first = self
+            .warned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_string());
+        if first {
+            self.warn(message);
+        }
+        first
     }
 
     /// Only with `--verbose`.

@@ -14,10 +14,11 @@ use aws_config::SdkConfig;
 use aws_sdk_ecs::types::{self as ecs_types, DesiredStatus};
 
 use super::{secret_rules, CheckResult, ImageToCheck, PreflightOptions, Report};
-use crate::aws::ecr::Ecr;
+use crate::aws::ecr::{Ecr, RepositoryLookup};
 use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
 use crate::aws::ssm::{self, Lookup};
 use crate::exit::Result;
+use crate::image::mutability::{tags_to_push, warning_key as mutability_warning_key};
 use crate::image::resolve;
 use crate::output::{epoch_rfc3339, Output};
 use crate::plan::{ecr_location, is_ecr_repository, Login, Plan, SecretRule, Version};
@@ -67,12 +68,13 @@ pub async fn run_with_snapshot(
     let started = Instant::now();
     out.spinner("running preflight checks");
     let ecs = Ecs::new(config);
-    let (env, (repository, (image_check, pinned))) = tokio::join!(environment(&ecs, plan), async {
-        tokio::join!(
-            repository_check(plan, config),
-            image_check(plan, config, &image)
-        )
-    });
+    let (env, ((repository, mutability), (image_check, pinned))) =
+        tokio::join!(environment(&ecs, plan), async {
+            tokio::join!(
+                repository_check(plan, config, &image),
+                image_check(plan, config, &image)
+            )
+        });
 
     // The template, with the real digest when there is one (what deploy will register).
     let placeholder_ref = match &image {
@@ -175,7 +177,17 @@ pub async fn run_with_snapshot(
         (Err(e), _) | (_, Err(e)) => Err(e),
     };
 
-    let mut checks = vec![env.cluster, env.service, repository, image_check];
+    if mutability.status == super::Status::Warning || repository.status == super::Status::Warning {
+        // The build says it once, and does not again.
+        out.mark_warned(&mutability_warning_key(&plan.image.repository));
+    }
+    let mut checks = vec![
+        env.cluster,
+        env.service,
+        repository,
+        mutability,
+        image_check,
+    ];
     checks.push(in_progress_check(plan, &env.found, opts));
     checks.push(strategy_check(plan, &env.found));
     checks.push(version_check(plan, &env.found, &env.running, opts));
@@ -382,31 +394,124 @@ fn family_of(task_definition: &str) -> &str {
     short.rsplit_once(':').map_or(short, |(f, _)| f)
 }
 
-async fn repository_check(plan: &Plan, config: &SdkConfig) -> CheckResult {
+/// The repository (DescribeRepositories, for an ECR repository or `login = "ecr"`) and its
+/// tag mutability: two checks from one call.
+async fn repository_check(
+    plan: &Plan,
+    config: &SdkConfig,
+    image: &ImageToCheck,
+) -> (CheckResult, CheckResult) {
     let repository = &plan.image.repository;
-    let ecr_host = is_ecr_repository(repository);
-    if !ecr_host && plan.image.login != Login::Ecr {
-        return CheckResult::skipped(
-            "repository",
-            format!("{repository} is not an ECR repository: the image check covers it"),
+    let lookup = if is_ecr_repository(repository) || plan.image.login == Login::Ecr {
+        let location = ecr_location(repository);
+        Some(
+            Ecr::for_repository(config, repository)
+                .repository(&location)
+                .await
+                .map_err(|e| e.message),
+        )
+    } else {
+        None
+    };
+    repository_checks(
+        repository,
+        &plan.image.tags,
+        lookup,
+        matches!(image, ImageToCheck::WillBuild),
+    )
+}
+
+/// The `repository` and `tag mutability` checks from what DescribeRepositories answered
+/// (`None`: not an ECR repository, not asked). A denied call is a warning on the repository
+/// check and skips the mutability check: every tag is pushed, as when nothing is known. On a
+/// repository whose tag mutability keeps some of the plan's tags from moving, those tags are
+/// not pushed (the version's tag is pushed once): a warning when the plan builds.
+fn repository_checks(
+    repository: &str,
+    tags: &[String],
+    lookup: Option<std::result::Result<RepositoryLookup, String>>,
+    builds: bool,
+) -> (CheckResult, CheckResult) {
+    const MUTABILITY: &str = "tag mutability";
+    let path = ecr_location(repository).name;
+    let Some(lookup) = lookup else {
+        return (
+            CheckResult::skipped(
+                "repository",
+                format!("{repository} is not an ECR repository: the image check covers it"),
+            ),
+            CheckResult::skipped(
+                MUTABILITY,
+                format!("{repository} is not an ECR repository: every tag is pushed"),
+            ),
         );
-    }
-    let location = ecr_location(repository);
-    let path = &location.name;
-    match Ecr::for_repository(config, repository)
-        .repository_exists(&location)
-        .await
-    {
-        Ok(true) => CheckResult::passed(
-            "repository",
-            format!("ECR repository {path} exists ({repository})"),
-        ),
-        Ok(false) => CheckResult::failed(
-            "repository",
-            format!("ECR repository {path} not found ({repository})"),
-        ),
-        Err(e) => CheckResult::failed("repository", e.message),
-    }
+    };
+    let mutability = match lookup {
+        Ok(RepositoryLookup::Found(m)) => m,
+        Ok(RepositoryLookup::NotFound) => {
+            return (
+                CheckResult::failed(
+                    "repository",
+                    format!("ECR repository {path} not found ({repository})"),
+                ),
+                CheckResult::skipped(MUTABILITY, format!("ECR repository {path} not found")),
+            )
+        }
+        Ok(RepositoryLookup::Denied(why)) => {
+            return (
+                CheckResult::warning(
+                    "repository",
+                    format!("{why}: the repository and its tag mutability are not checked; every tag is pushed as the registry allows (grant ecr:DescribeRepositories to check them)"),
+                ),
+                CheckResult::skipped(
+                    MUTABILITY,
+                    "ECR DescribeRepositories was denied (see the repository check)",
+                ),
+            )
+        }
+        Err(e) => {
+            return (
+                CheckResult::failed("repository", e),
+                CheckResult::skipped(MUTABILITY, "ECR DescribeRepositories failed"),
+            )
+        }
+    };
+    let exists = CheckResult::passed(
+        "repository",
+        format!("ECR repository {path} exists ({repository})"),
+    );
+    let (pushed, skipped) = tags_to_push(tags, Some(&mutability));
+    let setting = mutability.describe();
+    let list = |t: &[&String]| t.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+    let check = if mutability.setting == "MUTABLE" {
+        CheckResult::passed(
+            MUTABILITY,
+            format!("ECR repository {path} is MUTABLE: every tag can be pushed"),
+        )
+    } else if !builds {
+        CheckResult::passed(
+            MUTABILITY,
+            format!("ECR repository {path} is {setting}: nothing is pushed (the image is given)"),
+        )
+    } else if skipped.is_empty() {
+        CheckResult::passed(
+            MUTABILITY,
+            format!(
+                "ECR repository {path} is {setting}: {} can be pushed; a tag that exists is never overwritten",
+                list(&pushed)
+            ),
+        )
+    } else {
+        CheckResult::warning(
+            MUTABILITY,
+            format!(
+                "ECR repository {path} is {setting}: {} will not be pushed (ECR refuses to overwrite a tag that exists: ImageTagAlreadyExistsException); {} is pushed once and never moved",
+                list(&skipped),
+                list(&pushed)
+            ),
+        )
+    };
+    (exists, check)
 }
 
 async fn image_check(
@@ -843,6 +948,86 @@ mod tests {
             RefKind::SecretsManager
         );
         assert_eq!(kind("arn:aws:s3:::bucket/x"), RefKind::Other);
+    }
+
+    fn found(
+        setting: &str,
+        filters: &[&str],
+    ) -> Option<std::result::Result<RepositoryLookup, String>> {
+        Some(Ok(RepositoryLookup::Found(
+            crate::image::mutability::TagMutability {
+                setting: setting.into(),
+                exclusions: filters
+                    .iter()
+                    .map(|f| ("WILDCARD".to_string(), f.to_string()))
+                    .collect(),
+            },
+        )))
+    }
+
+    #[test]
+    fn tag_mutability_checks() {
+        let repo = "1.dkr.ecr.us-east-1.amazonaws.com/app";
+        let tags: Vec<String> = vec!["1.2.3".into(), "latest".into()];
+        let (r, m) = repository_checks(repo, &tags, found("MUTABLE", &[]), true);
+        assert_eq!(
+            (r.status, m.status),
+            (super::super::Status::Passed, super::super::Status::Passed)
+        );
+        // Immutable: `latest` is left out, once, as a warning; the version's tag is pushed.
+        let (r, m) = repository_checks(repo, &tags, found("IMMUTABLE", &[]), true);
+        assert_eq!(r.status, super::super::Status::Passed);
+        assert_eq!(m.status, super::super::Status::Warning);
+        assert!(
+            m.detail
+                .starts_with("ECR repository app is IMMUTABLE: latest will not be pushed"),
+            "{}",
+            m.detail
+        );
+        assert!(m.detail.contains("1.2.3 is pushed once"), "{}", m.detail);
+        // An exclusion that keeps `latest` mutable: nothing to warn about.
+        let (_, m) = repository_checks(
+            repo,
+            &tags,
+            found("IMMUTABLE_WITH_EXCLUSION", &["lat*"]),
+            true,
+        );
+        assert_eq!(m.status, super::super::Status::Passed, "{}", m.detail);
+        assert!(m.detail.contains("(exclusions: lat*)"), "{}", m.detail);
+        // Without filters in the answer: immutable for every tag, and said.
+        let (_, m) = repository_checks(repo, &tags, found("IMMUTABLE_WITH_EXCLUSION", &[]), true);
+        assert_eq!(m.status, super::super::Status::Warning);
+        assert!(m.detail.contains("treated as IMMUTABLE"), "{}", m.detail);
+        // Nothing is pushed with --image.
+        let (_, m) = repository_checks(repo, &tags, found("IMMUTABLE", &[]), false);
+        assert_eq!(m.status, super::super::Status::Passed);
+    }
+
+    #[test]
+    fn a_denied_describe_repositories_warns_and_fails_nothing() {
+        let tags: Vec<String> = vec!["1.2.3".into(), "latest".into()];
+        let denied = Some(Ok(RepositoryLookup::Denied(
+            "ECR DescribeRepositories app: AccessDeniedException: not allowed".into(),
+        )));
+        let (r, m) =
+            repository_checks("1.dkr.ecr.us-east-1.amazonaws.com/app", &tags, denied, true);
+        assert_eq!(r.status, super::super::Status::Warning);
+        assert!(r.detail.contains("AccessDeniedException"), "{}", r.detail);
+        assert!(r.detail.contains("every tag is pushed"), "{}", r.detail);
+        assert_eq!(m.status, super::super::Status::Skipped);
+        // Not found is still a failure; not ECR is skipped.
+        let (r, _) = repository_checks(
+            "1.dkr.ecr.us-east-1.amazonaws.com/app",
+            &tags,
+            Some(Ok(RepositoryLookup::NotFound)),
+            true,
+        );
+        assert_eq!(r.status, super::super::Status::Failed);
+        let (r, m) = repository_checks("registry.example/app", &tags, None, true);
+        assert_eq!(
+            (r.status, m.status),
+            (super::super::Status::Skipped, super::super::Status::Skipped)
+        );
     }
 
     #[test]

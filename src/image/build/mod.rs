@@ -5,7 +5,8 @@
 //! builder's classic `build` with every tag, a login with ECR's token in a private
 //! DOCKER_CONFIG (or the user's own docker credentials), a push of every tag, and a check
 //! that every tag resolves to the pushed digest. A version's tag is never moved to another
-//! image without `--retag`. The builder is any docker-compatible CLI, run as child processes.
+//! image without `--retag`, and never in an ECR repository whose tag mutability keeps it
+//! (there, tags such as `latest` are not pushed either: ECR would refuse them). The builder is any docker-compatible CLI, run as child processes.
 
 mod before;
 mod builder;
@@ -17,12 +18,14 @@ mod verify;
 
 use aws_config::SdkConfig;
 
+use crate::aws::ecr::{Ecr, RepositoryLookup};
 use crate::exit::{ExitCode, Failure, Result};
+use crate::image::mutability::{self, TagMutability};
 use crate::image::reference::ImageRef;
 use crate::image::registry::{self, ResolveError};
 use crate::image::resolve;
 use crate::output::{short_duration, Event, Output};
-use crate::plan::{BuildSpec, Login, Plan};
+use crate::plan::{ecr_location, is_ecr_repository, BuildSpec, Login, Plan};
 use crate::template::PinnedImage;
 use builder::Builder;
 use log::BuildLog;
@@ -137,6 +140,14 @@ async fn run(
         });
     }
 
+    // The repository's tag mutability (ECR DescribeRepositories), before anything is built or
+    // pushed: tags it will not let move are left out, and a version's tag it will not let move
+    // stops a rebuild that would have to move it.
+    let mutability = tag_mutability(out, plan, config).await;
+    let version_immutable = mutability
+        .as_ref()
+        .is_some_and(|m| m.is_immutable(version_tag));
+
     let log = BuildLog::create(&plan.task_definition.family, plan.version.as_str())?;
     out.info(&format!(
         "build log: {} (removed if the build succeeds)",
@@ -175,7 +186,7 @@ async fn run(
 
     // A version's tag is immutable: compare before pushing anything.
     if let Some(existing) = &existing {
-        if opts.retag {
+        if opts.retag && !version_immutable {
             out.warn(&format!(
                 "--retag: {version_ref} holds {existing}; it will point at the new build"
             ));
@@ -186,7 +197,23 @@ async fn run(
             );
             let local_id = builder.image_id(&references[0]).await?;
             verify::version_tag_unchanged(&version_ref, existing, &local_id, creds.as_ref())
-                .await?;
+                .await
+                .map_err(|f| match mutability.as_ref() {
+                    // --retag cannot help: the repository keeps the tag where it is.
+                    Some(m) if version_immutable && f.code == ExitCode::Digest => {
+                        verify::immutable_version_tag(
+                            &version_ref,
+                            existing,
+                            m,
+                            if opts.retag {
+                                "the rebuilt image, which differs from it, cannot replace it (not even with --retag): nothing was pushed"
+                            } else {
+                                "the rebuilt image, which differs from it, cannot replace it: nothing was pushed"
+                            },
+                        )
+                    }
+                    _ => f,
+                })?;
             out.info(&format!(
                 "the rebuilt image is the one {version_ref} holds ({local_id}): pushing it again"
             ));
@@ -204,9 +231,34 @@ async fn run(
         _ => None,
     };
 
-    // 4. Push every tag (the version's first) and take the digest from the push output.
+    // 4. Push every tag the repository lets move (the version's first) and take the digest
+    // from the push output.
+    let (to_push, skipped) = mutability::tags_to_push(tags, mutability.as_ref());
+    if let (false, Some(m)) = (skipped.is_empty(), mutability.as_ref()) {
+        let names = skipped
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key = mutability::warning_key(repository);
+        let said = format!(
+            "ECR repository {} is {}: {names} will not be pushed (ECR refuses to overwrite a tag that exists: ImageTagAlreadyExistsException); {version_tag} is pushed once and never moved",
+            ecr_location(repository).name,
+            m.describe()
+        );
+        if !out.warn_once(&key, &said) {
+            out.info(&format!(
+                "not pushing {names} (tag mutability, see the warning above)"
+            ));
+        }
+    }
+    let pushed_tags: Vec<String> = to_push.iter().map(|t| t.to_string()).collect();
     let mut pushed: Option<String> = None;
-    for (tag, reference) in tags.iter().zip(&references) {
+    for (tag, reference) in tags
+        .iter()
+        .zip(&references)
+        .filter(|(t, _)| pushed_tags.contains(t))
+    {
         let _step = Step::begin(out, &format!("pushing {reference}"));
         let digest = builder.push(reference, tag, private.as_ref()).await?;
         out.debug(&format!("{reference}: {digest}"));
@@ -232,8 +284,8 @@ async fn run(
             out,
             &format!("checking that every tag resolves to {digest}"),
         );
-        verify::registry_tags(repository, tags, &digest, creds.as_ref()).await?;
-        verify::ecr_tags(config, repository, tags, &digest).await?;
+        verify::registry_tags(repository, &pushed_tags, &digest, creds.as_ref()).await?;
+        verify::ecr_tags(config, repository, &pushed_tags, &digest).await?;
     }
     if let Some(existing) = existing.as_ref().filter(|e| **e != digest) {
         out.warn(&format!("{version_ref} moved from {existing} to {digest}"));
@@ -244,14 +296,40 @@ async fn run(
     out.emit(
         &format!(
             "pushed {repository}:{} as {digest} in {}",
-            tags.join(","),
+            pushed_tags.join(","),
             short_duration(started.elapsed())
         ),
         Event::ImagePushed {
             image: image.to_string(),
             digest: digest.to_string(),
-            tags: tags.iter().map(|t| t.to_string()).collect(),
+            tags: pushed_tags.clone(),
         },
     );
     Ok(PinnedImage { image, digest })
+}
+
+/// The repository's tag mutability for an ECR repository (or `login = "ecr"`), from
+/// DescribeRepositories; `None` when it is not one, is not found (the push will say so), or
+/// cannot be read: then every tag is pushed, as before, after one warning (preflight's, when it
+/// gave it).
+async fn tag_mutability(out: &Output, plan: &Plan, config: &SdkConfig) -> Option<TagMutability> {
+    let repository = plan.image.repository.as_str();
+    if !is_ecr_repository(repository) && plan.image.login != Login::Ecr {
+        return None;
+    }
+    let location = ecr_location(repository);
+    let why = match Ecr::for_repository(config, repository)
+        .repository(&location)
+        .await
+    {
+        Ok(RepositoryLookup::Found(m)) => return Some(m),
+        Ok(RepositoryLookup::NotFound) => return None,
+        Ok(RepositoryLookup::Denied(why)) => why,
+        Err(f) => f.message,
+    };
+    out.warn_once(
+        &mutability::warning_key(repository),
+        &format!("{why}: the repository's tag mutability is not known; every tag is pushed as the registry allows"),
+    );
+    None
 }

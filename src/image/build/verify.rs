@@ -6,6 +6,7 @@ use aws_config::SdkConfig;
 
 use crate::aws::ecr::Ecr;
 use crate::exit::{ExitCode, Failure, Result};
+use crate::image::mutability::TagMutability;
 use crate::image::reference::ImageRef;
 use crate::image::registry::{self, Credentials, ResolveError};
 use crate::plan::{ecr_location, is_ecr_repository};
@@ -109,6 +110,27 @@ pub async fn version_tag_unchanged(
             ),
         )),
     }
+}
+
+/// A version's tag that exists in an ECR repository that will not let it move (tag
+/// mutability): a failed check before anything is pushed (exit 3), naming the repository, the
+/// tag and the image it holds. `what` says what was asked and what was done.
+pub fn immutable_version_tag(
+    image: &ImageRef,
+    existing: &str,
+    mutability: &TagMutability,
+    what: &str,
+) -> Failure {
+    let repository = image.repository();
+    let name = ecr_location(&repository).name;
+    Failure::new(
+        ExitCode::Preflight,
+        format!(
+            "{image} already holds {existing}, and ECR repository {name} is {}: ECR refuses to overwrite the tag {} (ImageTagAlreadyExistsException), so {what}; nothing was registered or deployed. Bump the version to release other content",
+            mutability.describe(),
+            image.tag.as_deref().unwrap_or_default(),
+        ),
+    )
 }
 
 #[cfg(test)]
