@@ -128,7 +128,18 @@ pub async fn run(args: Cli) -> i32 {
         Command::Man => return print_man(),
         _ => {}
     }
-    let ctx = Ctx {
+    let ctx = context(&args);
+    let started = std::time::Instant::now();
+    ctx.out.set_command(command_name(&args.command));
+    let result = dispatch(&ctx, &args.command).await;
+    // A dry run is no deploy: it writes no GitHub step outputs.
+    let deploy = matches!(args.command, Command::Deploy { dry_run: false, .. });
+    finish(&ctx, result, deploy, started)
+}
+
+/// The output, AWS settings and plan overrides the global flags ask for.
+fn context(args: &Cli) -> Ctx {
+    Ctx {
         out: Output::new(args.output == Format::Json, args.verbose)
             .configure(args.quiet, args.color)
             .log_format(args.log_format),
@@ -144,74 +155,55 @@ pub async fn run(args: Cli) -> i32 {
                 !v.is_empty() || std::env::var("RELEASE_VERSION").map_or(true, |e| !e.is_empty())
             }),
         },
-    };
-    let started = std::time::Instant::now();
-    ctx.out.set_command(command_name(&args.command));
-    // A dry run is no deploy: it writes no GitHub step outputs.
-    let deploy = matches!(args.command, Command::Deploy { dry_run: false, .. });
-    let result = match &args.command {
+    }
+}
+
+/// Hands the command to its module.
+async fn dispatch(ctx: &Ctx, command: &Command) -> Result<crate::exit::ExitCode> {
+    match command {
         Command::Deploy {
             plan,
             image,
             build,
             checks,
             dry_run,
-        } => match plan_or_default(plan) {
-            Ok(plan) => {
-                let args = deploy::Args {
-                    image: image.as_deref(),
-                    build: *build,
-                    checks: *checks,
-                    dry_run: *dry_run,
-                };
-                deploy::run(&ctx, &plan, args).await
-            }
-            Err(e) => Err(e),
-        },
-        Command::Render { plan, image } => match plan_or_default(plan) {
-            Ok(plan) => render::run(&ctx, &plan, image.as_deref()).await,
-            Err(e) => Err(e),
-        },
-        Command::Diff { plan, image } => match plan_or_default(plan) {
-            Ok(plan) => diff::run(&ctx, &plan, image.as_deref()).await,
-            Err(e) => Err(e),
-        },
+        } => {
+            let args = deploy::Args {
+                image: image.as_deref(),
+                build: *build,
+                checks: *checks,
+                dry_run: *dry_run,
+            };
+            deploy::run(ctx, &plan_or_default(plan)?, args).await
+        }
+        Command::Render { plan, image } => {
+            render::run(ctx, &plan_or_default(plan)?, image.as_deref()).await
+        }
+        Command::Diff { plan, image } => {
+            diff::run(ctx, &plan_or_default(plan)?, image.as_deref()).await
+        }
         Command::Init {
             cluster,
             service,
             dir,
-        } => init::run(&ctx, cluster, service, dir).await,
-        Command::Status { plan } => match plan_or_default(plan) {
-            Ok(plan) => status::run(&ctx, &plan).await,
-            Err(e) => Err(e),
-        },
-        Command::History { plan } => match plan_or_default(plan) {
-            Ok(plan) => history::run(&ctx, &plan).await,
-            Err(e) => Err(e),
-        },
+        } => init::run(ctx, cluster, service, dir).await,
+        Command::Status { plan } => status::run(ctx, &plan_or_default(plan)?).await,
+        Command::History { plan } => history::run(ctx, &plan_or_default(plan)?).await,
         Command::Export {
             plan,
             from: Some(file),
             ..
-        } => export::from_file(&ctx, optional_plan(plan, true).as_deref(), file),
+        } => export::from_file(ctx, optional_plan(plan, true).as_deref(), file),
         Command::Export {
             plan,
             cluster,
             service,
             from: None,
         } => {
-            export::run(
-                &ctx,
-                optional_plan(plan, cluster.is_none()).as_deref(),
-                cluster.as_deref(),
-                service.as_deref(),
-            )
-            .await
+            let plan = optional_plan(plan, cluster.is_none());
+            export::run(ctx, plan.as_deref(), cluster.as_deref(), service.as_deref()).await
         }
-        Command::Verify { plan } => match plan_or_default(plan) {
-            Ok(plan) => verify::run(&ctx, &plan).await,
-            Err(e) => Err(e),
-        },
+        Command::Verify { plan } => verify::run(ctx, &plan_or_default(plan)?).await,
         Command::Rollback {
             plan,
             to,
@@ -229,26 +221,27 @@ pub async fn run(args: Cli) -> i32 {
                 dry_run: *dry_run,
                 timeout: *timeout,
             };
-            rollback::run(&ctx, args).await
+            rollback::run(ctx, args).await
         }
         Command::Preflight {
             plan,
             image,
             checks,
-        } => match plan_or_default(plan) {
-            Ok(plan) => preflight::run(&ctx, &plan, image.as_deref(), *checks).await,
-            Err(e) => Err(e),
-        },
-        Command::Restart { plan } => match plan_or_default(plan) {
-            Ok(plan) => restart::run(&ctx, &plan).await,
-            Err(e) => Err(e),
-        },
-        Command::Build { plan, build } => match plan_or_default(plan) {
-            Ok(plan) => build::run(&ctx, &plan, *build).await,
-            Err(e) => Err(e),
-        },
-        Command::Completions { .. } | Command::Man => unreachable!("handled above"),
-    };
+        } => preflight::run(ctx, &plan_or_default(plan)?, image.as_deref(), *checks).await,
+        Command::Restart { plan } => restart::run(ctx, &plan_or_default(plan)?).await,
+        Command::Build { plan, build } => build::run(ctx, &plan_or_default(plan)?, *build).await,
+        Command::Completions { .. } | Command::Man => unreachable!("handled before dispatch"),
+    }
+}
+
+/// The exit code of a result: an error is shown once; GitHub's step outputs are written
+/// (a failure to write them is a warning), and the summary is the stream's last record.
+fn finish(
+    ctx: &Ctx,
+    result: Result<crate::exit::ExitCode>,
+    deploy: bool,
+    started: std::time::Instant,
+) -> i32 {
     let mut error = None;
     let code = match result {
         Ok(code) => code.code(),
@@ -264,8 +257,6 @@ pub async fn run(args: Cli) -> i32 {
             failure.code.code()
         }
     };
-    // GitHub's step outputs first: a failure to write them is a warning, and the summary is
-    // the stream's last record.
     ctx.out.finish(deploy, code);
     ctx.out
         .close(code, started.elapsed().as_secs_f64(), error.as_deref());
