@@ -77,46 +77,15 @@ pub async fn show(
     config: &SdkConfig,
     source: ImageSource,
 ) -> Result<ExitCode> {
-    let out = &ctx.out;
-    let ecs = Ecs::new(config);
     let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
-    let (service, td, tags) = ecs
+    let (service, td, tags) = Ecs::new(config)
         .running_revision(cluster, name, "nothing to compare")
         .await?;
-    let (pinned, image_action) = match &source {
-        ImageSource::Given(p) => (p.clone(), format!("deploy {} (--image)", p.image)),
-        ImageSource::Registry(p) => (
-            p.clone(),
-            if plan.build.is_some() {
-                format!(
-                    "reuse {} (the version's tag is in the registry: nothing built)",
-                    p.image
-                )
-            } else {
-                format!("deploy {}", p.image)
-            },
-        ),
-        ImageSource::WillBuild(r) => (
-            PinnedImage {
-                image: r.pinned(PLACEHOLDER_DIGEST),
-                digest: PLACEHOLDER_DIGEST.to_string(),
-            },
-            format!(
-                "build and push {r} (the diff shows a placeholder digest for the image to be built)"
-            ),
-        ),
-    };
+    let pinned = pinned_image(&source);
     let rendered = template::render(plan, &pinned)?;
     let running = taskdef::to_json(&taskdef::from_described(&td, &tags));
     let wanted = taskdef::to_json(&rendered.request);
-    let mut before = diff::normalise(&running);
-    let mut after = diff::normalise(&wanted);
-    // Deploy adds release:previous when it registers; it says nothing about the content.
-    before.release_tags.remove("release:previous");
-    after.release_tags.remove("release:previous");
-    let changes = diff::changes(&before.doc, &after.doc);
-    let tag_changes = diff::tag_changes(&before.release_tags, &after.release_tags);
-
+    let (before, after) = (compared(&running), compared(&wanted));
     // The same test deploy makes before it registers anything (src/commands/deploy.rs).
     let standing = if matches!(source, ImageSource::WillBuild(_)) {
         diff::Standing::Different
@@ -130,97 +99,47 @@ pub async fn show(
             plan.version.as_str(),
         )
     };
-    let identical = standing == diff::Standing::SameRelease;
-    let adopt = standing == diff::Standing::SameDefinitionUntagged;
-
     let current = short_task_definition(&service.task_definition).to_string();
     let pretty = |v: &Value| serde_json::to_string_pretty(v).unwrap_or_default();
-    let unified = diff::unified(
-        &pretty(&before.doc),
-        &pretty(&after.doc),
-        &format!("running {current} ({cluster}/{name})"),
-        &format!("{} (version {})", plan.path().display(), plan.version),
-        // Colour only when the diff itself goes to a terminal, not into a file or a pipe.
-        out.color() && std::io::stdout().is_terminal(),
-    );
-    if !unified.is_empty() {
-        out.document(unified.trim_end());
-    }
-    let mut lines = Vec::new();
-    lines.push(if changes.is_empty() {
-        format!("task definition: no change against {current} (normalised: ECS defaults, key order and release:* tags set apart)")
-    } else {
-        format!(
-            "task definition: {} change{} against {current}: {}",
-            changes.len(),
-            if changes.len() == 1 { "" } else { "s" },
-            changes
-                .iter()
-                .map(|c| c.path.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )
-    });
-    if !tag_changes.is_empty() {
-        lines.push(format!(
-            "release tags: {}",
-            tag_changes
-                .iter()
-                .map(|(k, b, a)| format!(
-                    "{k} {} -> {}",
-                    b.as_deref().unwrap_or("(none)"),
-                    a.as_deref().unwrap_or("(none)")
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
-    }
-    lines.push(format!("image: {image_action}"));
-    if identical {
-        lines.push(format!(
-            "deploy would do nothing: {current} already runs this release (version {}, {}): nothing registered, nothing deployed",
-            plan.version, pinned.digest
-        ));
-    } else if adopt {
-        lines.push(format!(
-            "deploy would tag {current} with this release's tags (it is this task definition, registered outside release): nothing registered, nothing deployed"
-        ));
-    } else {
-        let why = if changes.is_empty() {
-            "the running revision's release:* tags name another release"
-        } else {
-            "the task definition changes"
-        };
-        lines.push(format!(
-            "deploy would register a revision of {} and deploy it to {cluster}/{name} ({why})",
-            plan.task_definition.family
-        ));
-    }
-    let structured: Vec<Value> = changes
-        .iter()
-        .map(|c| json!({ "path": c.path, "before": c.before, "after": c.after }))
-        .collect();
-    let tags_json: Vec<Value> = tag_changes
-        .iter()
-        .map(|(k, b, a)| json!({ "key": k, "before": b, "after": a }))
-        .collect();
-    let image_kind = match &source {
-        ImageSource::Given(_) => "given",
-        ImageSource::Registry(_) if plan.build.is_some() => "reuse",
-        ImageSource::Registry(_) => "registry",
-        ImageSource::WillBuild(_) => "build",
+    let found = Comparison {
+        changes: diff::changes(&before.doc, &after.doc),
+        tag_changes: diff::tag_changes(&before.release_tags, &after.release_tags),
+        unified: diff::unified(
+            &pretty(&before.doc),
+            &pretty(&after.doc),
+            &format!("running {current} ({cluster}/{name})"),
+            &format!("{} (version {})", plan.path().display(), plan.version),
+            // Colour only when the diff itself goes to a terminal, not into a file or a pipe.
+            ctx.out.color() && std::io::stdout().is_terminal(),
+        ),
+        current,
+        standing,
     };
-    out.emit(
+    if !found.unified.is_empty() {
+        ctx.out.document(found.unified.trim_end());
+    }
+    let lines = found.lines(plan, &image_action(plan, &source), &pinned.digest);
+    let identical = found.standing == diff::Standing::SameRelease;
+    let adopt = found.standing == diff::Standing::SameDefinitionUntagged;
+    ctx.out.emit(
         &lines.join("\n"),
         Event::Diff {
             task_definition_arn: service.task_definition.clone(),
-            changes: structured,
-            release_tags: tags_json,
-            image: json!({ "action": image_kind, "image": pinned.image, "digest": pinned.digest }),
+            changes: found
+                .changes
+                .iter()
+                .map(|c| json!({ "path": c.path, "before": c.before, "after": c.after }))
+                .collect(),
+            release_tags: found
+                .tag_changes
+                .iter()
+                .map(|(k, b, a)| json!({ "key": k, "before": b, "after": a }))
+                .collect(),
+            image: json!({ "action": image_kind(plan, &source), "image": pinned.image, "digest": pinned.digest }),
             register: !identical && !adopt,
             deploy: !identical && !adopt,
             tag: adopt,
-            unified,
+            unified: found.unified,
         },
     );
     Ok(if identical {
@@ -228,4 +147,117 @@ pub async fn show(
     } else {
         ExitCode::Changes
     })
+}
+
+/// A task definition normalised for the comparison. Deploy adds `release:previous` when it
+/// registers; it says nothing about the content.
+fn compared(doc: &Value) -> diff::Normalised {
+    let mut normalised = diff::normalise(doc);
+    normalised.release_tags.remove("release:previous");
+    normalised
+}
+
+/// The running revision against the plan's, normalised.
+struct Comparison {
+    /// The running revision, `family:revision`.
+    current: String,
+    changes: Vec<diff::Change>,
+    tag_changes: Vec<(String, Option<String>, Option<String>)>,
+    standing: diff::Standing,
+    unified: String,
+}
+
+impl Comparison {
+    /// The human lines: what changes, the release tags, the image, and what deploy would do.
+    fn lines(&self, plan: &Plan, image_action: &str, digest: &str) -> Vec<String> {
+        let current = &self.current;
+        let mut lines = Vec::new();
+        lines.push(if self.changes.is_empty() {
+            format!("task definition: no change against {current} (normalised: ECS defaults, key order and release:* tags set apart)")
+        } else {
+            format!(
+                "task definition: {} change{} against {current}: {}",
+                self.changes.len(),
+                if self.changes.len() == 1 { "" } else { "s" },
+                self.changes
+                    .iter()
+                    .map(|c| c.path.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+        if !self.tag_changes.is_empty() {
+            lines.push(format!(
+                "release tags: {}",
+                self.tag_changes
+                    .iter()
+                    .map(|(k, b, a)| format!(
+                        "{k} {} -> {}",
+                        b.as_deref().unwrap_or("(none)"),
+                        a.as_deref().unwrap_or("(none)")
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        lines.push(format!("image: {image_action}"));
+        lines.push(match self.standing {
+            diff::Standing::SameRelease => format!(
+                "deploy would do nothing: {current} already runs this release (version {}, {digest}): nothing registered, nothing deployed",
+                plan.version
+            ),
+            diff::Standing::SameDefinitionUntagged => format!(
+                "deploy would tag {current} with this release's tags (it is this task definition, registered outside release): nothing registered, nothing deployed"
+            ),
+            diff::Standing::Different => {
+                let why = if self.changes.is_empty() {
+                    "the running revision's release:* tags name another release"
+                } else {
+                    "the task definition changes"
+                };
+                let (cluster, name) = (&plan.service.cluster, &plan.service.name);
+                format!(
+                    "deploy would register a revision of {} and deploy it to {cluster}/{name} ({why})",
+                    plan.task_definition.family
+                )
+            }
+        });
+        lines
+    }
+}
+
+/// The image the diff renders with: for an image still to be built, a placeholder digest.
+fn pinned_image(source: &ImageSource) -> PinnedImage {
+    match source {
+        ImageSource::Given(p) | ImageSource::Registry(p) => p.clone(),
+        ImageSource::WillBuild(r) => PinnedImage {
+            image: r.pinned(PLACEHOLDER_DIGEST),
+            digest: PLACEHOLDER_DIGEST.to_string(),
+        },
+    }
+}
+
+/// What deploy would do with the image, in words.
+fn image_action(plan: &Plan, source: &ImageSource) -> String {
+    match source {
+        ImageSource::Given(p) => format!("deploy {} (--image)", p.image),
+        ImageSource::Registry(p) if plan.build.is_some() => format!(
+            "reuse {} (the version's tag is in the registry: nothing built)",
+            p.image
+        ),
+        ImageSource::Registry(p) => format!("deploy {}", p.image),
+        ImageSource::WillBuild(r) => format!(
+            "build and push {r} (the diff shows a placeholder digest for the image to be built)"
+        ),
+    }
+}
+
+/// What deploy would do with the image, as the record's `image.action`.
+fn image_kind(plan: &Plan, source: &ImageSource) -> &'static str {
+    match source {
+        ImageSource::Given(_) => "given",
+        ImageSource::Registry(_) if plan.build.is_some() => "reuse",
+        ImageSource::Registry(_) => "registry",
+        ImageSource::WillBuild(_) => "build",
+    }
 }
