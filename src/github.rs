@@ -242,7 +242,7 @@ fn summary_table(f: &Facts, code: i32) -> String {
     md.push_str("| | |\n|---|---|\n");
     let short = |td: &Option<String>| {
         td.as_deref()
-            .map(|t| t.rsplit('/').next().unwrap_or(t).to_string())
+            .map(|t| crate::taskdef::name::short_name(t).to_string())
     };
     let mut row = |k: &str, v: Option<String>| {
         if let Some(v) = v {
@@ -304,10 +304,9 @@ fn append(path: &std::path::Path, text: &str) -> std::io::Result<()> {
     f.write_all(text.as_bytes())
 }
 
-/// `app:7` from `arn:…:task-definition/app:7`.
+/// `7` from `arn:…:task-definition/app:7`.
 fn revision_number(td: &str) -> Option<String> {
-    let n = td.rsplit(':').next()?;
-    n.parse::<u32>().ok().map(|n| n.to_string())
+    crate::taskdef::name::revision_number(td).map(|n| n.to_string())
 }
 
 /// A table cell: one line, `|` escaped.

@@ -484,12 +484,7 @@ impl Ecs {
             arns.extend(
                 out.task_definition_arns()
                     .iter()
-                    .filter(|a| {
-                        a.rsplit('/')
-                            .next()
-                            .and_then(|t| t.rsplit_once(':'))
-                            .is_some_and(|(f, _)| f == family)
-                    })
+                    .filter(|a| crate::taskdef::name::family_of(a) == family)
                     .cloned(),
             );
             token = out.next_token().map(str::to_string);

@@ -10,6 +10,7 @@ use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
 use crate::exit::{ExitCode, Result};
 use crate::output::{epoch_rfc3339, Event};
 use crate::rollout::observation::short_task_definition;
+use crate::taskdef::name::revision_number;
 
 /// How many revisions are described (one DescribeTaskDefinition call each).
 const SHOWN: usize = 25;
@@ -37,12 +38,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
         ecs.revisions(family, TaskDefinitionStatus::Inactive)
             .await?,
     );
-    arns.sort_by_key(|a| {
-        a.rsplit(':')
-            .next()
-            .and_then(|r| r.parse::<i64>().ok())
-            .unwrap_or(0)
-    });
+    arns.sort_by_key(|a| revision_number(a).unwrap_or(0));
     arns.reverse();
     if arns.is_empty() {
         ctx.out.info(&format!("family {family} has no revisions"));

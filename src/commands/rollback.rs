@@ -17,9 +17,10 @@ use crate::image::registry::{self, ResolveError};
 use crate::image::resolve;
 use crate::output::{Event, Output};
 use crate::plan::{is_ecr_repository, Login, OnFailure, Plan, RolloutSpec};
-use crate::rollout::deployment::{bullet, revision_of, Concluded, Deployer};
+use crate::rollout::deployment::{bullet, Concluded, Deployer};
 use crate::rollout::observation::{short_task_definition, Service};
 use crate::rollout::settle::{settle, Address, Context, Ending, Followup, Role};
+use crate::taskdef::name::{revision_number, TaskDefinitionRef};
 
 /// The rollback's pre-checks failed: every problem, one failure (exit 3), nothing changed.
 fn refused(problems: &[String]) -> Failure {
@@ -147,16 +148,14 @@ fn rollout_spec(plan: Option<&Plan>, timeout: Option<Duration>) -> RolloutSpec {
 /// The running revision, parsed, with its release tags.
 async fn current_revision(ecs: &Ecs, before: &Service) -> Result<Current> {
     let arn = before.task_definition.clone();
-    let short = short_task_definition(&arn).to_string();
-    let (family, revision) = short
-        .rsplit_once(':')
-        .map(|(f, r)| (f.to_string(), r.parse::<i32>().unwrap_or(0)))
-        .ok_or_else(|| {
-            Failure::aws(format!(
-                "service {} runs `{arn}`, not a family:revision",
-                before.service_name
-            ))
-        })?;
+    let parsed = TaskDefinitionRef::parse(&arn);
+    let Some(revision) = parsed.revision else {
+        return Err(Failure::aws(format!(
+            "service {} runs `{arn}`, not a family:revision",
+            before.service_name
+        )));
+    };
+    let (short, family) = (parsed.short.to_string(), parsed.family.to_string());
     let tags = match ecs.task_definition(&arn).await? {
         Some((_, tags)) => release_tags(&tags),
         None => Default::default(),
@@ -201,7 +200,7 @@ fn chosen_revision(out: &Output, to: Option<i32>, current: &Current) -> i32 {
     match current
         .tags
         .get("release:previous")
-        .and_then(|arn| revision_of(arn).parse::<i32>().ok())
+        .and_then(|arn| revision_number(arn))
     {
         Some(n) => {
             out.info(&format!(

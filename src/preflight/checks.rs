@@ -24,6 +24,7 @@ use crate::output::{epoch_rfc3339, Output};
 use crate::plan::{ecr_location, is_ecr_repository, Login, Plan, SecretRule, Version};
 use crate::rollout::observation::{short_task_definition, Service, Task};
 use crate::taskdef;
+use crate::taskdef::name::family_of;
 use crate::template::{self, PinnedImage};
 
 type Lookups = std::result::Result<BTreeMap<String, Lookup>, String>;
@@ -386,12 +387,6 @@ async fn environment(ecs: &Ecs, plan: &Plan) -> Environment {
         running_refs,
         tasks,
     }
-}
-
-/// `arn:…:task-definition/family:3` → `family`.
-fn family_of(task_definition: &str) -> &str {
-    let short = short_task_definition(task_definition);
-    short.rsplit_once(':').map_or(short, |(f, _)| f)
 }
 
 /// The repository (DescribeRepositories, for an ECR repository or `login = "ecr"`) and its

@@ -274,10 +274,7 @@ impl Task {
     }
 }
 
-/// `family:revision` of a task-definition ARN (or the text itself when it is not an ARN).
-pub fn short_task_definition(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
-}
+pub use crate::taskdef::name::short_name as short_task_definition;
 
 /// Accepts epoch seconds (number) or an RFC 3339 string, as the CLI and SDKs print them.
 fn epoch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {

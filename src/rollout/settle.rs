@@ -408,10 +408,7 @@ fn restart_summary(
     }
 }
 
-/// The revision number of a task-definition ARN or `family:revision` (`…:97` -> `97`).
-pub fn revision_of(arn: &str) -> &str {
-    arn.rsplit(':').next().unwrap_or(arn)
-}
+pub use crate::taskdef::name::revision_of;
 
 /// Bulleted reasons, or a line saying ECS gave none.
 pub fn bullet(lines: &[String]) -> String {

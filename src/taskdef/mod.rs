@@ -22,6 +22,7 @@
 
 mod from_described;
 mod json_reader;
+pub mod name;
 pub mod rules;
 mod to_json;
 mod to_request;
