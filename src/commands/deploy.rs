@@ -104,22 +104,10 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
     }
     let new_arn = release.register(out, rendered).await?;
     // From here on the service may change: any error says what state it left and how to undo it.
-    release.roll_out(out, &new_arn).await.map_err(|f| {
-        Failure::new(
-            f.code,
-            format!(
-                "{}\nrevision {} is registered and the service may be deploying it: see `{}`; {}",
-                f.message,
-                short_task_definition(&new_arn),
-                release.address().status(),
-                release.address().undo_hint(
-                    &plan.service.cluster,
-                    &plan.service.name,
-                    &running.service.task_definition
-                )
-            ),
-        )
-    })
+    release
+        .roll_out(out, &new_arn)
+        .await
+        .map_err(|f| release.left_registered(f, &new_arn))
 }
 
 /// `--image` with `--rebuild` or `--retag`: one says build, the other says do not.
@@ -702,6 +690,22 @@ impl Release<'_> {
     fn undo_command(&self) -> String {
         self.address()
             .rollback_to(revision_of(&self.before.task_definition))
+    }
+
+    /// An error after the revision was registered: the state it left and how to undo it.
+    fn left_registered(&self, f: Failure, new_arn: &str) -> Failure {
+        let (cluster, service) = (&self.plan.service.cluster, &self.plan.service.name);
+        Failure::new(
+            f.code,
+            format!(
+                "{}\nrevision {} is registered and the service may be deploying it: see `{}`; {}",
+                f.message,
+                short_task_definition(new_arn),
+                self.address().status(),
+                self.address()
+                    .undo_hint(cluster, service, &self.before.task_definition)
+            ),
+        )
     }
 
     /// How commands name this release's service: by its plan.

@@ -10,6 +10,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use aws_config::SdkConfig;
+use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput;
 use serde_json::{json, Value};
 
 use super::Ctx;
@@ -17,6 +19,7 @@ use crate::aws::ecs::{release_tags, Ecs};
 use crate::aws::ssm::{self, Lookup};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::image::reference::ImageRef;
+use crate::output::Output;
 use crate::plan::Version;
 use crate::rollout::observation::{short_task_definition, DeploymentConfiguration};
 use crate::taskdef;
@@ -50,21 +53,7 @@ pub async fn run(ctx: &Ctx, cluster: &str, service: &str, dir: &Path) -> Result<
         .collect();
     let request = taskdef::from_described(&td, &other_tags);
     let running_tags = release_tags(&tags);
-    let first_image = taskdef::images(&request)
-        .into_iter()
-        .next()
-        .map(|(_, i)| i)
-        .ok_or_else(|| {
-            Failure::usage(format!(
-                "{}: its first container has no image: nothing to release",
-                short_task_definition(&svc.task_definition)
-            ))
-        })?;
-    let image = ImageRef::parse(&first_image).map_err(|e| {
-        Failure::usage(format!(
-            "the first container's image: {e}; release needs a registry host (ECR or another private registry): nothing was written"
-        ))
-    })?;
+    let image = release_image(&request, &svc.task_definition)?;
     let repository = image.repository();
     let (version, version_from) = choose_version(&running_tags, &image);
 
@@ -75,51 +64,8 @@ pub async fn run(ctx: &Ctx, cluster: &str, service: &str, dir: &Path) -> Result<
         &repository,
         replace_version.then_some(version.as_str()),
     );
-    let unpinned: Vec<String> = taskdef::images(&request)
-        .into_iter()
-        .filter(|(_, i)| {
-            ImageRef::parse(i).map_or(true, |r| r.repository() != repository)
-                && !i.contains("@sha256:")
-        })
-        .map(|(c, i)| format!("{c} ({i})"))
-        .collect();
-
-    // Secret rules: the byte length of each SSM parameter, read with decryption and dropped.
-    let refs: Vec<String> = taskdef::secret_refs(&request)
-        .into_iter()
-        .map(|(_, _, from)| from)
-        .fold(Vec::new(), |mut v, r| {
-            if !v.contains(&r) {
-                v.push(r);
-            }
-            v
-        });
-    let (ssm_refs, other_refs): (Vec<String>, Vec<String>) = refs
-        .into_iter()
-        .partition(|r| !r.contains(":secretsmanager:"));
-    let mut secrets = Vec::new();
-    if !ssm_refs.is_empty() {
-        match ssm::get_parameters(&config, &ssm_refs, true).await {
-            Ok(found) => {
-                for r in &ssm_refs {
-                    secrets.push(match found.get(r) {
-                        Some(Lookup::Found(p)) => SecretRule::Length(r.clone(), p.value.len()),
-                        Some(Lookup::Denied(why)) => SecretRule::Unread(r.clone(), why.clone()),
-                        Some(Lookup::Missing) | None => SecretRule::Unread(
-                            r.clone(),
-                            "the parameter does not exist (GetParameters InvalidParameters)".into(),
-                        ),
-                    });
-                }
-            }
-            Err(why) => {
-                out.warn(&format!("cannot read the SSM parameters: {why}"));
-                for r in &ssm_refs {
-                    secrets.push(SecretRule::Unread(r.clone(), why.clone()));
-                }
-            }
-        }
-    }
+    let unpinned = unpinned_images(&request, &repository);
+    let (secrets, other_refs) = secret_rules(out, &config, &request).await;
 
     let inputs = PlanInputs {
         cluster: cluster.to_string(),
@@ -140,30 +86,9 @@ pub async fn run(ctx: &Ctx, cluster: &str, service: &str, dir: &Path) -> Result<
     let plan_text = plan_text(&inputs);
     let template_text = serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n";
 
-    for path in [&plan_path, &template_path] {
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| Failure::usage(format!("{}: {e}", parent.display())))?;
-        }
-    }
     write_new(&template_path, &template_text)?;
     write_new(&plan_path, &plan_text)?;
-
-    for s in &inputs.secrets {
-        match s {
-            SecretRule::Length(name, len) => out.info(&format!(
-                "secret {name}: {len} bytes (its length only; the value is not kept)"
-            )),
-            SecretRule::Unread(name, why) => out.warn(&format!(
-                "secret {name}: not read ({why}); its rule in the plan has min_length = 1: set its length"
-            )),
-        }
-    }
-    if let Some(kind) = inputs.controller.as_deref().filter(|k| *k != "ECS") {
-        out.warn(&format!(
-            "the service's deployment controller is {kind}: release deploys through UpdateService, which such a service refuses (preflight fails)"
-        ));
-    }
+    show_findings(out, &inputs);
     out.summary(
         &format!(
             "wrote {} and {} from {} (version {version}, from {}); next: release preflight {p}, release diff {p}",
@@ -181,6 +106,99 @@ pub async fn run(ctx: &Ctx, cluster: &str, service: &str, dir: &Path) -> Result<
         }),
     );
     Ok(ExitCode::Success)
+}
+
+/// The image release will build or deploy: the first container's, with a registry host.
+fn release_image(request: &RegisterTaskDefinitionInput, task_definition: &str) -> Result<ImageRef> {
+    let first_image = taskdef::images(request)
+        .into_iter()
+        .next()
+        .map(|(_, i)| i)
+        .ok_or_else(|| {
+            Failure::usage(format!(
+                "{}: its first container has no image: nothing to release",
+                short_task_definition(task_definition)
+            ))
+        })?;
+    ImageRef::parse(&first_image).map_err(|e| {
+        Failure::usage(format!(
+            "the first container's image: {e}; release needs a registry host (ECR or another private registry): nothing was written"
+        ))
+    })
+}
+
+/// The other containers' images not pinned by digest: `container (image)`.
+fn unpinned_images(request: &RegisterTaskDefinitionInput, repository: &str) -> Vec<String> {
+    taskdef::images(request)
+        .into_iter()
+        .filter(|(_, i)| {
+            ImageRef::parse(i).map_or(true, |r| r.repository() != repository)
+                && !i.contains("@sha256:")
+        })
+        .map(|(c, i)| format!("{c} ({i})"))
+        .collect()
+}
+
+/// Secret rules: the byte length of each SSM parameter, read with decryption and dropped;
+/// and the references that are not SSM parameters (Secrets Manager), to be listed.
+async fn secret_rules(
+    out: &Output,
+    config: &SdkConfig,
+    request: &RegisterTaskDefinitionInput,
+) -> (Vec<SecretRule>, Vec<String>) {
+    let mut refs: Vec<String> = Vec::new();
+    for (_, _, from) in taskdef::secret_refs(request) {
+        if !refs.contains(&from) {
+            refs.push(from);
+        }
+    }
+    let (ssm_refs, other_refs): (Vec<String>, Vec<String>) = refs
+        .into_iter()
+        .partition(|r| !r.contains(":secretsmanager:"));
+    if ssm_refs.is_empty() {
+        return (Vec::new(), other_refs);
+    }
+    let secrets = match ssm::get_parameters(config, &ssm_refs, true).await {
+        Ok(found) => ssm_refs
+            .iter()
+            .map(|r| match found.get(r) {
+                Some(Lookup::Found(p)) => SecretRule::Length(r.clone(), p.value.len()),
+                Some(Lookup::Denied(why)) => SecretRule::Unread(r.clone(), why.clone()),
+                Some(Lookup::Missing) | None => SecretRule::Unread(
+                    r.clone(),
+                    "the parameter does not exist (GetParameters InvalidParameters)".into(),
+                ),
+            })
+            .collect(),
+        Err(why) => {
+            out.warn(&format!("cannot read the SSM parameters: {why}"));
+            ssm_refs
+                .iter()
+                .map(|r| SecretRule::Unread(r.clone(), why.clone()))
+                .collect()
+        }
+    };
+    (secrets, other_refs)
+}
+
+/// What the user must know about what was written: each secret rule, and a deployment
+/// controller release cannot deploy through.
+fn show_findings(out: &Output, inputs: &PlanInputs) {
+    for s in &inputs.secrets {
+        match s {
+            SecretRule::Length(name, len) => out.info(&format!(
+                "secret {name}: {len} bytes (its length only; the value is not kept)"
+            )),
+            SecretRule::Unread(name, why) => out.warn(&format!(
+                "secret {name}: not read ({why}); its rule in the plan has min_length = 1: set its length"
+            )),
+        }
+    }
+    if let Some(kind) = inputs.controller.as_deref().filter(|k| *k != "ECS") {
+        out.warn(&format!(
+            "the service's deployment controller is {kind}: release deploys through UpdateService, which such a service refuses (preflight fails)"
+        ));
+    }
 }
 
 /// Exit 2 naming every path that exists.
@@ -201,9 +219,13 @@ fn refuse_existing(paths: &[PathBuf]) -> Result<()> {
     )))
 }
 
-/// Creates the file, failing (exit 2) if it appeared meanwhile.
+/// Creates the file (and its folder), failing (exit 2) if it appeared meanwhile.
 fn write_new(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Failure::usage(format!("{}: {e}", parent.display())))?;
+    }
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

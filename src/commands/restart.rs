@@ -6,11 +6,14 @@
 use std::path::Path;
 use std::time::Instant;
 
+use aws_config::SdkConfig;
 use serde_json::json;
 
 use super::Ctx;
 use crate::aws::ecs::Ecs;
 use crate::exit::{ExitCode, Failure, Result};
+use crate::output::Output;
+use crate::plan::Plan;
 use crate::rollout::deployment::{Concluded, Deployer};
 use crate::rollout::observation::short_task_definition;
 use crate::rollout::settle::{settle, Address, Context, Ending, Followup, Role};
@@ -24,23 +27,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let ecs = Ecs::new(&config);
     let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
 
-    // The new tasks read their secrets again: the plan's secret rules must pass first (the
-    // restart after an SSM fix is exactly when a trailing newline slips in).
-    let secrets = crate::preflight::Report {
-        checks: crate::preflight::checks::secret_checks(&plan, &config).await,
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    secrets.print(out);
-    if secrets.failed() {
-        return Err(Failure::new(
-            ExitCode::Preflight,
-            format!(
-                "{} secret rule{} failed: nothing was restarted (the running tasks keep the values they read at start)",
-                secrets.count(crate::preflight::Status::Failed),
-                if secrets.count(crate::preflight::Status::Failed) == 1 { "" } else { "s" }
-            ),
-        ));
-    }
+    secret_rules_pass(out, &plan, &config, started).await?;
     let before = ecs
         .existing_service(cluster, name, "nothing was restarted")
         .await?;
@@ -95,4 +82,30 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
         }),
     );
     Ok(settled.exit_code)
+}
+
+/// The new tasks read their secrets again: the plan's secret rules must pass first (the
+/// restart after an SSM fix is exactly when a trailing newline slips in). Exit 3 otherwise.
+async fn secret_rules_pass(
+    out: &Output,
+    plan: &Plan,
+    config: &SdkConfig,
+    started: Instant,
+) -> Result<()> {
+    let secrets = crate::preflight::Report {
+        checks: crate::preflight::checks::secret_checks(plan, config).await,
+        seconds: started.elapsed().as_secs_f64(),
+    };
+    secrets.print(out);
+    if !secrets.failed() {
+        return Ok(());
+    }
+    let failed = secrets.count(crate::preflight::Status::Failed);
+    Err(Failure::new(
+        ExitCode::Preflight,
+        format!(
+            "{failed} secret rule{} failed: nothing was restarted (the running tasks keep the values they read at start)",
+            if failed == 1 { "" } else { "s" }
+        ),
+    ))
 }
