@@ -59,13 +59,58 @@ impl ExitCode {
     }
 }
 
-/// An error that ends a command: the message shown to the user and the exit code.
+/// An error that ends a command: the message shown to the user, the exit code, and for a
+/// mistake in a file the user wrote (plan, template), the line it is on.
 ///
-/// Messages must never contain a secret's value.
+/// Messages and snippets must never contain a secret's value (plans and templates hold
+/// references to secrets, not values).
 #[derive(Debug)]
 pub struct Failure {
     pub code: ExitCode,
     pub message: String,
+    pub snippet: Option<Snippet>,
+}
+
+/// The line of a file a mistake is on, and which characters of it to underline.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct Snippet {
+    /// The file, as the user named it.
+    pub path: String,
+    /// 1-based line number.
+    pub line: usize,
+    /// 1-based column (in characters) where the mistake starts.
+    pub column: usize,
+    /// How many characters to underline (at least 1).
+    pub width: usize,
+    /// The line's text, without its line break.
+    pub text: String,
+}
+
+impl Snippet {
+    /// The line under a gutter with its number, and a caret line under the mistake, as
+    /// rustc and just show them:
+    ///
+    /// ```text
+    ///   |
+    /// 6 | bogus = 3
+    ///   | ^^^^^
+    /// ```
+    pub fn render(&self) -> String {
+        let number = self.line.to_string();
+        let gutter = " ".repeat(number.len());
+        // Tabs keep their width on the caret line, so the caret stays under the mistake.
+        let lead: String = self
+            .text
+            .chars()
+            .take(self.column.saturating_sub(1))
+            .map(|c| if c == '\t' { '\t' } else { ' ' })
+            .collect();
+        format!(
+            "{gutter} |\n{number} | {}\n{gutter} | {lead}{}",
+            self.text,
+            "^".repeat(self.width.max(1))
+        )
+    }
 }
 
 impl Failure {
@@ -73,6 +118,7 @@ impl Failure {
         Failure {
             code,
             message: message.into(),
+            snippet: None,
         }
     }
     pub fn usage(message: impl Into<String>) -> Self {
@@ -80,6 +126,12 @@ impl Failure {
     }
     pub fn aws(message: impl Into<String>) -> Self {
         Self::new(ExitCode::Aws, message)
+    }
+
+    /// The same failure, pointing at the line of the file it is about.
+    pub fn at(mut self, snippet: Option<Snippet>) -> Self {
+        self.snippet = snippet;
+        self
     }
 }
 
@@ -92,3 +144,27 @@ impl fmt::Display for Failure {
 impl std::error::Error for Failure {}
 
 pub type Result<T> = std::result::Result<T, Failure>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snippet_underlines_its_span_under_a_numbered_gutter() {
+        let snippet = Snippet {
+            path: "p.toml".into(),
+            line: 12,
+            column: 3,
+            width: 5,
+            text: "\tbogus = 3".into(),
+        };
+        assert_eq!(snippet.render(), "   |\n12 | \tbogus = 3\n   | \t ^^^^^");
+        let zero = Snippet {
+            width: 0,
+            column: 1,
+            text: String::new(),
+            ..snippet
+        };
+        assert!(zero.render().ends_with("| ^"), "{}", zero.render());
+    }
+}

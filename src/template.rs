@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::exit::{Failure, Result};
 use crate::jinja;
+use crate::plan::source::Source;
 use crate::plan::Plan;
 use crate::taskdef;
 
@@ -77,18 +78,8 @@ pub fn render(plan: &Plan, image: &PinnedImage) -> Result<Rendered> {
         obj.entry("family")
             .or_insert_with(|| Value::String(plan.task_definition.family.clone()));
     }
-    let mut request = taskdef::to_request(&doc).map_err(|e| {
-        let line = template_line(&source, &e.path)
-            .map(|l| format!(":{l}"))
-            .unwrap_or_default();
-        Failure::usage(format!(
-            "{}{}: {}: {}",
-            path.display(),
-            line,
-            e.path,
-            e.message
-        ))
-    })?;
+    let mut request =
+        taskdef::to_request(&doc).map_err(|e| at_key(path, &source, &e.path, &e.message))?;
 
     let family = &plan.task_definition.family;
     match request.family.as_deref() {
@@ -104,16 +95,11 @@ pub fn render(plan: &Plan, image: &PinnedImage) -> Result<Rendered> {
 
     // What ECS would reject at registration fails here, before any build or push.
     if let Some(e) = taskdef::rules::check(&request).into_iter().next() {
-        let line = template_line(&source, &e.path)
-            .map(|l| format!(":{l}"))
-            .unwrap_or_default();
-        return Err(Failure::usage(format!(
-            "{}{}: {}: {} (ECS would reject it at RegisterTaskDefinition)",
-            path.display(),
-            line,
-            e.path,
+        let why = format!(
+            "{} (ECS would reject it at RegisterTaskDefinition)",
             e.message
-        )));
+        );
+        return Err(at_key(path, &source, &e.path, &why));
     }
 
     if !plan.task_definition.allow_unpinned_images {
@@ -161,7 +147,7 @@ fn render_text(plan: &Plan, image: &PinnedImage, path: &Path, source: &str) -> R
     let mut env = jinja::environment();
     let name = path.display().to_string();
     env.add_template(&name, source)
-        .map_err(|e| Failure::usage(template_error(path, &e)))?;
+        .map_err(|e| template_error(path, source, &e))?;
     let ctx = minijinja::context! {
         version => plan.version.as_str(),
         image => image.image.clone(),
@@ -171,30 +157,47 @@ fn render_text(plan: &Plan, image: &PinnedImage, path: &Path, source: &str) -> R
     };
     env.get_template(&name)
         .and_then(|t| t.render(ctx))
-        .map_err(|e| Failure::usage(template_error(path, &e)))
+        .map_err(|e| template_error(path, source, &e))
 }
 
-fn template_error(path: &Path, e: &minijinja::Error) -> String {
-    match e.line() {
+/// A template error minijinja found: `path:line: what`, at the template's line with a caret
+/// under the expression when minijinja gives its span.
+fn template_error(path: &Path, source: &str, e: &minijinja::Error) -> Failure {
+    let text = match e.line() {
         Some(line) => format!("{}:{}: {}", path.display(), line, jinja::describe(e)),
         None => format!("{}: {}", path.display(), jinja::describe(e)),
-    }
+    };
+    let snippet = e
+        .range()
+        .map(|span| Source::new(path, source.to_string()).snippet(&span));
+    Failure::usage(text).at(snippet)
 }
 
-/// The template line holding the last key of a JSON path such as `containerDefinitions[0].imagee`.
-fn template_line(source: &str, json_path: &str) -> Option<usize> {
+/// A mistake in the rendered document at a JSON path: `path:line: json.path: what`, at the
+/// template line holding the path's last key (the rendered text has no lines of its own).
+fn at_key(path: &Path, source: &str, json_path: &str, what: &str) -> Failure {
+    let span = key_span(source, json_path);
+    let file = Source::new(path, source.to_string());
+    let line = span
+        .as_ref()
+        .map(|s| format!(":{}", file.line_col(s.start).0))
+        .unwrap_or_default();
+    Failure::usage(format!("{}{line}: {json_path}: {what}", path.display()))
+        .at(span.map(|s| file.snippet(&s)))
+}
+
+/// Where the template holds the last key of a JSON path such as
+/// `containerDefinitions[0].imagee` (the quoted key), or the nearest key before it.
+fn key_span(source: &str, json_path: &str) -> Option<std::ops::Range<usize>> {
     let segments: Vec<&str> = json_path
         .split('.')
         .map(|s| s.split('[').next().unwrap_or(s))
         .filter(|s| !s.is_empty())
         .collect();
-    for key in segments.iter().rev() {
+    segments.iter().rev().find_map(|key| {
         let needle = format!("\"{key}\"");
-        if let Some(i) = source.lines().position(|l| l.contains(&needle)) {
-            return Some(i + 1);
-        }
-    }
-    None
+        source.find(&needle).map(|i| i..i + needle.len())
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -322,11 +325,23 @@ mod tests {
     #[test]
     fn finds_the_line_of_a_key() {
         let src = "{\n  \"containerDefinitions\": [{\n    \"imagee\": \"x\"\n  }]\n}\n";
-        assert_eq!(
-            template_line(src, "containerDefinitions[0].imagee"),
-            Some(3)
+        let failure = at_key(
+            Path::new("t.json"),
+            src,
+            "containerDefinitions[0].imagee",
+            "unknown key",
         );
-        assert_eq!(template_line(src, "containerDefinitions[0]"), Some(2));
-        assert_eq!(template_line(src, "nothing"), None);
+        assert_eq!(
+            failure.message,
+            "t.json:3: containerDefinitions[0].imagee: unknown key"
+        );
+        let snippet = failure.snippet.expect("the key's line");
+        assert_eq!((snippet.line, snippet.column, snippet.width), (3, 5, 8));
+        assert_eq!(snippet.text, "    \"imagee\": \"x\"");
+        assert_eq!(key_span(src, "containerDefinitions[0]"), Some(4..26));
+        assert_eq!(key_span(src, "nothing"), None);
+        let nowhere = at_key(Path::new("t.json"), src, "nothing", "missing");
+        assert_eq!(nowhere.message, "t.json: nothing: missing");
+        assert!(nowhere.snippet.is_none());
     }
 }

@@ -130,9 +130,18 @@ fn json_output_keeps_the_human_log_on_stderr_unless_log_format_none() {
         serde_json::from_str(stdout.lines().next().expect("one NDJSON record")).unwrap();
     assert_eq!(record["event"], "error", "{stdout}");
     assert_eq!(record["exit_code"], 2, "{stdout}");
-    // The same error, for people, as a timestamped line on stderr.
+    // The line the mistake is on, for a program to point at.
+    assert_eq!(record["source"]["path"], "release.toml", "{stdout}");
+    assert_eq!(record["source"]["line"], 2, "{stdout}");
+    assert_eq!(record["source"]["column"], 1, "{stdout}");
+    assert_eq!(record["source"]["width"], 6, "{stdout}");
+    assert_eq!(record["source"]["text"], "clustr = \"c\"", "{stdout}");
+    // The same error, for people, as timestamped lines on stderr: the message, then the
+    // line with a caret under the mistake.
     assert!(stderr.contains("error: "), "{stderr}");
     assert!(stderr.contains("release.toml:2:1"), "{stderr}");
+    assert!(stderr.contains("2 | clustr = \"c\""), "{stderr}");
+    assert!(stderr.contains("  | ^^^^^^\n"), "{stderr}");
     assert!(!stderr.contains('{'), "no JSON on stderr: {stderr}");
     let (code, stdout, stderr) = release_in(
         dir.path(),
@@ -163,8 +172,11 @@ fn quiet_prints_only_the_error() {
     .unwrap();
     let (code, _, stderr) = release_in(dir.path(), &["-q", "render"]);
     assert_eq!(code, 2);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.contains("error: "), "{stderr}");
+    // The error and the plan line it is on (with its caret), nothing else.
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 4, "{stderr}");
+    assert!(lines[0].contains("error: "), "{stderr}");
+    assert!(lines[1..].iter().all(|l| l.contains(" |")), "{stderr}");
     // Not a terminal: no colour whatever --color says.
     let (_, _, stderr) = release_in(dir.path(), &["--color", "always", "render"]);
     assert!(!stderr.contains('\u{1b}'), "{stderr}");

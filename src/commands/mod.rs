@@ -252,6 +252,7 @@ fn finish(
                 &format!("error: {}", failure.message),
                 crate::output::Event::Error {
                     exit_code: failure.code.code(),
+                    source: failure.snippet,
                 },
             );
             failure.code.code()

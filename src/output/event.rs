@@ -28,8 +28,13 @@ pub enum Event {
     Warning,
     /// Only with --verbose.
     Debug,
-    /// The command failed before its own summary: its exit code.
-    Error { exit_code: i32 },
+    /// The command failed before its own summary: its exit code, and for a mistake in a plan
+    /// or template, the line it is on (`source`, shown to people under the message with a
+    /// caret under the mistake).
+    Error {
+        exit_code: i32,
+        source: Option<crate::exit::Snippet>,
+    },
     /// A preflight check (or a secret rule re-checked before a change).
     Check {
         check: String,
@@ -255,6 +260,18 @@ pub struct Summary {
 }
 
 impl Event {
+    /// The lines people read for this event: the message, and under an error in a file, the
+    /// line it is on with a caret under the mistake.
+    pub fn for_people(&self, message: &str) -> String {
+        match self {
+            Event::Error {
+                source: Some(snippet),
+                ..
+            } => format!("{message}\n{}", snippet.render()),
+            _ => message.to_string(),
+        }
+    }
+
     /// The record's `event` name.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -58,9 +58,12 @@ fn stderr_line(text: &str) {
 pub struct Plain;
 
 impl Reporter for Plain {
-    fn event(&self, message: &str, _event: &Event, human: bool) {
+    fn event(&self, message: &str, event: &Event, human: bool) {
         if human {
-            stderr_line(&format!("{} {message}", now_rfc3339()));
+            let now = now_rfc3339();
+            for line in event.for_people(message).lines() {
+                stderr_line(&format!("{now} {line}"));
+            }
         }
     }
     fn note(&self, text: &str) {
@@ -161,7 +164,7 @@ impl Reporter for Terminal {
         }
         let text = match event {
             Event::Step => format!("==> {message}"),
-            _ => message.to_string(),
+            _ => event.for_people(message),
         };
         if self.color {
             self.println(&colorize(&text));

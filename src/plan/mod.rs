@@ -369,8 +369,7 @@ impl Plan {
 
     /// Checks and renders a plan already read into memory.
     pub fn parse(source: Source, overrides: &Overrides) -> Result<Plan> {
-        let raw: RawPlan =
-            toml::from_str(&source.text).map_err(|e| Failure::usage(toml_error(&source, &e)))?;
+        let raw: RawPlan = toml::from_str(&source.text).map_err(|e| toml_error(&source, &e))?;
         let sha256 = hex(&Sha256::digest(source.text.as_bytes()));
         let dir = source
             .path
@@ -391,10 +390,10 @@ impl Plan {
                 Some(t) => {
                     let a = r.text(t)?;
                     if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
-                        return Err(Failure::usage(source.error_at(
+                        return Err(source.failure_at(
                             &t.span(),
                             format!("service.account is `{a}`; expected a 12-digit AWS account id"),
-                        )));
+                        ));
                     }
                     Some(a)
                 }
@@ -414,10 +413,10 @@ impl Plan {
             None => vec![version.as_str().to_string()],
         };
         if tags.is_empty() {
-            return Err(Failure::usage(source.error_at(
+            return Err(source.failure_at(
                 &raw.image.tags.as_ref().map(|t| t.span()).unwrap_or(0..0),
                 "image.tags is empty; a release needs at least one tag (the first is the one deploy resolves), e.g. [\"{{ version }}\"]",
-            )));
+            ));
         }
         let login = match &raw.image.login {
             None if is_ecr_repository(&repository) => Login::Ecr,
@@ -426,10 +425,10 @@ impl Plan {
                 "ecr" => Login::Ecr,
                 "docker" => Login::Docker,
                 other => {
-                    return Err(Failure::usage(source.error_at(
+                    return Err(source.failure_at(
                         &t.span(),
                         format!("image.login is `{other}`; expected \"ecr\" or \"docker\""),
-                    )))
+                    ))
                 }
             },
         };
@@ -437,13 +436,13 @@ impl Plan {
         let template_text = &raw.task_definition.template;
         let template = dir.join(r.nonempty(template_text, "task_definition.template")?);
         if !template.is_file() {
-            return Err(Failure::usage(source.error_at(
+            return Err(source.failure_at(
                 &template_text.span(),
                 format!(
                     "task_definition.template: no such file {}",
                     template.display()
                 ),
-            )));
+            ));
         }
         let mut vars = serde_json::Map::new();
         for (key, value) in &raw.task_definition.vars {
@@ -467,12 +466,12 @@ impl Plan {
                         "rollback" => OnFailure::Rollback,
                         "stop" => OnFailure::Stop,
                         other => {
-                            return Err(Failure::usage(source.error_at(
+                            return Err(source.failure_at(
                                 &t.span(),
                                 format!(
                                     "rollout.on_failure is `{other}`; expected \"rollback\" or \"stop\""
                                 ),
-                            )))
+                            ))
                         }
                     },
                 },
@@ -491,10 +490,10 @@ impl Plan {
             Some(b) => {
                 let context = dir.join(r.nonempty(&b.context, "build.context")?);
                 if !context.is_dir() {
-                    return Err(Failure::usage(source.error_at(
+                    return Err(source.failure_at(
                         &b.context.span(),
                         format!("build.context: no such directory {}", context.display()),
-                    )));
+                    ));
                 }
                 let dockerfile = match &b.dockerfile {
                     Some(d) => context.join(r.nonempty(d, "build.dockerfile")?),
@@ -506,10 +505,10 @@ impl Plan {
                         .as_ref()
                         .map(|d| d.span())
                         .unwrap_or(b.context.span());
-                    return Err(Failure::usage(source.error_at(
+                    return Err(source.failure_at(
                         &span,
                         format!("build.dockerfile: no such file {}", dockerfile.display()),
-                    )));
+                    ));
                 }
                 Some(BuildSpec {
                     context,
@@ -539,30 +538,30 @@ impl Plan {
                     "alnum" => Charset::Alnum,
                     "printable" => Charset::Printable,
                     other => {
-                        return Err(Failure::usage(source.error_at(
+                        return Err(source.failure_at(
                             &t.span(),
                             format!(
                                 "preflight.secret.charset is `{other}`{}; expected one of {}",
                                 crate::suggest::hint(other, Charset::NAMES),
                                 Charset::NAMES.join(", ")
                             ),
-                        )))
+                        ))
                     }
                 }),
             };
             let n = |v: &Option<Spanned<usize>>| v.as_ref().map(|s| *s.get_ref());
             if rule.length.is_some() && (rule.min_length.is_some() || rule.max_length.is_some()) {
-                return Err(Failure::usage(source.error_at(
+                return Err(source.failure_at(
                     &rule.name.span(),
                     "preflight.secret: give either length, or min_length/max_length, not both",
-                )));
+                ));
             }
             if let (Some(lo), Some(hi)) = (n(&rule.min_length), n(&rule.max_length)) {
                 if lo > hi {
-                    return Err(Failure::usage(source.error_at(
+                    return Err(source.failure_at(
                         &rule.name.span(),
                         format!("preflight.secret: min_length {lo} is above max_length {hi}"),
-                    )));
+                    ));
                 }
             }
             secrets.push(SecretRule {
@@ -620,17 +619,17 @@ impl Plan {
             if !["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
                 .contains(&method.as_str())
             {
-                return Err(Failure::usage(source.error_at(
+                return Err(source.failure_at(
                     &c.method.as_ref().map(|m| m.span()).unwrap_or(c.name.span()),
                     format!("verify.http.method `{method}` is not an HTTP method"),
-                )));
+                ));
             }
             let url = r.nonempty(&c.url, "verify.http.url")?;
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(Failure::usage(source.error_at(
+                return Err(source.failure_at(
                     &c.url.span(),
                     format!("verify.http.url `{url}` must start with http:// or https://"),
-                )));
+                ));
             }
             let mut headers = Vec::new();
             for (k, v) in &c.headers {
@@ -641,10 +640,10 @@ impl Plan {
             for j in &c.expect.json {
                 let pointer = r.text(&j.pointer)?;
                 if !(pointer.is_empty() || pointer.starts_with('/')) {
-                    return Err(Failure::usage(source.error_at(
+                    return Err(source.failure_at(
                         &j.pointer.span(),
                         format!("verify.http.expect.json.pointer `{pointer}` must be a JSON pointer such as /result/tools"),
-                    )));
+                    ));
                 }
                 json.push(JsonExpect {
                     pointer,
@@ -723,12 +722,12 @@ pub fn ecr_location(repository: &str) -> EcrLocation {
 fn check_repository(source: &Source, raw: &Text, repository: &str) -> Result<()> {
     let last = repository.rsplit('/').next().unwrap_or("");
     if repository.contains('@') || last.contains(':') || !repository.contains('/') {
-        return Err(Failure::usage(source.error_at(
+        return Err(source.failure_at(
             &raw.span(),
             format!(
                 "image.repository is `{repository}`; expected host/name without a tag or digest, e.g. 123456789012.dkr.ecr.us-east-1.amazonaws.com/app"
             ),
-        )));
+        ));
     }
     Ok(())
 }
@@ -740,7 +739,7 @@ fn resolve_version(source: &Source, raw: &RawPlan, overrides: &Overrides) -> Res
     let text = raw.release.as_ref().and_then(|r| r.version.as_ref());
     match text {
         Some(t) => Version::parse(t.get_ref())
-            .map_err(|e| Failure::usage(source.error_at(&t.span(), format!("release.version: {e}")))),
+            .map_err(|e| source.failure_at(&t.span(), format!("release.version: {e}"))),
         None => Err(Failure::usage(format!(
             "{}: no version: set release.version in the plan, or pass --release-version (or RELEASE_VERSION)",
             source.path.display()
@@ -761,7 +760,7 @@ impl Renderer<'_> {
         }
         let env = jinja::environment();
         env.render_str(template, minijinja::context! { version => self.version })
-            .map_err(|e| Failure::usage(self.source.error_at(span, jinja::describe(&e))))
+            .map_err(|e| self.source.failure_at(span, jinja::describe(&e)))
     }
 
     fn text(&self, t: &Text) -> Result<String> {
@@ -790,10 +789,10 @@ impl Renderer<'_> {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if !valid {
-            return Err(Failure::usage(self.source.error_at(
+            return Err(self.source.failure_at(
                 &t.span(),
                 format!("image.tags: `{tag}` is not a valid image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})"),
-            )));
+            ));
         }
         Ok(tag)
     }
@@ -826,18 +825,18 @@ impl Renderer<'_> {
         let text = self.text(t)?;
         match humantime::parse_duration(&text) {
             Ok(d) if !d.is_zero() => Ok(d),
-            _ => Err(Failure::usage(self.source.error_at(
+            _ => Err(self.source.failure_at(
                 &t.span(),
                 format!(
                     "{key} is `{text}`; expected a duration such as \"90s\", \"10m\" or \"1h 30m\""
                 ),
-            ))),
+            )),
         }
     }
 }
 
-/// Turns a TOML/serde error into `file:line:col: message (did you mean …?)`.
-fn toml_error(source: &Source, err: &toml::de::Error) -> String {
+/// Turns a TOML/serde error into `file:line:col: message (did you mean …?)`, at its line.
+fn toml_error(source: &Source, err: &toml::de::Error) -> Failure {
     let span = err.span().unwrap_or(0..0);
     let message = err.message().trim().to_string();
     let table = source.table_at(span.start);
@@ -863,7 +862,7 @@ fn toml_error(source: &Source, err: &toml::de::Error) -> String {
             None => message,
         }
     };
-    source.error_at(&span, text)
+    source.failure_at(&span, text)
 }
 
 fn hex(bytes: &[u8]) -> String {

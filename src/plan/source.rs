@@ -3,6 +3,8 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use crate::exit::{Failure, Snippet};
+
 /// A plan file's path and text, kept to turn byte spans into readable positions.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -37,6 +39,32 @@ impl Source {
     /// An error message anchored at a span: `path:line:col: message`.
     pub fn error_at(&self, span: &Range<usize>, message: impl AsRef<str>) -> String {
         format!("{}: {}", self.position(span.start), message.as_ref())
+    }
+
+    /// A usage failure (exit 2) anchored at a span: `path:line:col: message`, with the line
+    /// and a caret under the span.
+    pub fn failure_at(&self, span: &Range<usize>, message: impl AsRef<str>) -> Failure {
+        Failure::usage(self.error_at(span, message)).at(Some(self.snippet(span)))
+    }
+
+    /// The line holding a span's start, and how much of the span it holds.
+    pub fn snippet(&self, span: &Range<usize>) -> Snippet {
+        let start = span.start.min(self.text.len());
+        let (line, column) = self.line_col(start);
+        let line_start = self.text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = self.text[start..]
+            .find('\n')
+            .map_or(self.text.len(), |i| start + i);
+        let end = span.end.clamp(start, line_end);
+        Snippet {
+            path: self.path.display().to_string(),
+            line,
+            column,
+            width: self.text[start..end].chars().count().max(1),
+            text: self.text[line_start..line_end]
+                .trim_end_matches('\r')
+                .to_string(),
+        }
     }
 
     /// The `[table]` or `[[array]]` header in force at an offset (or on its line), if any.
@@ -76,5 +104,18 @@ mod tests {
         assert_eq!(s.position(off + 7), "p.toml:3:8");
         assert_eq!(s.table_at(off).as_deref(), Some("service"));
         assert_eq!(s.table_at(0), None);
+    }
+
+    #[test]
+    fn a_snippet_holds_the_span_s_line_and_stops_at_its_end() {
+        let s = Source::new(Path::new("p.toml"), "[release]\nbogus = 3\nx = 1\n".into());
+        let at = s.text.find("bogus").unwrap();
+        let snippet = s.snippet(&(at..at + 5));
+        assert_eq!((snippet.line, snippet.column, snippet.width), (2, 1, 5));
+        assert_eq!(snippet.text, "bogus = 3");
+        // A span running over several lines is underlined to the end of its first.
+        assert_eq!(s.snippet(&(at + 8..s.text.len())).width, 1);
+        // An empty span at the end of the file still points somewhere.
+        assert_eq!(s.snippet(&(s.text.len()..s.text.len())).width, 1);
     }
 }
