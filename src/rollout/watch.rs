@@ -85,6 +85,7 @@ impl Watch<'_> {
         let mut bake_seen: Option<Instant> = None;
         let calls_before = self.ecs.calls();
         let mut last_line = (String::new(), Instant::now());
+        let mut old_desired = HashMap::new();
         let mut delay = Duration::ZERO;
         let _handled = crate::interrupt::Handled::new();
         let signal = crate::interrupt::wait();
@@ -230,7 +231,7 @@ impl Watch<'_> {
                     }
                     _ => None,
                 };
-                self.show_progress(p, target, bake_left, &mut last_line);
+                self.show_progress(p, target, bake_left, &mut last_line, &mut old_desired);
             }
             if verdict.is_terminal() {
                 self.flush_repeats(&mut events);
@@ -305,12 +306,16 @@ impl Watch<'_> {
         target: &Target,
         bake_left: Option<Duration>,
         last: &mut (String, Instant),
+        old_desired: &mut HashMap<String, i32>,
     ) {
         let ours = &p.ours;
         let others: Vec<String> = p
             .others
             .iter()
-            .map(|(td, c)| format!("{td} {}/{} draining", c.running, c.desired))
+            .map(|(td, c)| {
+                let first = *old_desired.entry(td.clone()).or_insert(c.desired);
+                format!("{td} {}/{} {}", c.running, c.desired, old_label(first, c))
+            })
             .collect();
         let td = short_task_definition(&target.task_definition);
         let mut state = format!(
@@ -419,4 +424,40 @@ fn jitter(d: Duration) -> Duration {
     h.write_u128(Instant::now().elapsed().as_nanos());
     let r = (h.finish() % 2001) as f64 / 1000.0 - 1.0; // -1.0 ..= 1.0
     d.mul_f64(1.0 + 0.1 * r)
+}
+
+/// What an older deployment is doing: "draining" once ECS has lowered its desired count
+/// below what it was when the watch first saw it or it runs more tasks than it wants (ECS
+/// is stopping them), else "old" (ECS has not started replacing its tasks yet). ECS
+/// developer guide, "Deploy Amazon ECS services by replacing tasks": the scheduler stops
+/// old tasks as `minimumHealthyPercent` allows and new ones become healthy, so before that
+/// the old deployment keeps its desired count.
+fn old_label(first_desired: i32, now: &crate::rollout::decision::Counts) -> &'static str {
+    if now.desired < first_desired || now.running > now.desired {
+        "draining"
+    } else {
+        "old"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_old_deployment_is_old_until_ecs_lowers_its_desired_count_or_stops_its_tasks() {
+        use crate::rollout::decision::Counts;
+        let at = |running, desired| Counts {
+            running,
+            pending: 0,
+            desired,
+            failed: 0,
+        };
+        assert_eq!(old_label(2, &at(2, 2)), "old");
+        assert_eq!(old_label(2, &at(2, 1)), "draining");
+        assert_eq!(old_label(2, &at(1, 1)), "draining");
+        assert_eq!(old_label(2, &at(0, 0)), "draining");
+        // More tasks than it wants: the scheduler is stopping them.
+        assert_eq!(old_label(2, &at(3, 2)), "draining");
+    }
 }
