@@ -54,15 +54,20 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
     let config = ctx.aws_config(Some(&plan)).await?;
     ctx.show_identity(&config, Some(&plan)).await?;
     let ecs = Ecs::new(&config);
-    let Some((resolved, snapshot)) =
-        preflight(out, &plan, &config, &reference, &args, builds).await?
-    else {
+    let asked = Asked {
+        plan: &plan,
+        config: &config,
+        reference: &reference,
+        args: &args,
+        builds,
+    };
+    let Some((resolved, snapshot)) = preflight(out, &asked).await? else {
         return Ok(ExitCode::Preflight);
     };
     if args.dry_run {
-        return dry_run(ctx, &plan, &config, &reference, &args, resolved).await;
+        return dry_run(ctx, &asked, resolved).await;
     }
-    let pinned = image(out, &plan, &config, &reference, &args, builds, resolved).await?;
+    let pinned = image(out, &asked, resolved).await?;
     // What runs just before we change it: preflight's reading while it is seconds old (no
     // build in between, or one that reused the version's tag); read again after a build
     // that took longer.
@@ -120,24 +125,32 @@ fn refuse_conflicting_flags(args: &Args<'_>) -> Result<()> {
     Ok(())
 }
 
+/// What this deploy was asked for: the plan, where, which image, and the flags.
+#[derive(Clone, Copy)]
+struct Asked<'a> {
+    plan: &'a Plan,
+    config: &'a SdkConfig,
+    reference: &'a ImageRef,
+    args: &'a Args<'a>,
+    /// The image is built (the plan has [build] and no --image was given).
+    builds: bool,
+}
+
 /// Every check that can fail, before the first change (push, registration, update). None
 /// when one failed (its summary is out); else the image preflight resolved and what it read
 /// of the service.
 async fn preflight(
     out: &Output,
-    plan: &Plan,
-    config: &SdkConfig,
-    reference: &ImageRef,
-    args: &Args<'_>,
-    builds: bool,
+    asked: &Asked<'_>,
 ) -> Result<Option<(Option<PinnedImage>, Option<preflight::checks::Snapshot>)>> {
-    out.step(&format!(
-        "preflight of {} {} for {}/{}",
-        plan.path().display(),
-        plan.version,
-        plan.service.cluster,
-        plan.service.name
-    ));
+    let Asked {
+        plan,
+        config,
+        reference,
+        args,
+        builds,
+    } = *asked;
+    out.step(&super::preflight::step(plan));
     let to_check = if builds {
         ImageToCheck::WillBuild
     } else {
@@ -164,14 +177,14 @@ async fn preflight(
 }
 
 /// `--dry-run`: after preflight, the diff and what deploy would do; nothing changes.
-async fn dry_run(
-    ctx: &Ctx,
-    plan: &Plan,
-    config: &SdkConfig,
-    reference: &ImageRef,
-    args: &Args<'_>,
-    resolved: Option<PinnedImage>,
-) -> Result<ExitCode> {
+async fn dry_run(ctx: &Ctx, asked: &Asked<'_>, resolved: Option<PinnedImage>) -> Result<ExitCode> {
+    let Asked {
+        plan,
+        config,
+        reference,
+        args,
+        ..
+    } = *asked;
     let source = match resolved {
         Some(p) if args.image.is_some() => super::diff::ImageSource::Given(p),
         Some(p) => super::diff::ImageSource::Registry(p),
@@ -193,13 +206,10 @@ async fn dry_run(
 /// the build may have taken minutes), or the one preflight resolved.
 async fn image(
     out: &Output,
-    plan: &Plan,
-    config: &SdkConfig,
-    reference: &ImageRef,
-    args: &Args<'_>,
-    builds: bool,
+    asked: &Asked<'_>,
     resolved: Option<PinnedImage>,
 ) -> Result<PinnedImage> {
+    let (plan, config, args, builds) = (asked.plan, asked.config, asked.args, asked.builds);
     let pinned = if builds {
         let opts = build::BuildOptions {
             rebuild: args.build.rebuild,
@@ -209,7 +219,7 @@ async fn image(
     } else {
         match resolved {
             Some(p) => p,
-            None => resolve::resolve(plan, config, reference).await?,
+            None => resolve::resolve(plan, config, asked.reference).await?,
         }
     };
     out.info(&format!("image {}", pinned.image));

@@ -41,12 +41,7 @@ pub async fn run(
     if let Some(p) = &plan {
         taskdef::template_placeholders(&mut doc, &p.image.repository);
     }
-    ctx.out.result(
-        &serde_json::to_string_pretty(&doc).unwrap_or_default(),
-        "exported the task definition as a template",
-        Event::Document { document: doc },
-    );
-    Ok(ExitCode::Success)
+    Ok(show(ctx, doc))
 }
 
 /// Converts saved `aws ecs describe-task-definition` output, offline.
@@ -68,12 +63,17 @@ pub fn from_file(ctx: &Ctx, plan_path: Option<&Path>, file: &Path) -> Result<Exi
     if let Some(p) = &plan {
         taskdef::template_placeholders(&mut doc, &p.image.repository);
     }
+    Ok(show(ctx, doc))
+}
+
+/// The template, pretty-printed on stdout (one `document` record under `--output json`).
+fn show(ctx: &Ctx, doc: Value) -> ExitCode {
     ctx.out.result(
         &serde_json::to_string_pretty(&doc).unwrap_or_default(),
         "exported the task definition as a template",
         Event::Document { document: doc },
     );
-    Ok(ExitCode::Success)
+    ExitCode::Success
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use super::Ctx;
 use crate::cli::CheckFlags;
 use crate::exit::{ExitCode, Result};
 use crate::image::resolve;
+use crate::plan::Plan;
 use crate::preflight::{self, ImageToCheck, PreflightOptions};
 
 pub async fn run(
@@ -29,13 +30,7 @@ pub async fn run(
         force: checks.force,
         allow_downgrade: checks.allow_downgrade,
     };
-    out.step(&format!(
-        "preflight of {} {} for {}/{}",
-        plan.path().display(),
-        plan.version,
-        plan.service.cluster,
-        plan.service.name
-    ));
+    out.step(&step(&plan));
     let (report, _) = preflight::run(out, &plan, &config, to_check, &opts).await?;
     let failed = report.failed();
     let code = if failed {
@@ -55,4 +50,15 @@ pub async fn run(
         report.summary_fields(),
     );
     Ok(code)
+}
+
+/// The step line of a preflight: which plan and version, for which service.
+pub fn step(plan: &Plan) -> String {
+    format!(
+        "preflight of {} {} for {}/{}",
+        plan.path().display(),
+        plan.version,
+        plan.service.cluster,
+        plan.service.name
+    )
 }

@@ -14,9 +14,9 @@ use crate::aws::ecs::Ecs;
 use crate::exit::{ExitCode, Failure, Result};
 use crate::output::Output;
 use crate::plan::Plan;
-use crate::rollout::deployment::{Concluded, Deployer};
+use crate::rollout::deployment::{Deployer, Settling};
 use crate::rollout::observation::short_task_definition;
-use crate::rollout::settle::{settle, Address, Context, Ending, Followup, Role};
+use crate::rollout::settle::{Address, Role};
 
 pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let started = Instant::now();
@@ -44,44 +44,14 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
         rollout: &plan.rollout,
         tag_previous: false,
     };
-    let outcome = deployer.deploy(&current, &before).await?;
-    let address = Address::Plan(plan.path().to_path_buf());
-    let (verdict, ecs_rollback) = match deployer.conclude(&outcome, &address, None).await? {
-        Concluded::Ended {
-            verdict,
-            ecs_rollback,
-        } => (verdict, ecs_rollback),
-        Concluded::Interrupted(code) => return Ok(code),
+    let how = Settling {
+        role: Role::Restart { revision: &short },
+        address: &Address::Plan(plan.path().to_path_buf()),
+        undo: None,
+        started,
+        fields: json!({ "task_definition": current }),
     };
-    let settled = settle(
-        Ending {
-            verdict: &verdict,
-            verify_failed: None,
-            ecs_rollback,
-            followup: Followup::Nothing,
-        },
-        Role::Restart { revision: &short },
-        Context {
-            cluster,
-            service: name,
-            address: &address,
-            previous: &current,
-            deployment: &outcome.target.deployment_id,
-            elapsed: started.elapsed(),
-            timeout: plan.rollout.timeout,
-        },
-    );
-    out.summary(
-        &settled.summary,
-        settled.exit_code.code(),
-        json!({
-            "task_definition": current, "deployment": outcome.target.deployment_id,
-            "seconds": started.elapsed().as_secs_f64(), "polls": outcome.stats.polls,
-            "ecs_calls": ecs.calls(), "ecs_calls_by_action": ecs.calls_by_action(), "verdict": verdict,
-            "next": settled.next,
-        }),
-    );
-    Ok(settled.exit_code)
+    deployer.deploy_and_settle(&current, &before, how).await
 }
 
 /// The new tasks read their secrets again: the plan's secret rules must pass first (the

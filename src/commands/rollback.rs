@@ -17,9 +17,9 @@ use crate::image::registry::{self, ResolveError};
 use crate::image::resolve;
 use crate::output::{Event, Output};
 use crate::plan::{is_ecr_repository, Login, OnFailure, Plan, RolloutSpec};
-use crate::rollout::deployment::{bullet, Concluded, Deployer};
+use crate::rollout::deployment::{bullet, Deployer, Settling};
 use crate::rollout::observation::{short_task_definition, Service};
-use crate::rollout::settle::{settle, Address, Context, Ending, Followup, Role};
+use crate::rollout::settle::{Address, Role};
 use crate::taskdef::name::{revision_number, TaskDefinitionRef};
 
 /// The rollback's pre-checks failed: every problem, one failure (exit 3), nothing changed.
@@ -387,42 +387,13 @@ async fn roll_back(
     wanted: &Wanted,
     started: Instant,
 ) -> Result<ExitCode> {
-    let outcome = deployer.deploy(&wanted.arn, before).await?;
     let undo = address.rollback_to(&current.revision.to_string());
-    let (verdict, ecs_rollback) = match deployer.conclude(&outcome, address, Some(&undo)).await? {
-        Concluded::Ended {
-            verdict,
-            ecs_rollback,
-        } => (verdict, ecs_rollback),
-        Concluded::Interrupted(code) => return Ok(code),
+    let how = Settling {
+        role: Role::Rollback { to: &wanted.short },
+        address,
+        undo: Some(&undo),
+        started,
+        fields: json!({ "from": current.arn, "to": wanted.arn }),
     };
-    let settled = settle(
-        Ending {
-            verdict: &verdict,
-            verify_failed: None,
-            ecs_rollback,
-            followup: Followup::Nothing,
-        },
-        Role::Rollback { to: &wanted.short },
-        Context {
-            cluster: deployer.cluster,
-            service: deployer.service,
-            address,
-            previous: &current.arn,
-            deployment: &outcome.target.deployment_id,
-            elapsed: started.elapsed(),
-            timeout: deployer.rollout.timeout,
-        },
-    );
-    let ecs = deployer.ecs;
-    let summary = json!({
-        "from": current.arn, "to": wanted.arn, "deployment": outcome.target.deployment_id,
-        "seconds": started.elapsed().as_secs_f64(), "polls": outcome.stats.polls,
-        "ecs_calls": ecs.calls(), "ecs_calls_by_action": ecs.calls_by_action(), "verdict": verdict,
-        "next": settled.next,
-    });
-    deployer
-        .out
-        .summary(&settled.summary, settled.exit_code.code(), summary);
-    Ok(settled.exit_code)
+    deployer.deploy_and_settle(&wanted.arn, before, how).await
 }

@@ -9,7 +9,7 @@ use crate::output::{Event, Output};
 use crate::plan::RolloutSpec;
 use crate::rollout::decision::{Target, Verdict};
 use crate::rollout::observation::{short_task_definition, Service};
-use crate::rollout::settle::{Address, EcsRollback};
+use crate::rollout::settle::{settle, Address, Context, EcsRollback, Ending, Followup, Role};
 use crate::rollout::watch::{Watch, WatchEnd, WatchStats};
 
 /// Where a deployment happens and how it is watched.
@@ -60,6 +60,19 @@ pub enum Concluded {
     },
     /// A signal stopped the watch; it was reported, and this is the exit code.
     Interrupted(ExitCode),
+}
+
+/// How a rollout that is all the command does (restart, rollback) is settled and reported.
+pub struct Settling<'a> {
+    pub role: Role<'a>,
+    /// How the service is named in the commands the summary suggests.
+    pub address: &'a Address,
+    /// The command that undoes the deployment, shown if a signal stops the watch.
+    pub undo: Option<&'a str>,
+    /// When the command started (the summary's `seconds`).
+    pub started: Instant,
+    /// The command's own summary fields.
+    pub fields: serde_json::Value,
 }
 
 /// The end of a watched deployment.
@@ -136,6 +149,55 @@ impl Deployer<'_> {
             verdict,
             ecs_rollback,
         })
+    }
+
+    /// Deploys `task_definition`, watches it, follows ECS's rollback, settles the end and
+    /// emits the summary, for a command whose rollout is all it does (nothing verified,
+    /// nothing rolled back by release): restart and rollback.
+    pub async fn deploy_and_settle(
+        &self,
+        task_definition: &str,
+        before: &Service,
+        how: Settling<'_>,
+    ) -> Result<ExitCode> {
+        let rollout = self.deploy(task_definition, before).await?;
+        let (verdict, ecs_rollback) = match self.conclude(&rollout, how.address, how.undo).await? {
+            Concluded::Ended {
+                verdict,
+                ecs_rollback,
+            } => (verdict, ecs_rollback),
+            Concluded::Interrupted(code) => return Ok(code),
+        };
+        let settled = settle(
+            Ending {
+                verdict: &verdict,
+                verify_failed: None,
+                ecs_rollback,
+                followup: Followup::Nothing,
+            },
+            how.role,
+            Context {
+                cluster: self.cluster,
+                service: self.service,
+                address: how.address,
+                previous: &before.task_definition,
+                deployment: &rollout.target.deployment_id,
+                elapsed: how.started.elapsed(),
+                timeout: self.rollout.timeout,
+            },
+        );
+        let mut fields = serde_json::json!({
+            "deployment": rollout.target.deployment_id,
+            "seconds": how.started.elapsed().as_secs_f64(), "polls": rollout.stats.polls,
+            "ecs_calls": self.ecs.calls(), "ecs_calls_by_action": self.ecs.calls_by_action(),
+            "verdict": verdict, "next": settled.next,
+        });
+        if let (Some(all), serde_json::Value::Object(own)) = (fields.as_object_mut(), how.fields) {
+            all.extend(own);
+        }
+        self.out
+            .summary(&settled.summary, settled.exit_code.code(), fields);
+        Ok(settled.exit_code)
     }
 
     /// Watches a deployment already started (by us, or by ECS's own rollback).
