@@ -260,7 +260,7 @@ impl Ecs {
     pub async fn register(
         &self,
         input: RegisterTaskDefinitionInput,
-    ) -> std::result::Result<ecs::TaskDefinition, CallError> {
+    ) -> std::result::Result<(ecs::TaskDefinition, Vec<ecs::Tag>), CallError> {
         let family = input.family.clone().unwrap_or_default();
         let out = write(|| async {
             call!(
@@ -270,11 +270,19 @@ impl Ecs {
             )
         })
         .await?;
-        out.task_definition().cloned().ok_or_else(|| CallError {
+        let td = out.task_definition().cloned().ok_or_else(|| CallError {
             kind: ErrorKind::Other,
             message: "RegisterTaskDefinition returned no task definition".into(),
             outcome_unknown: true,
-        })
+        })?;
+        // The answer lists the revision's tags (ECS API reference, RegisterTaskDefinition
+        // response: `tags`); an answer without them still carries the ones asked for, since a
+        // registration either attaches every tag it was given or fails.
+        let tags = match out.tags() {
+            [] => input.tags.clone().unwrap_or_default(),
+            given => given.to_vec(),
+        };
+        Ok((td, tags))
     }
 
     /// The newest revisions of a family (newest first, at most `n`), with their tags: what a

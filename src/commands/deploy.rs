@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use aws_config::SdkConfig;
+use aws_sdk_ecs::types::{Tag, TaskDefinition};
 use serde_json::{json, Value};
 
 use super::Ctx;
@@ -107,12 +108,12 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
     if standing == Standing::SameRelease || adopted {
         return release.nothing_to_do(out, adopted).await;
     }
-    let new_arn = release.register(out, rendered).await?;
+    let registered = release.register(out, rendered).await?;
     // From here on the service may change: any error says what state it left and how to undo it.
     release
-        .roll_out(out, &new_arn)
+        .roll_out(out, &registered)
         .await
-        .map_err(|f| release.left_registered(f, &new_arn))
+        .map_err(|f| release.left_registered(f, &registered.arn))
 }
 
 /// `--image` with `--rebuild` or `--retag`: one says build, the other says do not.
@@ -359,7 +360,7 @@ impl Release<'_> {
 
     /// Registers the rendered revision (tagged with what ran before) and returns its ARN. A
     /// registration whose answer was lost is looked for instead of registered twice.
-    async fn register(&self, out: &Output, rendered: template::Rendered) -> Result<String> {
+    async fn register(&self, out: &Output, rendered: template::Rendered) -> Result<Registered> {
         let (plan, pinned, before, ecs) = (self.plan, self.pinned, self.before, self.ecs);
         let content_hash = rendered.content_hash.clone();
         out.step(&format!(
@@ -374,8 +375,8 @@ impl Release<'_> {
                 .value(before.task_definition.clone())
                 .build(),
         );
-        let registered = match ecs.register(request).await {
-            Ok(td) => td,
+        let (registered, described) = match ecs.register(request).await {
+            Ok((td, tags)) => (td.clone(), Some((td, tags))),
             Err(e) if e.outcome_unknown => {
                 // ECS may have registered it: look for it instead of registering a second one.
                 out.warn(&format!(
@@ -402,7 +403,8 @@ impl Release<'_> {
                         out.warn(&format!("cannot record what ran before: {}", e.message));
                     }
                 }
-                found
+                // Its tags changed since it was read: verify reads it again.
+                (found, None)
             }
             Err(e) => return Err(e.into()),
         };
@@ -430,11 +432,15 @@ impl Release<'_> {
                 revision: registered.revision(),
             },
         );
-        Ok(new_arn)
+        Ok(Registered {
+            arn: new_arn,
+            described,
+        })
     }
     /// UpdateService, the watch of our deployment, what follows its verdict (verify, or
     /// `on_failure`), and the summary `settle` decides.
-    async fn roll_out(&self, out: &Output, new_arn: &str) -> Result<ExitCode> {
+    async fn roll_out(&self, out: &Output, registered: &Registered) -> Result<ExitCode> {
+        let new_arn = registered.arn.as_str();
         let deployer = Deployer {
             ecs: self.ecs,
             out,
@@ -462,6 +468,7 @@ impl Release<'_> {
         let w = Watched {
             deployer: &deployer,
             outcome: &outcome,
+            described: registered.described.as_ref(),
             new_arn,
             new: short_task_definition(new_arn),
         };
@@ -554,7 +561,8 @@ impl Release<'_> {
                 desired,
             },
         );
-        // Verify starts from the watch's last reading of the service (it just saw it steady).
+        // Verify starts from the watch's last reading of the service (it just saw it steady)
+        // and the revision as it was registered.
         let known = w
             .outcome
             .stats
@@ -562,7 +570,7 @@ impl Release<'_> {
             .as_ref()
             .map(|service| crate::verify::Known {
                 service,
-                running: None,
+                running: w.described,
             });
         let report = crate::verify::run_with(out, plan, self.ecs, known).await?;
         if report.failed() == 0 {
@@ -746,6 +754,9 @@ impl Release<'_> {
 struct Watched<'a> {
     deployer: &'a Deployer<'a>,
     outcome: &'a Outcome,
+    /// The new revision as RegisterTaskDefinition answered, with its tags: verify reads it
+    /// from here instead of describing it again.
+    described: Option<&'a (TaskDefinition, Vec<Tag>)>,
     new_arn: &'a str,
     /// `family:revision` of the new revision.
     new: &'a str,
@@ -829,6 +840,13 @@ async fn find_registered(
         }
     }
     Ok(None)
+}
+
+/// The revision deploy registered: its ARN and, when ECS's answer carried it, its
+/// description and tags.
+struct Registered {
+    arn: String,
+    described: Option<(TaskDefinition, Vec<Tag>)>,
 }
 
 /// What followed a watched rollout's verdict, for the settlement.
