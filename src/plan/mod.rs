@@ -19,6 +19,7 @@ use toml::Spanned;
 
 use crate::exit::{Failure, Result};
 use crate::jinja;
+use crate::secret::SecretValue;
 pub use source::Source;
 pub use version::Version;
 
@@ -104,6 +105,10 @@ struct RawBuild {
     #[serde(default)]
     args: BTreeMap<String, Text>,
     builder: Option<Text>,
+    cli: Option<Text>,
+    network: Option<Text>,
+    #[serde(default)]
+    secrets: BTreeMap<String, Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -324,8 +329,41 @@ pub struct BuildSpec {
     pub before: Vec<String>,
     /// `--build-arg NAME=VALUE`, rendered.
     pub args: BTreeMap<String, String>,
-    /// Any docker-compatible CLI (default `docker`).
-    pub builder: String,
+    /// Which of docker's builders builds (`build.builder`, default auto).
+    pub builder: BuilderMode,
+    /// Any docker-compatible CLI (`build.cli`, default `docker`).
+    pub cli: String,
+    /// `--network` of the build's RUN steps (`build.network`); `None`: docker's default.
+    pub network: Option<String>,
+    /// The ids of `build.secrets`, in order; their values are rendered only when the build
+    /// runs ([`Plan::build_secrets`]).
+    pub secret_ids: Vec<String>,
+}
+
+/// `build.builder`: which of docker's builders builds the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuilderMode {
+    /// BuildKit whenever the CLI can use it (buildx, or a CLI with BuildKit built in), else
+    /// the legacy builder, with a warning that says why.
+    Auto,
+    /// BuildKit, or a failure when the CLI cannot use it.
+    BuildKit,
+    /// The legacy builder (`DOCKER_BUILDKIT=0`), deprecated by Docker.
+    Legacy,
+}
+
+impl BuilderMode {
+    pub const NAMES: &'static [&'static str] = &["auto", "buildkit", "legacy"];
+}
+
+/// The raw `build.secrets` templates: their `Debug` shows the ids only, never a value.
+#[derive(Clone, Default)]
+struct RawSecrets(BTreeMap<String, Text>);
+
+impl std::fmt::Debug for RawSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -356,6 +394,8 @@ pub struct Plan {
     /// `[[verify.http]]`, rendered only when verify runs (its `env()` values, tokens
     /// among them, are needed by verify alone).
     verify: Option<RawVerify>,
+    /// `build.secrets`, rendered only when the build runs.
+    build_secrets: RawSecrets,
 }
 
 impl Plan {
@@ -521,13 +561,23 @@ impl Plan {
                         .iter()
                         .map(|(k, v)| Ok((k.clone(), r.text(v)?)))
                         .collect::<Result<_>>()?,
-                    builder: match &b.builder {
-                        Some(t) => r.nonempty(t, "build.builder")?,
+                    builder: builder_mode(&r, b.builder.as_ref())?,
+                    cli: match &b.cli {
+                        Some(t) => r.nonempty(t, "build.cli")?,
                         None => "docker".into(),
                     },
+                    network: b
+                        .network
+                        .as_ref()
+                        .map(|t| r.nonempty(t, "build.network"))
+                        .transpose()?,
+                    secret_ids: b.secrets.keys().cloned().collect(),
                 })
             }
         };
+        if let (Some(spec), Some(b)) = (&build, &raw.build) {
+            check_secrets(&source, b, spec)?;
+        }
 
         let mut secrets = Vec::new();
         for rule in raw.preflight.iter().flat_map(|p| p.secret.iter()) {
@@ -581,6 +631,12 @@ impl Plan {
         }
 
         Ok(Plan {
+            build_secrets: RawSecrets(
+                raw.build
+                    .as_ref()
+                    .map(|b| b.secrets.clone())
+                    .unwrap_or_default(),
+            ),
             verify: raw.verify.clone(),
             secrets,
             build,
@@ -601,6 +657,20 @@ impl Plan {
     /// The plan's path as given.
     pub fn path(&self) -> &Path {
         &self.source.path
+    }
+
+    /// `build.secrets`, rendered now (errors name `file:line:col`, never a value): each id
+    /// with its value, held in a type that redacts.
+    pub fn build_secrets(&self) -> Result<Vec<(String, SecretValue)>> {
+        let r = Renderer {
+            source: &self.source,
+            version: self.version.as_str(),
+        };
+        self.build_secrets
+            .0
+            .iter()
+            .map(|(id, t)| Ok((id.clone(), SecretValue::from_string(r.text(t)?))))
+            .collect()
     }
 
     /// The `[[verify.http]]` checks, rendered now (errors name `file:line:col`).
@@ -746,6 +816,59 @@ fn resolve_version(source: &Source, raw: &RawPlan, overrides: &Overrides) -> Res
             source.path.display()
         ))),
     }
+}
+
+/// `build.builder`: "auto" (default), "buildkit" or "legacy".
+fn builder_mode(r: &Renderer, t: Option<&Text>) -> Result<BuilderMode> {
+    let Some(t) = t else {
+        return Ok(BuilderMode::Auto);
+    };
+    Ok(match r.text(t)?.as_str() {
+        "auto" => BuilderMode::Auto,
+        "buildkit" => BuilderMode::BuildKit,
+        "legacy" => BuilderMode::Legacy,
+        other => {
+            // Before BuildKit, build.builder named the CLI: say where that went.
+            let moved = if other.contains('/') || ["docker", "podman"].contains(&other) {
+                format!(" (the builder CLI is `build.cli` now: cli = \"{other}\")")
+            } else {
+                crate::suggest::hint(other, BuilderMode::NAMES.iter().copied())
+            };
+            return Err(Failure::usage(r.source.error_at(
+                &t.span(),
+                format!(
+                    "build.builder is `{other}`{moved}; expected one of {}",
+                    BuilderMode::NAMES.join(", ")
+                ),
+            )));
+        }
+    })
+}
+
+/// `build.secrets`: ids BuildKit accepts, and never with the legacy builder (it has no
+/// secret mounts: a Dockerfile that needs one would fail, and a build arg would keep the value
+/// in the image's history).
+fn check_secrets(source: &Source, raw: &RawBuild, spec: &BuildSpec) -> Result<()> {
+    for (id, t) in &raw.secrets {
+        let valid = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !valid {
+            return Err(Failure::usage(source.error_at(
+                &t.span(),
+                format!("build.secrets: `{id}` is not a valid secret id ([A-Za-z0-9_.-]+)"),
+            )));
+        }
+        if spec.builder == BuilderMode::Legacy {
+            let span = raw.builder.as_ref().map(|b| b.span()).unwrap_or(t.span());
+            return Err(Failure::usage(source.error_at(
+                &span,
+                "build.secrets needs BuildKit (RUN --mount=type=secret), but build.builder is \"legacy\": the legacy builder has no secret mounts. Set build.builder = \"auto\" or \"buildkit\"",
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Renders plan string values, anchoring errors at the value's position.

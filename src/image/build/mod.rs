@@ -10,6 +10,7 @@
 
 mod before;
 mod builder;
+pub mod choice;
 mod log;
 mod login;
 pub mod process;
@@ -154,15 +155,21 @@ async fn run(
         log.path().display()
     ));
     let builder = Builder {
-        program: &spec.builder,
+        program: &spec.cli,
         plan_path: plan.path(),
         out,
         log: &log,
     };
     {
-        let _step = Step::begin(out, &format!("checking the builder `{}`", spec.builder));
+        let _step = Step::begin(out, &format!("checking the builder `{}`", spec.cli));
         builder.check().await?;
     }
+    let choice = {
+        let _step = Step::begin(out, "checking whether it can build with BuildKit");
+        choose(out, plan, spec, &builder.probe().await)?
+    };
+    // Rendered now, not with the plan: only a build needs their variables.
+    let secrets = plan.build_secrets()?;
 
     // 1. The `before` commands.
     for command in &spec.before {
@@ -176,12 +183,14 @@ async fn run(
         let _step = Step::begin(
             out,
             &format!(
-                "building {repository}:{} with {}",
+                "building {repository}:{} with {} ({})",
                 tags.join(","),
-                spec.builder
+                spec.cli,
+                choice.kind.describe()
             ),
         );
-        builder.build(spec, &references).await?;
+        builder.build(spec, &choice, &references, &secrets).await?;
+        drop(secrets);
     }
 
     // A version's tag is immutable: compare before pushing anything.
@@ -225,7 +234,7 @@ async fn run(
         (Login::Ecr, Some(c)) => {
             let _step = Step::begin(out, &format!("logging in to {host} with ECR's token"));
             let private = PrivateConfig::create()?;
-            private.login(out, &log, &spec.builder, &host, c).await?;
+            private.login(out, &log, &spec.cli, &host, c).await?;
             Some(private)
         }
         _ => None,
@@ -306,6 +315,40 @@ async fn run(
         },
     );
     Ok(PinnedImage { image, digest })
+}
+
+/// The builder from `build.builder` and the probe: a fallback to the legacy builder is said
+/// once (a warning); `buildkit` that cannot be had, and secrets without BuildKit, stop the
+/// build before anything runs or is pushed.
+fn choose(
+    out: &Output,
+    plan: &Plan,
+    spec: &BuildSpec,
+    probe: &choice::Probe,
+) -> Result<choice::Choice> {
+    let c = choice::choose(spec.builder, &spec.cli, probe).map_err(|why| {
+        Failure::new(
+            ExitCode::Preflight,
+            format!(
+                "{}: {why}; nothing was built or pushed",
+                plan.path().display()
+            ),
+        )
+    })?;
+    if let Some(why) = &c.fallback {
+        if !spec.secret_ids.is_empty() {
+            return Err(Failure::new(
+                ExitCode::Preflight,
+                format!(
+                    "{}: build.secrets needs BuildKit (RUN --mount=type=secret), but {why}. Nothing was built or pushed",
+                    plan.path().display(),
+                ),
+            ));
+        }
+        out.warn_once(&format!("builder:{}", spec.cli), why);
+    }
+    out.debug(&format!("builder: {}", c.kind.describe()));
+    Ok(c)
 }
 
 /// The repository's tag mutability for an ECR repository (or `login = "ecr"`), from
