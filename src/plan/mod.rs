@@ -554,7 +554,19 @@ impl Plan {
                 Some(BuildSpec {
                     context,
                     dockerfile,
-                    platform: b.platform.as_ref().map(|p| r.text(p)).transpose()?,
+                    platform: match &b.platform {
+                        None => None,
+                        Some(t) => {
+                            let p = r.nonempty(t, "build.platform")?;
+                            if crate::image::platform::Platform::parse(&p).is_none() {
+                                return Err(Failure::usage(source.error_at(
+                                    &t.span(),
+                                    format!("build.platform is `{p}`; expected os/architecture, e.g. \"linux/amd64\" or \"linux/arm64\""),
+                                )));
+                            }
+                            Some(p)
+                        }
+                    },
                     before: b.before.iter().map(|c| r.text(c)).collect::<Result<_>>()?,
                     args: b
                         .args
@@ -1123,6 +1135,91 @@ poll    = "2s"
                 .contains("without a tag")
         );
         assert!(err(&GOOD.replace("\"latest\"]", "\"bad tag\"]")).contains("not a valid image tag"));
+    }
+
+    /// GOOD with a `[build]` table (the context is the crate root, its Dockerfile exists).
+    fn with_build(keys: &str) -> String {
+        format!("{GOOD}\n[build]\ncontext = \".\"\ndockerfile = \"Cargo.toml\"\n{keys}\n")
+    }
+
+    #[test]
+    fn build_builder_cli_network_and_platform() {
+        let plan = parse(&with_build("")).unwrap();
+        let b = plan.build.unwrap();
+        assert_eq!(b.builder, BuilderMode::Auto);
+        assert_eq!(b.cli, "docker");
+        assert_eq!(b.network, None);
+        assert!(b.secret_ids.is_empty());
+        let plan = parse(&with_build(
+            "builder = \"buildkit\"\ncli = \"/usr/bin/docker\"\nnetwork = \"host\"\nplatform = \"linux/arm64\"",
+        ))
+        .unwrap();
+        let b = plan.build.unwrap();
+        assert_eq!(b.builder, BuilderMode::BuildKit);
+        assert_eq!(b.cli, "/usr/bin/docker");
+        assert_eq!(b.network.as_deref(), Some("host"));
+        assert_eq!(b.platform.as_deref(), Some("linux/arm64"));
+        assert_eq!(
+            parse(&with_build("builder = \"legacy\""))
+                .unwrap()
+                .build
+                .unwrap()
+                .builder,
+            BuilderMode::Legacy
+        );
+        // The CLI used to be build.builder: the error says where it went.
+        let msg = err(&with_build("builder = \"podman\""));
+        assert!(msg.contains("test.toml:28:11:"), "{msg}");
+        assert!(
+            msg.contains("the builder CLI is `build.cli` now: cli = \"podman\""),
+            "{msg}"
+        );
+        let msg = err(&with_build("builder = \"buildkt\""));
+        assert!(msg.contains("did you mean `buildkit`?"), "{msg}");
+        let msg = err(&with_build("platform = \"amd64\""));
+        assert!(
+            msg.contains("build.platform is `amd64`; expected os/architecture"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn build_secrets_are_rendered_only_when_asked_and_never_shown() {
+        let text = with_build(
+            "secrets = { NPM_TOKEN = \"{{ env('RELEASE_PLAN_TEST_TOKEN', 'tok-3f9a') }}\", \"a.b-c\" = \"x\" }",
+        );
+        let plan = parse(&text).unwrap();
+        assert_eq!(
+            plan.build.as_ref().unwrap().secret_ids,
+            vec!["NPM_TOKEN", "a.b-c"]
+        );
+        let debug = format!("{plan:?}");
+        assert!(
+            !debug.contains("tok-3f9a") && !debug.contains("RELEASE_PLAN_TEST_TOKEN"),
+            "{debug}"
+        );
+        let secrets = plan.build_secrets().unwrap();
+        assert_eq!(secrets[0].0, "NPM_TOKEN");
+        assert_eq!(secrets[0].1.expose(), b"tok-3f9a");
+        assert!(!format!("{secrets:?}").contains("tok-3f9a"));
+        // An unset variable is an error at its place when the build asks, not before.
+        let text =
+            with_build("secrets = { NPM_TOKEN = \"{{ env('RELEASE_PLAN_TEST_SURELY_UNSET') }}\" }");
+        let plan = parse(&text).unwrap();
+        let e = plan.build_secrets().unwrap_err();
+        assert!(e.message.contains("test.toml:28:25:"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("RELEASE_PLAN_TEST_SURELY_UNSET is not set"),
+            "{}",
+            e.message
+        );
+        // Ids BuildKit takes; none with the legacy builder.
+        let msg = err(&with_build("secrets = { \"a,b\" = \"x\" }"));
+        assert!(msg.contains("`a,b` is not a valid secret id"), "{msg}");
+        let msg = err(&with_build("builder = \"legacy\"\nsecrets = { T = \"x\" }"));
+        assert!(msg.contains("test.toml:28:11:"), "{msg}");
+        assert!(msg.contains("build.secrets needs BuildKit"), "{msg}");
     }
 
     #[test]

@@ -126,9 +126,7 @@ pub fn choose(mode: BuilderMode, cli: &str, probe: &Probe) -> Result<Choice, Str
             },
             Err(why) => Choice {
                 kind: Kind::Legacy,
-                fallback: Some(format!(
-                    "building with the legacy builder (deprecated by Docker): {why}; install the buildx plugin to build with BuildKit"
-                )),
+                fallback: Some(why),
             },
         }),
     }
@@ -216,7 +214,6 @@ mod tests {
         assert_eq!(c.kind, Kind::Legacy);
         let why = c.fallback.unwrap();
         assert!(why.contains("docker CLI 28.2.2 (23.0 or later)"), "{why}");
-        assert!(why.contains("legacy builder"), "{why}");
         let c = choose(BuilderMode::Auto, "docker", &probe(false, None)).unwrap();
         assert_eq!(c.kind, Kind::Legacy);
         assert!(c.fallback.unwrap().contains("no client version"));
@@ -235,10 +232,20 @@ mod tests {
 
     #[test]
     fn buildkit_is_refused_where_it_cannot_be_had_and_legacy_is_never_probed_for() {
-        let e = choose(BuilderMode::BuildKit, "docker", &probe(false, Some("28.2.2"))).unwrap_err();
+        let e = choose(
+            BuilderMode::BuildKit,
+            "docker",
+            &probe(false, Some("28.2.2")),
+        )
+        .unwrap_err();
         assert!(e.contains("build.builder is \"buildkit\""), "{e}");
         assert!(e.contains("install the buildx plugin"), "{e}");
-        let c = choose(BuilderMode::BuildKit, "docker", &probe(false, Some("20.10.5"))).unwrap();
+        let c = choose(
+            BuilderMode::BuildKit,
+            "docker",
+            &probe(false, Some("20.10.5")),
+        )
+        .unwrap();
         assert_eq!(c.kind, Kind::BuiltIn);
         let c = choose(BuilderMode::Legacy, "docker", &probe(true, Some("28.2.2"))).unwrap();
         assert_eq!((c.kind, c.fallback), (Kind::Legacy, None));

@@ -22,6 +22,7 @@ use aws_config::SdkConfig;
 use crate::aws::ecr::{Ecr, RepositoryLookup};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::image::mutability::{self, TagMutability};
+use crate::image::platform;
 use crate::image::reference::ImageRef;
 use crate::image::registry::{self, ResolveError};
 use crate::image::resolve;
@@ -299,9 +300,17 @@ async fn run(
     if let Some(existing) = existing.as_ref().filter(|e| **e != digest) {
         out.warn(&format!("{version_ref} moved from {existing} to {digest}"));
     }
+    let image = version_ref.pinned(&digest);
+    let pinned = PinnedImage {
+        image: image.clone(),
+        digest: digest.clone(),
+    };
+    {
+        let _step = Step::begin(out, "checking the pushed image's platform");
+        check_platform(out, plan, &version_ref, &pinned, creds.as_ref()).await?;
+    }
 
     log.remove();
-    let image = version_ref.pinned(&digest);
     out.emit(
         &format!(
             "pushed {repository}:{} as {digest} in {}",
@@ -314,7 +323,76 @@ async fn run(
             tags: pushed_tags.clone(),
         },
     );
-    Ok(PinnedImage { image, digest })
+    Ok(pinned)
+}
+
+/// The pushed image's `os`/`architecture` (its config, from the registry) against the
+/// `runtimePlatform` of the task definition the plan renders with it: a mismatch stops the
+/// release before anything is registered (ECS would start tasks that cannot run it).
+async fn check_platform(
+    out: &Output,
+    plan: &Plan,
+    version_ref: &ImageRef,
+    pinned: &PinnedImage,
+    creds: Option<&registry::Credentials>,
+) -> Result<()> {
+    let rendered = match crate::template::render(plan, pinned) {
+        Ok(r) => r,
+        Err(e) => {
+            // deploy renders it again before registering, and stops there.
+            out.warn(&format!(
+                "the pushed image's platform is not checked: the task definition does not render: {}",
+                e.message
+            ));
+            return Ok(());
+        }
+    };
+    let pushed = pushed_platform(version_ref, &pinned.digest, creds)
+        .await
+        .map_err(verify::registry_failure)?;
+    let pushed = pushed.ok_or_else(|| {
+        Failure::new(
+            ExitCode::Build,
+            format!(
+                "the pushed image {} has no os/architecture in its config: its platform cannot be checked; nothing was registered",
+                pinned.image
+            ),
+        )
+    })?;
+    match platform::check(&pushed, rendered.request.runtime_platform()) {
+        Ok(said) => {
+            out.info(&format!("the pushed image's platform: {said}"));
+            Ok(())
+        }
+        Err(why) => Err(Failure::new(
+            ExitCode::Build,
+            format!(
+                "{}: {why}. It was pushed; nothing was registered or deployed",
+                pinned.image
+            ),
+        )),
+    }
+}
+
+/// `os/architecture` of an image in the registry, from its manifest's config blob.
+async fn pushed_platform(
+    version_ref: &ImageRef,
+    digest: &str,
+    creds: Option<&registry::Credentials>,
+) -> std::result::Result<Option<platform::Platform>, ResolveError> {
+    let at = ImageRef::parse(&version_ref.pinned(digest))
+        .map_err(|e| ResolveError::Other(format!("{version_ref}: {e}")))?;
+    let (_, manifest) = registry::fetch_manifest(&at, creds).await?;
+    let Some(config) = verify::config_digest(&manifest) else {
+        // An index: its platforms are listed, none is the image.
+        return Ok(None);
+    };
+    let config = registry::fetch_blob_json(&at, config, creds).await?;
+    let field = |k: &str| config.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    Ok(match (field("os"), field("architecture")) {
+        (Some(os), Some(architecture)) => Some(platform::Platform { os, architecture }),
+        _ => None,
+    })
 }
 
 /// The builder from `build.builder` and the probe: a fallback to the legacy builder is said
@@ -340,12 +418,15 @@ fn choose(
             return Err(Failure::new(
                 ExitCode::Preflight,
                 format!(
-                    "{}: build.secrets needs BuildKit (RUN --mount=type=secret), but {why}. Nothing was built or pushed",
+                    "{}: build.secrets needs BuildKit (RUN --mount=type=secret), but {why}: install the buildx plugin (https://docs.docker.com/go/buildx/). Nothing was built or pushed",
                     plan.path().display(),
                 ),
             ));
         }
-        out.warn_once(&format!("builder:{}", spec.cli), why);
+        out.warn_once(
+            &format!("builder:{}", spec.cli),
+            &format!("building with the legacy builder (deprecated by Docker): {why}; install the buildx plugin to build with BuildKit"),
+        );
     }
     out.debug(&format!("builder: {}", c.kind.describe()));
     Ok(c)
