@@ -27,7 +27,7 @@ use crate::image::reference::ImageRef;
 use crate::image::registry::{self, ResolveError};
 use crate::image::resolve;
 use crate::output::{short_duration, Event, Output};
-use crate::plan::{ecr_location, is_ecr_repository, BuildSpec, Login, Plan};
+use crate::plan::{ecr_location, is_ecr_repository, BuildSpec, BuilderMode, Login, Plan};
 use crate::template::PinnedImage;
 use builder::Builder;
 use log::BuildLog;
@@ -165,7 +165,12 @@ async fn run(
         let _step = Step::begin(out, &format!("checking the builder `{}`", spec.cli));
         builder.check().await?;
     }
-    let choice = {
+    let choice = if spec.builder == BuilderMode::Legacy {
+        choice::Choice {
+            kind: choice::Kind::Legacy,
+            fallback: None,
+        }
+    } else {
         let _step = Step::begin(out, "checking whether it can build with BuildKit");
         choose(out, plan, spec, &builder.probe().await)?
     };
