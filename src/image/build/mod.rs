@@ -355,11 +355,11 @@ async fn check_platform(
     let pushed = pushed_platform(version_ref, &pinned.digest, creds)
         .await
         .map_err(verify::registry_failure)?;
-    let pushed = pushed.ok_or_else(|| {
+    let pushed = pushed.map_err(|why| {
         Failure::new(
             ExitCode::Build,
             format!(
-                "the pushed image {} has no os/architecture in its config: its platform cannot be checked; nothing was registered",
+                "the pushed image {} {why}: its platform cannot be checked; nothing was registered",
                 pinned.image
             ),
         )
@@ -379,24 +379,27 @@ async fn check_platform(
     }
 }
 
-/// `os/architecture` of an image in the registry, from its manifest's config blob.
+/// `os/architecture` of an image in the registry, from its manifest's config blob; `Err`
+/// says why there is none.
 async fn pushed_platform(
     version_ref: &ImageRef,
     digest: &str,
     creds: Option<&registry::Credentials>,
-) -> std::result::Result<Option<platform::Platform>, ResolveError> {
+) -> std::result::Result<std::result::Result<platform::Platform, String>, ResolveError> {
     let at = ImageRef::parse(&version_ref.pinned(digest))
         .map_err(|e| ResolveError::Other(format!("{version_ref}: {e}")))?;
     let (_, manifest) = registry::fetch_manifest(&at, creds).await?;
     let Some(config) = verify::config_digest(&manifest) else {
-        // An index: its platforms are listed, none is the image.
-        return Ok(None);
+        // buildx without --provenance=false, or a multi-platform build: not one image.
+        return Ok(Err(
+            "is an index (a list of images), not one image manifest".to_string(),
+        ));
     };
     let config = registry::fetch_blob_json(&at, config, creds).await?;
     let field = |k: &str| config.get(k).and_then(|v| v.as_str()).map(str::to_string);
     Ok(match (field("os"), field("architecture")) {
-        (Some(os), Some(architecture)) => Some(platform::Platform { os, architecture }),
-        _ => None,
+        (Some(os), Some(architecture)) => Ok(platform::Platform { os, architecture }),
+        _ => Err("has no os/architecture in its config".to_string()),
     })
 }
 
