@@ -1129,3 +1129,37 @@ async fn a_platform_that_the_task_definition_cannot_run_stops_before_registering
         run.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuild_with_buildkit_is_the_image_the_tag_holds_and_other_content_is_refused() {
+    let case = Case::new("buildkitrebuild");
+    let plan = case.plan(&format!(
+        "cli = \"{}\"\nbuilder = \"buildkit\"\nnetwork = \"none\"",
+        buildkit_cli()
+    ));
+    let first = case.run(&["build", path_str(&plan.path)]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert!(first.stderr.contains("(BuildKit"), "{}", first.stderr);
+    let digest = printed_digest(&first, &case.repository());
+    // Unchanged content: BuildKit's cache gives the same image, and the local id matches.
+    let rebuild = case.run(&["build", path_str(&plan.path), "--rebuild"]);
+    assert_eq!(rebuild.code, 0, "{}", rebuild.all());
+    assert!(
+        rebuild.stderr.contains("pushing it again"),
+        "{}",
+        rebuild.stderr
+    );
+    assert_eq!(printed_digest(&rebuild, &case.repository()), digest);
+    // Other content under the same version: refused, nothing pushed.
+    let template = case.app.path().join("index.html.in");
+    let text = std::fs::read_to_string(&template).unwrap();
+    std::fs::write(&template, format!("{text}<!-- changed -->\n")).unwrap();
+    let refused = case.run(&["build", path_str(&plan.path), "--rebuild"]);
+    assert_eq!(refused.code, 14, "{}", refused.all());
+    assert!(
+        refused.stderr.contains("refusing to move"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(case.tag_digest(&case.version).await, Some(digest));
+}
