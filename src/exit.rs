@@ -25,7 +25,7 @@ pub enum ExitCode {
     Aws = 7,
     /// Building the image failed (the builder's `build` exited non-zero).
     Build = 8,
-    /// The builder CLI (`build.builder`, default `docker`) is not installed or cannot be run.
+    /// The builder CLI (`build.cli`, default `docker`) is not installed or cannot be run.
     BuilderMissing = 9,
     /// The builder's daemon does not answer (`<builder> version` fails).
     DaemonDown = 10,

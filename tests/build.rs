@@ -336,7 +336,10 @@ async fn a_failing_before_command_stops_with_its_output_shown() {
     assert!(err.contains("full log: "), "{err}");
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     // Nothing built or pushed.
-    assert!(!err.contains("building"), "{err}");
+    assert!(
+        !err.contains(&format!("building {}", case.repository())),
+        "{err}"
+    );
     assert_eq!(case.tag_digest(&case.version).await, None);
 }
 
@@ -344,12 +347,12 @@ async fn a_failing_before_command_stops_with_its_output_shown() {
 async fn a_missing_builder_and_a_silent_daemon_have_their_own_messages() {
     let case = Case::new("buildmissing");
 
-    let plan = case.plan(r#"builder = "no-such-docker""#);
+    let plan = case.plan(r#"cli = "no-such-docker""#);
     let run = case.run(&["build", path_str(&plan.path)]);
     assert_eq!(run.code, 9, "{}", run.all());
     assert!(
         run.stderr
-            .contains("the builder `no-such-docker` was not found (build.builder in"),
+            .contains("the builder `no-such-docker` was not found (build.cli in"),
         "{}",
         run.stderr
     );
@@ -378,7 +381,7 @@ async fn login_push_and_digest_failures_have_their_own_messages() {
     let case = Case::new("buildfail");
     let tools = tempfile::tempdir().unwrap();
     let (fake, calls) = fake_builder(tools.path());
-    let plan = case.plan(&format!(r#"builder = "{}""#, fake.display()));
+    let plan = case.plan(&format!(r#"cli = "{}""#, fake.display()));
     let (_, password) = ecr_token().await;
 
     let run = case.run_env(
@@ -724,4 +727,439 @@ async fn a_version_tag_reused_with_other_content_on_an_immutable_repository_fail
             Some(digest.clone())
         );
     }
+}
+
+/// A docker CLI on PATH that can build with BuildKit: one with the buildx plugin, or one before
+/// 23.0 with BuildKit built in (Debian's 20.10). The BuildKit tests need one; none is a failure.
+fn buildkit_cli() -> String {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path) {
+        let cli = dir.join("docker");
+        if !cli.is_file() {
+            continue;
+        }
+        let buildx = std::process::Command::new(&cli)
+            .args(["buildx", "version"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        let version = std::process::Command::new(&cli)
+            .args(["version", "--format", "{{.Client.Version}}"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        let major: u32 = version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0);
+        if buildx || (19..23).contains(&major) {
+            return cli.display().to_string();
+        }
+    }
+    panic!("no docker CLI on PATH can build with BuildKit (buildx plugin, or a CLI 19.03-22.x): install Debian's docker.io or the buildx plugin");
+}
+
+/// A fake docker CLI that has no buildx plugin and says it is 28.2.2 (BuildKit only through
+/// buildx), and is docker for everything else.
+fn cli_without_buildkit(dir: &Path) -> PathBuf {
+    let script = dir.join("docker-28-without-buildx");
+    std::fs::write(
+        &script,
+        r#"#!/bin/sh
+case "$1" in
+  buildx) echo "docker: unknown command: docker buildx" >&2; exit 1 ;;
+  version) if [ "${2:-}" = "--format" ]; then echo 28.2.2; exit 0; fi ;;
+esac
+exec docker "$@"
+"#,
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+/// Every file under `dir`, read (what release wrote there: logs, docker configs, outputs).
+fn files_under(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push((p, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+        }
+    }
+    out
+}
+
+/// The value, and the forms an output could carry it in: JSON-escaped, percent-encoded, base64.
+fn secret_forms(value: &str) -> Vec<String> {
+    use base64::Engine;
+    let json = serde_json::to_string(value).unwrap();
+    let percent: String = value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    vec![
+        value.to_string(),
+        json[1..json.len() - 1].to_string(),
+        percent,
+        base64::engine::general_purpose::STANDARD.encode(value),
+    ]
+}
+
+fn assert_secret_nowhere(value: &str, what: &str, text: &str) {
+    for form in secret_forms(value) {
+        assert!(
+            std::panic::catch_unwind(|| assert_not_shown(&form, text)).is_ok(),
+            "the build secret (or 8 bytes of it, in one of its forms) is in {what}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_build_secret_reaches_its_run_step_with_buildkit_and_appears_nowhere() {
+    let case = Case::new("buildsecret");
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    // Characters JSON, URLs and shells treat specially, so that every escaped form differs.
+    // Letters for the digits: no run of 8 bytes that a version or timestamp could share.
+    let unique: String = nanos
+        .to_string()
+        .bytes()
+        .map(|d| (b'g' + (d - b'0')) as char)
+        .collect();
+    let value = format!("npm_\"tok\\en/+ {unique}&x=1");
+    use sha2::Digest;
+    let sha = format!("{:x}", sha2::Sha256::digest(value.as_bytes()));
+    // A RUN step (BuildKit only) that reads the secret, checks it by its sha256 and records
+    // that it did; the value itself is never in the Dockerfile or an argument.
+    let dockerfile = case.app.path().join("Dockerfile");
+    let mut text = std::fs::read_to_string(&dockerfile).unwrap();
+    text.push_str(
+        "ARG TOKEN_SHA256\nRUN --mount=type=secret,id=NPM_TOKEN test \"$(busybox sha256sum < /run/secrets/NPM_TOKEN)\" = \"$TOKEN_SHA256  -\" && echo checked > /token-checked\n",
+    );
+    std::fs::write(&dockerfile, text).unwrap();
+    let cli = buildkit_cli();
+    // network = "none": the RUN step needs no network, and the sandbox's dockerd has no bridge.
+    let plan = case.plan(&format!(
+        "cli = \"{cli}\"\nnetwork = \"none\"\nsecrets = {{ NPM_TOKEN = \"{{{{ env('RELEASE_TEST_NPM_TOKEN') }}}}\" }}\n"
+    ));
+    let text = std::fs::read_to_string(&plan.path).unwrap().replace(
+        "args     = { VERSION",
+        &format!("args     = {{ TOKEN_SHA256 = \"{sha}\", VERSION"),
+    );
+    std::fs::write(&plan.path, text).unwrap();
+    let outputs = case.tmp.path().join("github");
+    std::fs::create_dir_all(&outputs).unwrap();
+    let (gh_output, gh_summary) = (outputs.join("output"), outputs.join("summary"));
+    let run = case.run_env(
+        &[
+            "--verbose",
+            "--output",
+            "json",
+            "deploy",
+            path_str(&plan.path),
+        ],
+        &[
+            ("RELEASE_TEST_NPM_TOKEN", &value),
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_OUTPUT", path_str(&gh_output)),
+            ("GITHUB_STEP_SUMMARY", path_str(&gh_summary)),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr.contains("(BuildKit"),
+        "built with BuildKit: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("legacy builder"), "{}", run.stderr);
+    let digest = case
+        .tag_digest(&case.version)
+        .await
+        .expect("the version's tag was pushed");
+    assert_eq!(revision_count(&case.seed.name).await, 2);
+    let image = format!("{}@{digest}", case.repository());
+
+    // The RUN step read the secret (its file is in the image), and the image holds no trace.
+    let docker = |args: &[&str]| {
+        let o = std::process::Command::new("docker")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "docker {args:?}: {o:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let history = docker(&["history", "--no-trunc", &image]);
+    assert!(history.contains("/run/secrets/NPM_TOKEN"), "{history}");
+    assert_secret_nowhere(&value, "docker history", &history);
+    assert_secret_nowhere(
+        &value,
+        "docker image inspect",
+        &docker(&["image", "inspect", &image]),
+    );
+    let container = docker(&["create", &image]).trim().to_string();
+    let checked = std::process::Command::new("docker")
+        .args(["cp", &format!("{container}:/token-checked"), "-"])
+        .output()
+        .unwrap();
+    docker(&["rm", &container]);
+    assert!(
+        checked.status.success(),
+        "the RUN step did not run: {checked:?}"
+    );
+
+    // The registry's manifest and config blob.
+    let (user, password) = ecr_token().await;
+    let http = reqwest::Client::new();
+    let manifest = http
+        .get(format!(
+            "http://{}/v2/app/manifests/{digest}",
+            case.seed.registry
+        ))
+        .header("Accept", registry_accept())
+        .basic_auth(&user, Some(&password))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_secret_nowhere(&value, "the registry's manifest", &manifest);
+    let m: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    let config_digest = m["config"]["digest"].as_str().expect("one image manifest");
+    let config = http
+        .get(format!(
+            "http://{}/v2/app/blobs/{config_digest}",
+            case.seed.registry
+        ))
+        .basic_auth(&user, Some(&password))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(config.contains("TOKEN_SHA256"), "{config}");
+    assert_secret_nowhere(&value, "the registry's image config", &config);
+
+    // Everything release wrote: stdout (NDJSON), stderr (the verbose log), and its files
+    // (build logs, docker configs, GitHub outputs) under its TMPDIR.
+    assert_secret_nowhere(&value, "stdout (--output json)", &run.stdout);
+    assert_secret_nowhere(&value, "stderr (--verbose)", &run.stderr);
+    assert!(gh_summary.is_file());
+    for (path, text) in files_under(case.tmp.path()) {
+        assert_secret_nowhere(&value, &path.display().to_string(), &text);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_secrets_without_buildkit_stop_before_anything_runs() {
+    let case = Case::new("buildsecretlegacy");
+    let secrets = "secrets = { NPM_TOKEN = \"{{ env('RELEASE_TEST_NPM_TOKEN') }}\" }";
+    // Asked for in the plan: a plan error, at its place.
+    let plan = case.plan(&format!("builder = \"legacy\"\n{secrets}"));
+    let run = case.run_env(
+        &["deploy", path_str(&plan.path)],
+        &[("RELEASE_TEST_NPM_TOKEN", "Qz9v-XwJ7-kPm2")],
+    );
+    assert_eq!(run.code, 2, "{}", run.all());
+    assert!(
+        run.stderr.contains("build.secrets needs BuildKit"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!("{}:", plan.path.display())),
+        "file:line:col: {}",
+        run.stderr
+    );
+    // auto, with a CLI that cannot use BuildKit: stopped before the before commands.
+    let tools = tempfile::tempdir().unwrap();
+    let cli = cli_without_buildkit(tools.path());
+    let plan = case.plan(&format!("cli = \"{}\"\n{secrets}", cli.display()));
+    let run = case.run_env(
+        &["deploy", path_str(&plan.path)],
+        &[("RELEASE_TEST_NPM_TOKEN", "Qz9v-XwJ7-kPm2")],
+    );
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.stderr
+            .contains("build.secrets needs BuildKit (RUN --mount=type=secret), but `"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("docker CLI 28.2.2"), "{}", run.stderr);
+    assert!(!case.app.path().join("dist").exists(), "before ran");
+    assert_eq!(case.tag_digest(&case.version).await, None);
+    assert_eq!(revision_count(&case.seed.name).await, 1);
+    assert_not_shown("Qz9v-XwJ7-kPm2", &run.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn auto_falls_back_to_the_legacy_builder_once_with_the_reason() {
+    let case = Case::new("buildfallback");
+    let tools = tempfile::tempdir().unwrap();
+    let cli = cli_without_buildkit(tools.path());
+    let plan = case.plan(&format!("cli = \"{}\"", cli.display()));
+    let run = case.run(&["build", path_str(&plan.path)]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    let warned: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("building with the legacy builder"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{}", run.stderr);
+    assert!(
+        warned[0].contains("docker CLI 28.2.2 (23.0 or later)"),
+        "{}",
+        warned[0]
+    );
+    assert!(
+        run.stderr.contains("(the legacy builder)"),
+        "{}",
+        run.stderr
+    );
+    printed_digest(&run, &case.repository());
+    // build.builder = "buildkit" with that CLI: refused, nothing built.
+    let case = Case::new("buildkitrefused");
+    let plan = case.plan(&format!(
+        "cli = \"{}\"\nbuilder = \"buildkit\"",
+        cli.display()
+    ));
+    let run = case.run(&["build", path_str(&plan.path)]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.stderr.contains("build.builder is \"buildkit\", but"),
+        "{}",
+        run.stderr
+    );
+    assert!(!case.app.path().join("dist").exists(), "before ran");
+}
+
+/// templates/local.json with a runtimePlatform of `arch`.
+fn template_for(arch: &str) -> String {
+    let t =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/local.json"))
+            .unwrap();
+    let t = t.replacen(
+        "\"containerDefinitions\"",
+        &format!(
+            "\"runtimePlatform\": {{ \"cpuArchitecture\": \"{arch}\", \"operatingSystemFamily\": \"LINUX\" }},\n  \"containerDefinitions\""
+        ),
+        1,
+    );
+    assert!(t.contains(arch));
+    t
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_platform_that_the_task_definition_cannot_run_stops_before_registering() {
+    // Preflight: build.platform linux/arm64, a task definition without runtimePlatform
+    // (X86_64): exit 3, nothing built.
+    let case = Case::new("buildplat");
+    let plan = case.plan("");
+    let text = std::fs::read_to_string(&plan.path)
+        .unwrap()
+        .replace("platform = \"linux/amd64\"", "platform = \"linux/arm64\"");
+    std::fs::write(&plan.path, text).unwrap();
+    let run = case.run(&["deploy", path_str(&plan.path)]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.stderr.contains("build.platform: the image is linux/arm64, but the task definition has no runtimePlatform (ECS runs it as LINUX on X86_64)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(case.tag_digest(&case.version).await, None);
+    assert_eq!(revision_count(&case.seed.name).await, 1);
+
+    // After the push: no build.platform (the builder's default, amd64 here), a task
+    // definition for ARM64: the pushed image's config says amd64, exit 8, nothing registered.
+    let case = Case::new("buildplatpush");
+    let plan = case.plan("");
+    let text = std::fs::read_to_string(&plan.path)
+        .unwrap()
+        .replace("platform = \"linux/amd64\"\n", "");
+    std::fs::write(&plan.path, text).unwrap();
+    std::fs::write(plan.dir.path().join("template.json"), template_for("ARM64")).unwrap();
+    let run = case.run(&["deploy", path_str(&plan.path)]);
+    assert_eq!(run.code, 8, "{}", run.all());
+    assert!(
+        run.stderr.contains(
+            "the image is linux/amd64, but the task definition has runtimePlatform LINUX on ARM64"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("nothing was registered"),
+        "{}",
+        run.stderr
+    );
+    assert!(case.tag_digest(&case.version).await.is_some(), "pushed");
+    assert_eq!(revision_count(&case.seed.name).await, 1);
+
+    // Built for arm64 (a FROM scratch image of COPY steps builds for any platform), checked
+    // after the push against the ARM64 task definition: it matches.
+    let case = Case::new("buildplatarm");
+    let plan = case.plan("");
+    let text = std::fs::read_to_string(&plan.path)
+        .unwrap()
+        .replace("platform = \"linux/amd64\"", "platform = \"linux/arm64\"");
+    std::fs::write(&plan.path, text).unwrap();
+    std::fs::write(plan.dir.path().join("template.json"), template_for("ARM64")).unwrap();
+    let run = case.run(&["build", path_str(&plan.path)]);
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr.contains("the pushed image's platform: linux/arm64 matches the task definition's runtimePlatform LINUX on ARM64"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuild_with_buildkit_is_the_image_the_tag_holds_and_other_content_is_refused() {
+    let case = Case::new("buildkitrebuild");
+    let plan = case.plan(&format!(
+        "cli = \"{}\"\nbuilder = \"buildkit\"\nnetwork = \"none\"",
+        buildkit_cli()
+    ));
+    let first = case.run(&["build", path_str(&plan.path)]);
+    assert_eq!(first.code, 0, "{}", first.all());
+    assert!(first.stderr.contains("(BuildKit"), "{}", first.stderr);
+    let digest = printed_digest(&first, &case.repository());
+    // Unchanged content: BuildKit's cache gives the same image, and the local id matches.
+    let rebuild = case.run(&["build", path_str(&plan.path), "--rebuild"]);
+    assert_eq!(rebuild.code, 0, "{}", rebuild.all());
+    assert!(
+        rebuild.stderr.contains("pushing it again"),
+        "{}",
+        rebuild.stderr
+    );
+    assert_eq!(printed_digest(&rebuild, &case.repository()), digest);
+    // Other content under the same version: refused, nothing pushed.
+    let template = case.app.path().join("index.html.in");
+    let text = std::fs::read_to_string(&template).unwrap();
+    std::fs::write(&template, format!("{text}<!-- changed -->\n")).unwrap();
+    let refused = case.run(&["build", path_str(&plan.path), "--rebuild"]);
+    assert_eq!(refused.code, 14, "{}", refused.all());
+    assert!(
+        refused.stderr.contains("refusing to move"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(case.tag_digest(&case.version).await, Some(digest));
 }

@@ -157,6 +157,36 @@ fn content_digest(
     Ok(digest)
 }
 
+/// GET /v2/<name>/blobs/<digest> of a JSON blob (an image config), checked against its
+/// digest (OCI distribution spec, "Pulling blobs").
+pub async fn fetch_blob_json(
+    image: &ImageRef,
+    digest: &str,
+    creds: Option<&Credentials>,
+) -> Result<serde_json::Value, ResolveError> {
+    let resp = request(
+        reqwest::Method::GET,
+        image,
+        &format!("blobs/{digest}"),
+        "application/vnd.oci.image.config.v1+json, application/vnd.docker.container.image.v1+json, */*",
+        creds,
+    )
+    .await?;
+    let bytes = resp.bytes().await.map_err(|e| {
+        ResolveError::Other(format!(
+            "{image}: the registry's blob {digest} was cut short: {e}"
+        ))
+    })?;
+    let got = format!("sha256:{:x}", Sha256::digest(&bytes));
+    if got != digest {
+        return Err(ResolveError::Other(format!(
+            "{image}: the registry sent blob {digest} with the content of {got}"
+        )));
+    }
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ResolveError::Other(format!("{image}: blob {digest} is not JSON: {e}")))
+}
+
 /// Sends a manifest request with the full Accept list, answering an auth challenge once;
 /// returns the successful response or the error its status means.
 async fn manifest_request(
@@ -164,20 +194,25 @@ async fn manifest_request(
     image: &ImageRef,
     creds: Option<&Credentials>,
 ) -> Result<reqwest::Response, ResolveError> {
-    let url = format!(
-        "{}/v2/{}/manifests/{}",
-        base_url(&image.host),
-        image.path,
-        image.reference()
-    );
+    let path = format!("manifests/{}", image.reference());
+    request(method, image, &path, MANIFEST_ACCEPT, creds).await
+}
+
+/// A registry request for `/v2/<name>/<path>`, answering an auth challenge once.
+async fn request(
+    method: reqwest::Method,
+    image: &ImageRef,
+    path: &str,
+    accept: &str,
+    creds: Option<&Credentials>,
+) -> Result<reqwest::Response, ResolveError> {
+    let url = format!("{}/v2/{}/{path}", base_url(&image.host), image.path);
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .map_err(|e| ResolveError::Other(format!("HTTP client: {e}")))?;
     let send = |auth: Option<String>| {
-        let mut req = client
-            .request(method.clone(), &url)
-            .header(ACCEPT, MANIFEST_ACCEPT);
+        let mut req = client.request(method.clone(), &url).header(ACCEPT, accept);
         if let Some(a) = auth {
             req = req.header(AUTHORIZATION, a);
         }

@@ -19,6 +19,7 @@ use toml::Spanned;
 
 use crate::exit::{Failure, Result};
 use crate::jinja;
+use crate::secret::SecretValue;
 pub use source::Source;
 pub use version::Version;
 
@@ -104,6 +105,10 @@ struct RawBuild {
     #[serde(default)]
     args: BTreeMap<String, Text>,
     builder: Option<Text>,
+    cli: Option<Text>,
+    network: Option<Text>,
+    #[serde(default)]
+    secrets: BTreeMap<String, Text>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -324,8 +329,41 @@ pub struct BuildSpec {
     pub before: Vec<String>,
     /// `--build-arg NAME=VALUE`, rendered.
     pub args: BTreeMap<String, String>,
-    /// Any docker-compatible CLI (default `docker`).
-    pub builder: String,
+    /// Which of docker's builders builds (`build.builder`, default auto).
+    pub builder: BuilderMode,
+    /// Any docker-compatible CLI (`build.cli`, default `docker`).
+    pub cli: String,
+    /// `--network` of the build's RUN steps (`build.network`); `None`: docker's default.
+    pub network: Option<String>,
+    /// The ids of `build.secrets`, in order; their values are rendered only when the build
+    /// runs ([`Plan::build_secrets`]).
+    pub secret_ids: Vec<String>,
+}
+
+/// `build.builder`: which of docker's builders builds the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuilderMode {
+    /// BuildKit whenever the CLI can use it (buildx, or a CLI with BuildKit built in), else
+    /// the legacy builder, with a warning that says why.
+    Auto,
+    /// BuildKit, or a failure when the CLI cannot use it.
+    BuildKit,
+    /// The legacy builder (`DOCKER_BUILDKIT=0`), deprecated by Docker.
+    Legacy,
+}
+
+impl BuilderMode {
+    pub const NAMES: &'static [&'static str] = &["auto", "buildkit", "legacy"];
+}
+
+/// The raw `build.secrets` templates: their `Debug` shows the ids only, never a value.
+#[derive(Clone, Default)]
+struct RawSecrets(BTreeMap<String, Text>);
+
+impl std::fmt::Debug for RawSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -356,6 +394,8 @@ pub struct Plan {
     /// `[[verify.http]]`, rendered only when verify runs (its `env()` values, tokens
     /// among them, are needed by verify alone).
     verify: Option<RawVerify>,
+    /// `build.secrets`, rendered only when the build runs.
+    build_secrets: RawSecrets,
 }
 
 impl Plan {
@@ -513,20 +553,42 @@ impl Plan {
                 Some(BuildSpec {
                     context,
                     dockerfile,
-                    platform: b.platform.as_ref().map(|p| r.text(p)).transpose()?,
+                    platform: match &b.platform {
+                        None => None,
+                        Some(t) => {
+                            let p = r.nonempty(t, "build.platform")?;
+                            if crate::image::platform::Platform::parse(&p).is_none() {
+                                return Err(Failure::usage(source.error_at(
+                                    &t.span(),
+                                    format!("build.platform is `{p}`; expected os/architecture, e.g. \"linux/amd64\" or \"linux/arm64\""),
+                                )));
+                            }
+                            Some(p)
+                        }
+                    },
                     before: b.before.iter().map(|c| r.text(c)).collect::<Result<_>>()?,
                     args: b
                         .args
                         .iter()
                         .map(|(k, v)| Ok((k.clone(), r.text(v)?)))
                         .collect::<Result<_>>()?,
-                    builder: match &b.builder {
-                        Some(t) => r.nonempty(t, "build.builder")?,
+                    builder: builder_mode(&r, b.builder.as_ref())?,
+                    cli: match &b.cli {
+                        Some(t) => r.nonempty(t, "build.cli")?,
                         None => "docker".into(),
                     },
+                    network: b
+                        .network
+                        .as_ref()
+                        .map(|t| r.nonempty(t, "build.network"))
+                        .transpose()?,
+                    secret_ids: b.secrets.keys().cloned().collect(),
                 })
             }
         };
+        if let (Some(spec), Some(b)) = (&build, &raw.build) {
+            check_secrets(&source, b, spec)?;
+        }
 
         let mut secrets = Vec::new();
         for rule in raw.preflight.iter().flat_map(|p| p.secret.iter()) {
@@ -580,6 +642,12 @@ impl Plan {
         }
 
         Ok(Plan {
+            build_secrets: RawSecrets(
+                raw.build
+                    .as_ref()
+                    .map(|b| b.secrets.clone())
+                    .unwrap_or_default(),
+            ),
             verify: raw.verify.clone(),
             secrets,
             build,
@@ -600,6 +668,20 @@ impl Plan {
     /// The plan's path as given.
     pub fn path(&self) -> &Path {
         &self.source.path
+    }
+
+    /// `build.secrets`, rendered now (errors name `file:line:col`, never a value): each id
+    /// with its value, held in a type that redacts.
+    pub fn build_secrets(&self) -> Result<Vec<(String, SecretValue)>> {
+        let r = Renderer {
+            source: &self.source,
+            version: self.version.as_str(),
+        };
+        self.build_secrets
+            .0
+            .iter()
+            .map(|(id, t)| Ok((id.clone(), SecretValue::from_string(r.text(t)?))))
+            .collect()
     }
 
     /// The `[[verify.http]]` checks, rendered now (errors name `file:line:col`).
@@ -745,6 +827,59 @@ fn resolve_version(source: &Source, raw: &RawPlan, overrides: &Overrides) -> Res
             source.path.display()
         ))),
     }
+}
+
+/// `build.builder`: "auto" (default), "buildkit" or "legacy".
+fn builder_mode(r: &Renderer, t: Option<&Text>) -> Result<BuilderMode> {
+    let Some(t) = t else {
+        return Ok(BuilderMode::Auto);
+    };
+    Ok(match r.text(t)?.as_str() {
+        "auto" => BuilderMode::Auto,
+        "buildkit" => BuilderMode::BuildKit,
+        "legacy" => BuilderMode::Legacy,
+        other => {
+            // Before BuildKit, build.builder named the CLI: say where that went.
+            let moved = if other.contains('/') || ["docker", "podman"].contains(&other) {
+                format!(" (the builder CLI is `build.cli` now: cli = \"{other}\")")
+            } else {
+                crate::suggest::hint(other, BuilderMode::NAMES.iter().copied())
+            };
+            return Err(Failure::usage(r.source.error_at(
+                &t.span(),
+                format!(
+                    "build.builder is `{other}`{moved}; expected one of {}",
+                    BuilderMode::NAMES.join(", ")
+                ),
+            )));
+        }
+    })
+}
+
+/// `build.secrets`: ids BuildKit accepts, and never with the legacy builder (it has no
+/// secret mounts: a Dockerfile that needs one would fail, and a build arg would keep the value
+/// in the image's history).
+fn check_secrets(source: &Source, raw: &RawBuild, spec: &BuildSpec) -> Result<()> {
+    for (id, t) in &raw.secrets {
+        let valid = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !valid {
+            return Err(Failure::usage(source.error_at(
+                &t.span(),
+                format!("build.secrets: `{id}` is not a valid secret id ([A-Za-z0-9_.-]+)"),
+            )));
+        }
+        if spec.builder == BuilderMode::Legacy {
+            let span = raw.builder.as_ref().map(|b| b.span()).unwrap_or(t.span());
+            return Err(Failure::usage(source.error_at(
+                &span,
+                "build.secrets needs BuildKit (RUN --mount=type=secret), but build.builder is \"legacy\": the legacy builder has no secret mounts. Set build.builder = \"auto\" or \"buildkit\"",
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Renders plan string values, anchoring errors at the value's position.
@@ -999,6 +1134,91 @@ poll    = "2s"
                 .contains("without a tag")
         );
         assert!(err(&GOOD.replace("\"latest\"]", "\"bad tag\"]")).contains("not a valid image tag"));
+    }
+
+    /// GOOD with a `[build]` table (the context is the crate root, its Dockerfile exists).
+    fn with_build(keys: &str) -> String {
+        format!("{GOOD}\n[build]\ncontext = \".\"\ndockerfile = \"Cargo.toml\"\n{keys}\n")
+    }
+
+    #[test]
+    fn build_builder_cli_network_and_platform() {
+        let plan = parse(&with_build("")).unwrap();
+        let b = plan.build.unwrap();
+        assert_eq!(b.builder, BuilderMode::Auto);
+        assert_eq!(b.cli, "docker");
+        assert_eq!(b.network, None);
+        assert!(b.secret_ids.is_empty());
+        let plan = parse(&with_build(
+            "builder = \"buildkit\"\ncli = \"/usr/bin/docker\"\nnetwork = \"host\"\nplatform = \"linux/arm64\"",
+        ))
+        .unwrap();
+        let b = plan.build.unwrap();
+        assert_eq!(b.builder, BuilderMode::BuildKit);
+        assert_eq!(b.cli, "/usr/bin/docker");
+        assert_eq!(b.network.as_deref(), Some("host"));
+        assert_eq!(b.platform.as_deref(), Some("linux/arm64"));
+        assert_eq!(
+            parse(&with_build("builder = \"legacy\""))
+                .unwrap()
+                .build
+                .unwrap()
+                .builder,
+            BuilderMode::Legacy
+        );
+        // The CLI used to be build.builder: the error says where it went.
+        let msg = err(&with_build("builder = \"podman\""));
+        assert!(msg.contains("test.toml:28:11:"), "{msg}");
+        assert!(
+            msg.contains("the builder CLI is `build.cli` now: cli = \"podman\""),
+            "{msg}"
+        );
+        let msg = err(&with_build("builder = \"buildkt\""));
+        assert!(msg.contains("did you mean `buildkit`?"), "{msg}");
+        let msg = err(&with_build("platform = \"amd64\""));
+        assert!(
+            msg.contains("build.platform is `amd64`; expected os/architecture"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn build_secrets_are_rendered_only_when_asked_and_never_shown() {
+        let text = with_build(
+            "secrets = { NPM_TOKEN = \"{{ env('RELEASE_PLAN_TEST_TOKEN', 'tok-3f9a') }}\", \"a.b-c\" = \"x\" }",
+        );
+        let plan = parse(&text).unwrap();
+        assert_eq!(
+            plan.build.as_ref().unwrap().secret_ids,
+            vec!["NPM_TOKEN", "a.b-c"]
+        );
+        let debug = format!("{plan:?}");
+        assert!(
+            !debug.contains("tok-3f9a") && !debug.contains("RELEASE_PLAN_TEST_TOKEN"),
+            "{debug}"
+        );
+        let secrets = plan.build_secrets().unwrap();
+        assert_eq!(secrets[0].0, "NPM_TOKEN");
+        assert_eq!(secrets[0].1.expose(), b"tok-3f9a");
+        assert!(!format!("{secrets:?}").contains("tok-3f9a"));
+        // An unset variable is an error at its place when the build asks, not before.
+        let text =
+            with_build("secrets = { NPM_TOKEN = \"{{ env('RELEASE_PLAN_TEST_SURELY_UNSET') }}\" }");
+        let plan = parse(&text).unwrap();
+        let e = plan.build_secrets().unwrap_err();
+        assert!(e.message.contains("test.toml:28:25:"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("RELEASE_PLAN_TEST_SURELY_UNSET is not set"),
+            "{}",
+            e.message
+        );
+        // Ids BuildKit takes; none with the legacy builder.
+        let msg = err(&with_build("secrets = { \"a,b\" = \"x\" }"));
+        assert!(msg.contains("`a,b` is not a valid secret id"), "{msg}");
+        let msg = err(&with_build("builder = \"legacy\"\nsecrets = { T = \"x\" }"));
+        assert!(msg.contains("test.toml:28:11:"), "{msg}");
+        assert!(msg.contains("build.secrets needs BuildKit"), "{msg}");
     }
 
     #[test]

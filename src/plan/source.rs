@@ -6,10 +6,21 @@ use std::path::{Path, PathBuf};
 use crate::exit::{Failure, Snippet};
 
 /// A plan file's path and text, kept to turn byte spans into readable positions.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Source {
     pub path: PathBuf,
     pub text: String,
+}
+
+/// The path and the text's length: a plan may hold values (a literal `build.secrets`) that
+/// no Debug output should carry.
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Source")
+            .field("path", &self.path)
+            .field("text", &format_args!("<{} bytes>", self.text.len()))
+            .finish()
+    }
 }
 
 impl Source {

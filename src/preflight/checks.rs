@@ -19,6 +19,7 @@ use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
 use crate::aws::ssm::{self, Lookup};
 use crate::exit::Result;
 use crate::image::mutability::{tags_to_push, warning_key as mutability_warning_key};
+use crate::image::platform::{self, Platform};
 use crate::image::resolve;
 use crate::output::{epoch_rfc3339, Output};
 use crate::plan::{ecr_location, is_ecr_repository, Login, Plan, SecretRule, Version};
@@ -111,6 +112,31 @@ pub async fn run_with_snapshot(
         Some((Err(e), _)) => CheckResult::failed("template", e.message.clone()),
         None => CheckResult::skipped("template", "no image reference to render it with"),
     };
+    // The platform the plan builds for, against the task definition's runtimePlatform.
+    let platform_check = match (
+        &image,
+        plan.build.as_ref().and_then(|b| b.platform.as_ref()),
+    ) {
+        (ImageToCheck::WillBuild, Some(p)) => match (&rendered, Platform::parse(p)) {
+            (Some((Ok(r), _)), Some(built)) => {
+                match platform::check(&built, r.request.runtime_platform()) {
+                    Ok(said) => Some(CheckResult::passed(
+                        "platform",
+                        format!("build.platform {said}"),
+                    )),
+                    Err(why) => Some(CheckResult::failed(
+                        "platform",
+                        format!("build.platform: {why}"),
+                    )),
+                }
+            }
+            _ => Some(CheckResult::skipped(
+                "platform",
+                "the template does not render",
+            )),
+        },
+        _ => None,
+    };
     let refs: Option<Vec<(String, String, String)>> = match &rendered {
         Some((Ok(r), _)) => Some(taskdef::secret_refs(&r.request)),
         _ => None,
@@ -193,6 +219,7 @@ pub async fn run_with_snapshot(
     checks.push(strategy_check(plan, &env.found));
     checks.push(version_check(plan, &env.found, &env.running, opts));
     checks.push(template_check);
+    checks.extend(platform_check);
     checks.extend(value_from_checks(refs.as_deref(), &lookups));
     let mut broken = Vec::new();
     for rule in &plan.secrets {

@@ -405,6 +405,19 @@ pub fn init_plan(seed: &Seed) -> (tempfile::TempDir, PathBuf) {
     (dir, plan)
 }
 
+/// Fails when any run of 8 bytes of `secret` appears in `text`.
+pub fn assert_not_shown(secret: &str, text: &str) {
+    let bytes = secret.as_bytes();
+    for window in bytes.windows(8) {
+        let w = String::from_utf8_lossy(window);
+        assert!(
+            !text.contains(w.as_ref()),
+            "8 bytes of the secret ({} at some offset) appear in the output",
+            w.len()
+        );
+    }
+}
+
 /// The decrypted value of an SSM parameter (for tests that check it is shown nowhere).
 pub async fn secret_value(name: &str) -> String {
     let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -436,8 +449,8 @@ pub fn push_other_image(seed: &Seed, tag: &str) -> String {
     .unwrap();
     let reference = format!("{}/app:{tag}", seed.registry);
     let build = Command::new("docker")
+        // docker's own default builder, as release's `build.builder = "auto"` would pick.
         .args(["build", "-q", "-t", &reference, path_str(ctx.path())])
-        .env("DOCKER_BUILDKIT", "0")
         .output()
         .expect("run docker build");
     assert!(

@@ -1,10 +1,12 @@
-//! The builder CLI (`build.builder`: docker, podman or any docker-compatible CLI), run as
-//! child processes: is it there and does its daemon answer, `build` with the classic
-//! builder, `image inspect` and `push`.
+//! The builder CLI (`build.cli`: docker, podman or any docker-compatible CLI), run as
+//! child processes: is it there and does its daemon answer, can it use BuildKit (the probe
+//! `choice.rs` judges), `build`, `image inspect` and `push`.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
 
+use super::choice::{self, Choice, Probe};
 use super::log::BuildLog;
 use super::login::PrivateConfig;
 use super::process::{describe_status, indent, Child, Finished, RunError};
@@ -13,13 +15,14 @@ use crate::exit::{ExitCode, Failure, Result};
 use crate::image::reference::is_digest;
 use crate::output::Output;
 use crate::plan::BuildSpec;
+use crate::secret::SecretValue;
 
 /// How long `<builder> version` may take before the daemon counts as not answering.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub struct Builder<'a> {
     pub program: &'a str,
-    /// The plan file, named in messages about `build.builder`.
+    /// The plan file, named in messages about `build.cli`.
     pub plan_path: &'a Path,
     pub out: &'a Output,
     pub log: &'a BuildLog,
@@ -40,7 +43,7 @@ impl Builder<'_> {
         Failure::new(
             ExitCode::BuilderMissing,
             format!(
-                "the builder `{}` {why} (build.builder in {}; default `docker`): install it, or set build.builder to a docker-compatible CLI such as podman",
+                "the builder `{}` {why} (build.cli in {}; default `docker`): install it, or set build.cli to a docker-compatible CLI such as podman",
                 self.program,
                 self.plan_path.display()
             ),
@@ -79,8 +82,51 @@ impl Builder<'_> {
         ))
     }
 
-    /// `<builder> build --platform … -f … --build-arg K=V … -t REF … CONTEXT` (classic builder).
-    pub async fn build(&self, spec: &BuildSpec, references: &[String]) -> Result<()> {
+    /// What the CLI can build with: `<cli> buildx version` and the client's version.
+    pub async fn probe(&self) -> Probe {
+        let podman = push_digest::is_podman(self.program);
+        let buildx = !podman
+            && matches!(
+                self.child()
+                    .args(["buildx", "version"])
+                    .quiet()
+                    .timeout(VERSION_TIMEOUT)
+                    .run(self.out, self.log)
+                    .await,
+                Ok(done) if done.status.success()
+            );
+        let client_version = match self
+            .child()
+            .args(["version", "--format", "{{.Client.Version}}"])
+            .quiet()
+            .keep_output()
+            .timeout(VERSION_TIMEOUT)
+            .run(self.out, self.log)
+            .await
+        {
+            Ok(done) => done
+                .stdout
+                .iter()
+                .map(|l| l.trim().to_string())
+                .find(|l| !l.is_empty()),
+            Err(_) => None,
+        };
+        Probe {
+            podman,
+            buildx,
+            client_version,
+        }
+    }
+
+    /// The build with the chosen builder, every tag, and the secrets in the child's
+    /// environment (`--secret id=ID,env=VAR`: the values never reach argv or the log).
+    pub async fn build(
+        &self,
+        spec: &BuildSpec,
+        choice: &Choice,
+        references: &[String],
+        secrets: &[(String, SecretValue)],
+    ) -> Result<()> {
         // Absolute, so that the paths hold whatever the builder's working directory.
         let absolute = |p: &Path| {
             std::fs::canonicalize(p)
@@ -88,23 +134,29 @@ impl Builder<'_> {
                 .unwrap_or_else(|_| p.to_path_buf())
         };
         let (context, dockerfile) = (absolute(&spec.context), absolute(&spec.dockerfile));
-        let mut args: Vec<String> = vec!["build".into()];
-        if let Some(p) = &spec.platform {
-            args.extend(["--platform".into(), p.clone()]);
+        let ids: Vec<String> = secrets.iter().map(|(id, _)| id.clone()).collect();
+        let (args, buildkit) = choice::command(
+            choice.kind,
+            &choice::Request {
+                platform: spec.platform.as_deref(),
+                network: spec.network.as_deref(),
+                dockerfile: &dockerfile,
+                context: &context,
+                args: &spec.args,
+                references,
+                secret_ids: &ids,
+            },
+        );
+        let mut child = self.child().args(&args).current_dir(&context);
+        if let Some(v) = buildkit {
+            child = child.env("DOCKER_BUILDKIT", v);
         }
-        args.extend(["-f".into(), dockerfile.display().to_string()]);
-        for (k, v) in &spec.args {
-            args.extend(["--build-arg".into(), format!("{k}={v}")]);
+        for (i, (_, value)) in secrets.iter().enumerate() {
+            child = child.env(
+                choice::secret_env(i),
+                std::ffi::OsStr::from_bytes(value.expose()),
+            );
         }
-        for r in references {
-            args.extend(["-t".into(), r.clone()]);
-        }
-        args.push(context.display().to_string());
-        let child = self
-            .child()
-            .args(&args)
-            .env("DOCKER_BUILDKIT", "0")
-            .current_dir(&context);
         let done = self.finish(child, ExitCode::Build, "build").await?;
         if done.status.success() {
             return Ok(());
@@ -112,9 +164,10 @@ impl Builder<'_> {
         Err(Failure::new(
             ExitCode::Build,
             format!(
-                "`{} build` of {} failed ({}):\n{}\nfull log: {}",
+                "`{} build` of {} with {} failed ({}):\n{}\nfull log: {}",
                 self.program,
                 references.first().map(String::as_str).unwrap_or(""),
+                choice.kind.describe(),
                 describe_status(&done.status),
                 indent(&done.tail),
                 self.log.path().display()
@@ -122,7 +175,8 @@ impl Builder<'_> {
         ))
     }
 
-    /// The local image id (`sha256:…`, the digest of its config) of a reference.
+    /// The local image id (`sha256:…`) of a reference: its config digest on the classic image
+    /// store, its manifest digest on the containerd store (`verify::same_image` takes both).
     pub async fn image_id(&self, reference: &str) -> Result<String> {
         let child = self
             .child()

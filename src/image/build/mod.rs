@@ -10,6 +10,7 @@
 
 mod before;
 mod builder;
+pub mod choice;
 mod log;
 mod login;
 pub mod process;
@@ -21,11 +22,12 @@ use aws_config::SdkConfig;
 use crate::aws::ecr::{Ecr, RepositoryLookup};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::image::mutability::{self, TagMutability};
+use crate::image::platform;
 use crate::image::reference::ImageRef;
 use crate::image::registry::{self, ResolveError};
 use crate::image::resolve;
 use crate::output::{short_duration, Event, Output};
-use crate::plan::{ecr_location, is_ecr_repository, BuildSpec, Login, Plan};
+use crate::plan::{ecr_location, is_ecr_repository, BuildSpec, BuilderMode, Login, Plan};
 use crate::template::PinnedImage;
 use builder::Builder;
 use log::BuildLog;
@@ -154,15 +156,26 @@ async fn run(
         log.path().display()
     ));
     let builder = Builder {
-        program: &spec.builder,
+        program: &spec.cli,
         plan_path: plan.path(),
         out,
         log: &log,
     };
     {
-        let _step = Step::begin(out, &format!("checking the builder `{}`", spec.builder));
+        let _step = Step::begin(out, &format!("checking the builder `{}`", spec.cli));
         builder.check().await?;
     }
+    let choice = if spec.builder == BuilderMode::Legacy {
+        choice::Choice {
+            kind: choice::Kind::Legacy,
+            fallback: None,
+        }
+    } else {
+        let _step = Step::begin(out, "checking whether it can build with BuildKit");
+        choose(out, plan, spec, &builder.probe().await)?
+    };
+    // Rendered now, not with the plan: only a build needs their variables.
+    let secrets = plan.build_secrets()?;
 
     // 1. The `before` commands.
     for command in &spec.before {
@@ -176,12 +189,14 @@ async fn run(
         let _step = Step::begin(
             out,
             &format!(
-                "building {repository}:{} with {}",
+                "building {repository}:{} with {} ({})",
                 tags.join(","),
-                spec.builder
+                spec.cli,
+                choice.kind.describe()
             ),
         );
-        builder.build(spec, &references).await?;
+        builder.build(spec, &choice, &references, &secrets).await?;
+        drop(secrets);
     }
 
     // A version's tag is immutable: compare before pushing anything.
@@ -225,7 +240,7 @@ async fn run(
         (Login::Ecr, Some(c)) => {
             let _step = Step::begin(out, &format!("logging in to {host} with ECR's token"));
             let private = PrivateConfig::create()?;
-            private.login(out, &log, &spec.builder, &host, c).await?;
+            private.login(out, &log, &spec.cli, &host, c).await?;
             Some(private)
         }
         _ => None,
@@ -290,9 +305,17 @@ async fn run(
     if let Some(existing) = existing.as_ref().filter(|e| **e != digest) {
         out.warn(&format!("{version_ref} moved from {existing} to {digest}"));
     }
+    let image = version_ref.pinned(&digest);
+    let pinned = PinnedImage {
+        image: image.clone(),
+        digest: digest.clone(),
+    };
+    {
+        let _step = Step::begin(out, "checking the pushed image's platform");
+        check_platform(out, plan, &version_ref, &pinned, creds.as_ref()).await?;
+    }
 
     log.remove();
-    let image = version_ref.pinned(&digest);
     out.emit(
         &format!(
             "pushed {repository}:{} as {digest} in {}",
@@ -305,7 +328,116 @@ async fn run(
             tags: pushed_tags.clone(),
         },
     );
-    Ok(PinnedImage { image, digest })
+    Ok(pinned)
+}
+
+/// The pushed image's `os`/`architecture` (its config, from the registry) against the
+/// `runtimePlatform` of the task definition the plan renders with it: a mismatch stops the
+/// release before anything is registered (ECS would start tasks that cannot run it).
+async fn check_platform(
+    out: &Output,
+    plan: &Plan,
+    version_ref: &ImageRef,
+    pinned: &PinnedImage,
+    creds: Option<&registry::Credentials>,
+) -> Result<()> {
+    let rendered = match crate::template::render(plan, pinned) {
+        Ok(r) => r,
+        Err(e) => {
+            // deploy renders it again before registering, and stops there.
+            out.warn(&format!(
+                "the pushed image's platform is not checked: the task definition does not render: {}",
+                e.message
+            ));
+            return Ok(());
+        }
+    };
+    let pushed = pushed_platform(version_ref, &pinned.digest, creds)
+        .await
+        .map_err(verify::registry_failure)?;
+    let pushed = pushed.map_err(|why| {
+        Failure::new(
+            ExitCode::Build,
+            format!(
+                "the pushed image {} {why}: its platform cannot be checked; nothing was registered",
+                pinned.image
+            ),
+        )
+    })?;
+    match platform::check(&pushed, rendered.request.runtime_platform()) {
+        Ok(said) => {
+            out.info(&format!("the pushed image's platform: {said}"));
+            Ok(())
+        }
+        Err(why) => Err(Failure::new(
+            ExitCode::Build,
+            format!(
+                "{}: {why}. It was pushed; nothing was registered or deployed",
+                pinned.image
+            ),
+        )),
+    }
+}
+
+/// `os/architecture` of an image in the registry, from its manifest's config blob; `Err`
+/// says why there is none.
+async fn pushed_platform(
+    version_ref: &ImageRef,
+    digest: &str,
+    creds: Option<&registry::Credentials>,
+) -> std::result::Result<std::result::Result<platform::Platform, String>, ResolveError> {
+    let at = ImageRef::parse(&version_ref.pinned(digest))
+        .map_err(|e| ResolveError::Other(format!("{version_ref}: {e}")))?;
+    let (_, manifest) = registry::fetch_manifest(&at, creds).await?;
+    let Some(config) = verify::config_digest(&manifest) else {
+        // buildx without --provenance=false, or a multi-platform build: not one image.
+        return Ok(Err(
+            "is an index (a list of images), not one image manifest".to_string(),
+        ));
+    };
+    let config = registry::fetch_blob_json(&at, config, creds).await?;
+    let field = |k: &str| config.get(k).and_then(|v| v.as_str()).map(str::to_string);
+    Ok(match (field("os"), field("architecture")) {
+        (Some(os), Some(architecture)) => Ok(platform::Platform { os, architecture }),
+        _ => Err("has no os/architecture in its config".to_string()),
+    })
+}
+
+/// The builder from `build.builder` and the probe: a fallback to the legacy builder is said
+/// once (a warning); `buildkit` that cannot be had, and secrets without BuildKit, stop the
+/// build before anything runs or is pushed.
+fn choose(
+    out: &Output,
+    plan: &Plan,
+    spec: &BuildSpec,
+    probe: &choice::Probe,
+) -> Result<choice::Choice> {
+    let c = choice::choose(spec.builder, &spec.cli, probe).map_err(|why| {
+        Failure::new(
+            ExitCode::Preflight,
+            format!(
+                "{}: {why}; nothing was built or pushed",
+                plan.path().display()
+            ),
+        )
+    })?;
+    if let Some(why) = &c.fallback {
+        if !spec.secret_ids.is_empty() {
+            return Err(Failure::new(
+                ExitCode::Preflight,
+                format!(
+                    "{}: build.secrets needs BuildKit (RUN --mount=type=secret), but {why}: install the buildx plugin (https://docs.docker.com/go/buildx/). Nothing was built or pushed",
+                    plan.path().display(),
+                ),
+            ));
+        }
+        out.warn_once(
+            &format!("builder:{}", spec.cli),
+            &format!("building with the legacy builder (deprecated by Docker): {why}; install the buildx plugin to build with BuildKit"),
+        );
+    }
+    out.debug(&format!("builder: {}", c.kind.describe()));
+    Ok(c)
 }
 
 /// The repository's tag mutability for an ECR repository (or `login = "ecr"`), from

@@ -87,6 +87,15 @@ pub fn config_digest(manifest: &serde_json::Value) -> Option<&str> {
         .and_then(|d| d.as_str())
 }
 
+/// Whether the local image (`docker image inspect .Id`) is the image a tag holds. The id is
+/// the config digest on docker's classic image store, but the manifest (or index) digest on
+/// the containerd image store (Docker's "containerd image store" page: images are stored as
+/// OCI content, addressed by their manifest; the default store for new installs since Engine
+/// 29, https://docs.docker.com/engine/storage/containerd/): either shape is the same image.
+pub fn same_image(local_id: &str, remote_digest: &str, remote_config: Option<&str>) -> bool {
+    local_id == remote_digest || remote_config == Some(local_id)
+}
+
 /// With `--rebuild` and without `--retag`: the freshly built image (`local_id`) must be the
 /// image the version's tag already holds, or nothing is pushed.
 pub async fn version_tag_unchanged(
@@ -95,11 +104,11 @@ pub async fn version_tag_unchanged(
     local_id: &str,
     creds: Option<&Credentials>,
 ) -> Result<()> {
-    let (_, manifest) = registry::fetch_manifest(image, creds)
+    let (remote_digest, manifest) = registry::fetch_manifest(image, creds)
         .await
         .map_err(registry_failure)?;
     match config_digest(&manifest) {
-        Some(remote) if remote == local_id => Ok(()),
+        remote if same_image(local_id, &remote_digest, remote) => Ok(()),
         remote => Err(Failure::new(
             ExitCode::Digest,
             format!(
@@ -143,5 +152,18 @@ mod tests {
         assert_eq!(config_digest(&m), Some("sha256:abc"));
         let i = serde_json::json!({"schemaVersion": 2, "manifests": []});
         assert_eq!(config_digest(&i), None);
+    }
+
+    #[test]
+    fn the_local_image_id_matches_on_either_image_store() {
+        let (manifest, config) = ("sha256:aaaa", "sha256:cccc");
+        // Classic store: .Id is the config digest.
+        assert!(same_image(config, manifest, Some(config)));
+        // containerd store: .Id is the manifest digest (also of an index, which has no config).
+        assert!(same_image(manifest, manifest, Some(config)));
+        assert!(same_image(manifest, manifest, None));
+        // Another image, in either shape, is not the same.
+        assert!(!same_image("sha256:bbbb", manifest, Some(config)));
+        assert!(!same_image("sha256:bbbb", manifest, None));
     }
 }
