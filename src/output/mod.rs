@@ -348,6 +348,13 @@ impl Output {
         self.reporter.live(Live::Spinner(message));
     }
 
+    /// The newest output line of what the spinner waits for (terminal only; not with -q).
+    pub fn spinner_detail(&self, line: &str) {
+        if !self.quiet {
+            self.reporter.live(Live::Detail(line));
+        }
+    }
+
     /// Removes the live bar or spinner.
     pub fn clear_bar(&self) {
         self.reporter.clear_live();

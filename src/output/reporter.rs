@@ -23,6 +23,8 @@ pub enum Live<'a> {
     },
     /// A wait with no count.
     Spinner(&'a str),
+    /// The newest output line of what the spinner waits for (a build): shown beside it.
+    Detail(&'a str),
 }
 
 pub trait Reporter: Send + Sync {
@@ -109,6 +111,8 @@ impl Reporter for Json {
 pub struct Terminal {
     pub color: bool,
     bar: Mutex<Option<(ProgressBar, Option<LiveKind>)>>,
+    /// What the spinner says it waits for, kept to show a detail beside it.
+    spinner_text: Mutex<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +126,7 @@ impl Terminal {
         Terminal {
             color,
             bar: Mutex::new(None),
+            spinner_text: Mutex::new(String::new()),
         }
     }
 
@@ -143,7 +148,8 @@ impl Terminal {
         if *current != Some(kind) {
             let template = match kind {
                 LiveKind::Bar => "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
-                LiveKind::Spinner => "{spinner} [{elapsed_precise}] {msg}",
+                // wide_msg: a long build line is cut at the terminal's width, not wrapped.
+                LiveKind::Spinner => "{spinner} [{elapsed_precise}] {wide_msg}",
             };
             bar.set_style(
                 ProgressStyle::with_template(template)
@@ -188,8 +194,19 @@ impl Reporter for Terminal {
                 bar.set_message(message.to_string());
             }
             Live::Spinner(message) => {
+                *self.spinner_text.lock().unwrap() = message.to_string();
                 self.styled(LiveKind::Spinner)
                     .set_message(message.to_string());
+            }
+            Live::Detail(line) => {
+                let spinning = matches!(
+                    self.bar.lock().unwrap().as_ref(),
+                    Some((_, Some(LiveKind::Spinner)))
+                );
+                if spinning {
+                    let text = with_detail(&self.spinner_text.lock().unwrap(), line);
+                    self.styled(LiveKind::Spinner).set_message(text);
+                }
             }
         }
     }
@@ -205,5 +222,48 @@ impl Reporter for Terminal {
     fn result(&self, text: &str, _message: &str, _event: &Event) {
         self.clear_live();
         stdout_line(text);
+    }
+}
+
+/// A spinner's text with the newest line of its work beside it, without the control
+/// characters (colours, carriage returns) builders print.
+fn with_detail(step: &str, line: &str) -> String {
+    let mut clean = String::new();
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            // An ANSI escape (CSI): up to and including its final byte, '@' to '~'.
+            chars.next();
+            for f in chars.by_ref() {
+                if ('@'..='~').contains(&f) {
+                    break;
+                }
+            }
+        } else if !c.is_control() {
+            clean.push(c);
+        }
+    }
+    let clean = clean.trim();
+    if clean.is_empty() {
+        step.to_string()
+    } else {
+        format!("{step}  | {clean}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_build_line_beside_the_spinner_loses_its_control_characters() {
+        assert_eq!(
+            with_detail(
+                "building app:1.1.0",
+                "\u{1b}[1mStep 2/5\u{1b}[0m : COPY dist/ /www\r"
+            ),
+            "building app:1.1.0  | Step 2/5 : COPY dist/ /www"
+        );
+        assert_eq!(with_detail("pushing", "   "), "pushing");
     }
 }

@@ -158,6 +158,8 @@ impl<'a> Child<'a> {
             while let Some((is_stdout, line)) = rx.recv().await {
                 log.line(&line);
                 if !quiet {
+                    // Beside the step's spinner on a terminal; every line with --verbose.
+                    out.spinner_detail(&line);
                     out.debug(&format!("  {line}"));
                 }
                 if tail.len() == TAIL_LINES {
