@@ -526,6 +526,39 @@ fn unique() -> u128 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn restart_refuses_when_a_parameter_the_running_revision_references_is_gone() {
+    // No secret rule in the plan: the running revision's valueFrom alone stops the restart,
+    // since new tasks would fail to start without it.
+    let seed = seed("pfrestartgone");
+    let plan = seed.plan("1.0.0", "healthy", "");
+    ssm()
+        .await
+        .delete_parameter()
+        .name(&seed.secret)
+        .send()
+        .await
+        .unwrap();
+    let before = service(&seed.name, &seed.name).await;
+
+    let run = release(&["restart", path_str(&plan.path)]);
+    assert_eq!(run.code, 3, "{}", run.all());
+    assert!(
+        run.stderr.contains("nothing was restarted"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.all().contains(&seed.secret), "{}", run.all());
+    let after = service(&seed.name, &seed.name).await;
+    assert_eq!(after.deployments().len(), 1);
+    assert_eq!(after.deployments()[0].id(), before.deployments()[0].id());
+
+    // Back: the restart goes ahead.
+    put_secret(&seed.secret, &value64("pfrestartgone")).await;
+    let run = release(&["restart", path_str(&plan.path)]);
+    assert_eq!(run.code, 0, "{}", run.all());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn restart_refuses_a_secret_that_fails_its_rule_and_changes_nothing() {
     let seed = seed("pfrestart");
     let plan = seed.plan("1.0.0", "healthy", &rule(&seed.secret));

@@ -1,12 +1,14 @@
 //! `release restart PLAN`: force a new deployment of the revision the service runs now
 //! (its tasks are replaced and read their secrets again, e.g. after an SSM parameter was
-//! fixed), and watch that deployment exactly like deploy does. The plan's secret rules run
-//! first: a secret that fails one refuses the restart (exit 3) before anything changes.
+//! fixed), and watch that deployment exactly like deploy does. First, every SSM parameter
+//! the running revision references must exist and the plan's secret rules must pass: a
+//! failure refuses the restart (exit 3) before anything changes.
 
 use std::path::Path;
 use std::time::Instant;
 
 use aws_config::SdkConfig;
+use aws_sdk_ecs::types::TaskDefinition;
 use serde_json::json;
 
 use super::Ctx;
@@ -27,11 +29,17 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let ecs = Ecs::new(&config);
     let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
 
-    secret_rules_pass(out, &plan, &config, started).await?;
     let before = ecs
         .existing_service(cluster, name, "nothing was restarted")
         .await?;
     let current = before.task_definition.clone();
+    let Some((revision, _)) = ecs.task_definition(&current).await? else {
+        return Err(Failure::new(
+            ExitCode::Preflight,
+            format!("{name} runs {current}, which ECS does not describe: nothing was restarted"),
+        ));
+    };
+    secrets_pass(out, &plan, &config, &revision, started).await?;
     let short = short_task_definition(&current).to_string();
     out.step(&format!(
         "restarting {cluster}/{name}: a new deployment of {short} (the running revision)"
@@ -54,16 +62,19 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     deployer.deploy_and_settle(&current, &before, how).await
 }
 
-/// The new tasks read their secrets again: the plan's secret rules must pass first (the
-/// restart after an SSM fix is exactly when a trailing newline slips in). Exit 3 otherwise.
-async fn secret_rules_pass(
+/// The new tasks read their secrets again: the revision's SSM parameters must exist and the
+/// plan's secret rules must pass first (the restart after an SSM fix is exactly when a
+/// trailing newline slips in, or a parameter was deleted and recreated under another name).
+/// Exit 3 otherwise.
+async fn secrets_pass(
     out: &Output,
     plan: &Plan,
     config: &SdkConfig,
+    revision: &TaskDefinition,
     started: Instant,
 ) -> Result<()> {
     let secrets = crate::preflight::Report {
-        checks: crate::preflight::checks::secret_checks(plan, config).await,
+        checks: crate::preflight::checks::restart_checks(plan, config, revision).await,
         seconds: started.elapsed().as_secs_f64(),
     };
     secrets.print(out);
@@ -74,7 +85,7 @@ async fn secret_rules_pass(
     Err(Failure::new(
         ExitCode::Preflight,
         format!(
-            "{failed} secret rule{} failed: nothing was restarted (the running tasks keep the values they read at start)",
+            "{failed} secret check{} failed: nothing was restarted (the running tasks keep the values they read at start)",
             if failed == 1 { "" } else { "s" }
         ),
     ))

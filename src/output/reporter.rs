@@ -62,10 +62,9 @@ pub struct Plain;
 impl Reporter for Plain {
     fn event(&self, message: &str, event: &Event, human: bool) {
         if human {
-            let now = now_rfc3339();
-            for line in event.for_people(message).lines() {
-                stderr_line(&format!("{now} {line}"));
-            }
+            // One timestamp per event: the lines after the first (a failure's reasons, an
+            // error's source line) continue it, as a compiler's do.
+            stderr_line(&format!("{} {}", now_rfc3339(), event.for_people(message)));
         }
     }
     fn note(&self, text: &str) {

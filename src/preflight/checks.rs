@@ -142,67 +142,12 @@ pub async fn run_with_snapshot(
         _ => None,
     };
 
-    // Values are read (decrypted) only for the rules that judge them and their `same_as`
-    // partners; every other parameter is only checked to exist, without decryption, so a
-    // role that may not decrypt an unrelated parameter is not blocked.
-    let mut decrypted: Vec<String> = Vec::new();
-    for rule in &plan.secrets {
-        decrypted.push(rule.name.clone());
-        decrypted.extend(rule.same_as.clone());
-    }
-    decrypted.sort();
-    decrypted.dedup();
-    let mut names: Vec<String> = decrypted.clone();
-    for (_, _, value_from) in refs.iter().flatten() {
-        if kind(value_from) == RefKind::Ssm {
-            names.push(value_from.clone());
-        }
-    }
-    for value_from in &env.running_refs {
-        if kind(value_from) == RefKind::Ssm {
-            names.push(value_from.clone());
-        }
-    }
-    names.sort();
-    names.dedup();
-    // Secrets Manager secrets referenced through Parameter Store
-    // (`/aws/reference/secretsmanager/…`) can only be read with WithDecryption=true (Systems
-    // Manager user guide, "Referencing AWS Secrets Manager secrets from Parameter Store").
-    for n in &names {
-        if ssm::parameter_name(n).starts_with("/aws/reference/secretsmanager/")
-            && !decrypted.contains(n)
-        {
-            decrypted.push(n.clone());
-        }
-    }
-    let existence: Vec<String> = names
+    let value_froms = refs
         .iter()
-        .filter(|n| !decrypted.contains(n))
-        .cloned()
-        .collect();
-    let (values, exists) = tokio::join!(
-        async {
-            if decrypted.is_empty() {
-                Ok(BTreeMap::new())
-            } else {
-                ssm::get_parameters(config, &decrypted, true).await
-            }
-        },
-        async {
-            if existence.is_empty() {
-                Ok(BTreeMap::new())
-            } else {
-                ssm::get_parameters(config, &existence, false).await
-            }
-        }
-    );
-    let lookups: Lookups = match (values, exists) {
-        (Ok(mut v), Ok(e)) => {
-            v.extend(e);
-            Ok(v)
-        }
-        (Err(e), _) | (_, Err(e)) => Err(e),
-    };
+        .flatten()
+        .map(|(_, _, value_from)| value_from)
+        .chain(env.running_refs.iter());
+    let (names, lookups) = read_parameters(config, &plan.secrets, value_froms).await;
 
     if mutability.status == super::Status::Warning || repository.status == super::Status::Warning {
         // The build says it once, and does not again.
@@ -257,24 +202,99 @@ pub async fn run_with_snapshot(
     Ok((report, pinned, snapshot))
 }
 
-/// The `[[preflight.secret]]` rules alone, every one (passed and failed): what `restart`
-/// checks before it replaces the tasks, which read the secrets again.
+/// The SSM parameters the checks need, in at most two GetParameters batches: values are read
+/// (decrypted) only for the rules that judge them and their `same_as` partners; every other
+/// parameter (a `valueFrom`) is only checked to exist, without decryption, so a role that may
+/// not decrypt an unrelated parameter is not blocked. Returns every name read, and what was
+/// found.
+async fn read_parameters<'a>(
+    config: &SdkConfig,
+    rules: &[SecretRule],
+    value_froms: impl Iterator<Item = &'a String>,
+) -> (Vec<String>, Lookups) {
+    let mut decrypted: Vec<String> = Vec::new();
+    for rule in rules {
+        decrypted.push(rule.name.clone());
+        decrypted.extend(rule.same_as.clone());
+    }
+    decrypted.sort();
+    decrypted.dedup();
+    let mut names: Vec<String> = decrypted.clone();
+    names.extend(value_froms.filter(|v| kind(v) == RefKind::Ssm).cloned());
+    names.sort();
+    names.dedup();
+    // Secrets Manager secrets referenced through Parameter Store
+    // (`/aws/reference/secretsmanager/…`) can only be read with WithDecryption=true (Systems
+    // Manager user guide, "Referencing AWS Secrets Manager secrets from Parameter Store").
+    for n in &names {
+        if ssm::parameter_name(n).starts_with("/aws/reference/secretsmanager/")
+            && !decrypted.contains(n)
+        {
+            decrypted.push(n.clone());
+        }
+    }
+    let existence: Vec<String> = names
+        .iter()
+        .filter(|n| !decrypted.contains(n))
+        .cloned()
+        .collect();
+    let (values, exists) = tokio::join!(
+        async {
+            if decrypted.is_empty() {
+                Ok(BTreeMap::new())
+            } else {
+                ssm::get_parameters(config, &decrypted, true).await
+            }
+        },
+        async {
+            if existence.is_empty() {
+                Ok(BTreeMap::new())
+            } else {
+                ssm::get_parameters(config, &existence, false).await
+            }
+        }
+    );
+    let lookups: Lookups = match (values, exists) {
+        (Ok(mut v), Ok(e)) => {
+            v.extend(e);
+            Ok(v)
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    (names, lookups)
+}
+
+/// The `[[preflight.secret]]` rules alone, every one (passed and failed): what deploy checks
+/// again after a build.
 pub async fn secret_checks(plan: &Plan, config: &SdkConfig) -> Vec<CheckResult> {
     if plan.secrets.is_empty() {
         return Vec::new();
     }
-    let mut names: Vec<String> = Vec::new();
-    for rule in &plan.secrets {
-        names.push(rule.name.clone());
-        names.extend(rule.same_as.clone());
-    }
-    names.sort();
-    names.dedup();
-    let lookups: Lookups = ssm::get_parameters(config, &names, true).await;
+    let (_, lookups) = read_parameters(config, &plan.secrets, std::iter::empty()).await;
     plan.secrets
         .iter()
         .map(|rule| secret_rule_check(rule, &lookups))
         .collect()
+}
+
+/// What `restart` checks before it replaces the tasks, which read their secrets again: every
+/// SSM `valueFrom` of the revision they will run exists, and the `[[preflight.secret]]`
+/// rules pass (every check, passed and failed).
+pub async fn restart_checks(
+    plan: &Plan,
+    config: &SdkConfig,
+    revision: &aws_sdk_ecs::types::TaskDefinition,
+) -> Vec<CheckResult> {
+    let refs = taskdef::secret_refs(&taskdef::from_described(revision, &[]));
+    let value_froms = refs.iter().map(|(_, _, value_from)| value_from);
+    let (_, lookups) = read_parameters(config, &plan.secrets, value_froms).await;
+    let mut checks = value_from_checks(Some(&refs), &lookups);
+    checks.extend(
+        plan.secrets
+            .iter()
+            .map(|rule| secret_rule_check(rule, &lookups)),
+    );
+    checks
 }
 
 /// The `[[preflight.secret]]` rules again, just before registering: a build can take minutes,
