@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
+use crate::taskdef::release_tags;
+
 /// One difference: a JSON path, and its value before (running) and after (rendered);
 /// `None` where the path does not exist on that side.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +44,7 @@ pub fn normalise(doc: &Value) -> Normalised {
                     .unwrap_or("")
                     .to_string();
                 let value = t.get("value").cloned().unwrap_or(Value::Null);
-                if key.starts_with("release:") {
+                if key.starts_with(release_tags::PREFIX) {
                     release_tags.insert(key, value.as_str().unwrap_or("").to_string());
                 } else {
                     other.insert(key, value);
@@ -199,18 +201,15 @@ pub fn standing(
     digest: &str,
     version: &str,
 ) -> Standing {
-    let tag = |k: &str| running_tags.get(k).map(String::as_str);
-    if tag("release:content") == Some(content_hash)
-        && tag("release:digest") == Some(digest)
-        && tag("release:version") == Some(version)
-    {
+    if release_tags::same_release(running_tags, content_hash, digest, version) {
         return Standing::SameRelease;
     }
+    let tag = |k: &str| running_tags.get(k).map(String::as_str);
     match running_doc {
         // Strictly the same request, not normalised: the normalisation that helps people read
         // a diff (a hostPort equal to the containerPort, say) can join two definitions that
         // differ (a static and a dynamic host port in bridge mode).
-        Some(running) if tag("release:content").is_none() => {
+        Some(running) if tag(release_tags::CONTENT).is_none() => {
             if without_release_tags(running) == without_release_tags(rendered_doc) {
                 Standing::SameDefinitionUntagged
             } else {
@@ -229,7 +228,7 @@ fn without_release_tags(doc: &Value) -> Value {
             tags.retain(|t| {
                 !t.get("key")
                     .and_then(Value::as_str)
-                    .is_some_and(|k| k.starts_with("release:"))
+                    .is_some_and(|k| k.starts_with(release_tags::PREFIX))
             });
             if tags.is_empty() {
                 obj.remove("tags");

@@ -16,6 +16,7 @@ use crate::jinja;
 use crate::plan::source::Source;
 use crate::plan::Plan;
 use crate::taskdef;
+use crate::taskdef::release_tags;
 
 /// The image a release runs, pinned by digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,7 +119,7 @@ pub fn render(plan: &Plan, image: &PinnedImage) -> Result<Rendered> {
         .take()
         .unwrap_or_default()
         .into_iter()
-        .filter(|t| !t.key().unwrap_or("").starts_with("release:"))
+        .filter(|t| !t.key().unwrap_or("").starts_with(release_tags::PREFIX))
         .collect();
     request.tags = if tags.is_empty() {
         None
@@ -128,14 +129,12 @@ pub fn render(plan: &Plan, image: &PinnedImage) -> Result<Rendered> {
     let content_hash = hex(&Sha256::digest(
         taskdef::to_json(&request).to_string().as_bytes(),
     ));
-    for (k, v) in [
-        ("release:version", plan.version.as_str().to_string()),
-        ("release:digest", image.digest.clone()),
-        ("release:plan", plan.sha256.clone()),
-        ("release:content", content_hash.clone()),
-    ] {
-        tags.push(Tag::builder().key(k).value(v).build());
-    }
+    tags.extend(release_tags::written(
+        plan.version.as_str(),
+        &image.digest,
+        &plan.sha256,
+        &content_hash,
+    ));
     request.tags = Some(tags);
     Ok(Rendered {
         request,

@@ -696,9 +696,6 @@ fn builder_of(i: RegisterTaskDefinitionInput) -> RegisterTaskDefinitionInputBuil
 }
 
 /// The `release:*` tags of a task definition as a map.
-pub fn release_tags(tags: &[ecs::Tag]) -> std::collections::BTreeMap<String, String> {
-    tags.iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-        .filter(|(k, _)| k.starts_with("release:"))
-        .collect()
+pub fn release_tags(tags: &[ecs::Tag]) -> crate::taskdef::release_tags::ReleaseTags {
+    crate::taskdef::release_tags::read(tags)
 }

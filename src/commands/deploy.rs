@@ -27,6 +27,7 @@ use crate::rollout::settle::{
     settle, verified, Address, Context, EcsRollback, Ending, Followup, Role,
 };
 use crate::rollout::watch::WatchEnd;
+use crate::taskdef::release_tags;
 use crate::template::PinnedImage;
 use crate::{taskdef, template};
 
@@ -93,7 +94,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
             &ecs,
             &running.service.task_definition,
             &rendered.request,
-            running.running_tags.contains_key("release:previous"),
+            running.running_tags.contains_key(release_tags::PREVIOUS),
         )
         .await;
     let release = Release {
@@ -371,7 +372,7 @@ impl Release<'_> {
         // Lets `release rollback` without --to find what ran before this release.
         request.tags.get_or_insert_with(Vec::new).push(
             aws_sdk_ecs::types::Tag::builder()
-                .key("release:previous")
+                .key(release_tags::PREVIOUS)
                 .value(before.task_definition.clone())
                 .build(),
         );
@@ -397,7 +398,7 @@ impl Release<'_> {
                 // name what runs now, as this registration would have.
                 if let Some(arn) = found.task_definition_arn() {
                     if let Err(e) = ecs
-                        .tag(arn, "release:previous", &before.task_definition)
+                        .tag(arn, release_tags::PREVIOUS, &before.task_definition)
                         .await
                     {
                         out.warn(&format!("cannot record what ran before: {}", e.message));
@@ -776,7 +777,7 @@ async fn adopt(
         .tags()
         .iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-        .filter(|(k, _)| k.starts_with("release:"))
+        .filter(|(k, _)| k.starts_with(release_tags::PREFIX))
         .collect();
     out.step(&format!(
         "tagging {} with this release's tags (the same task definition, registered outside release)",
@@ -792,7 +793,7 @@ async fn adopt(
     // A release:previous left by another tool would send `release rollback` (without --to)
     // somewhere this release never ran from.
     if stale_previous {
-        if let Err(e) = ecs.untag(running_arn, "release:previous").await {
+        if let Err(e) = ecs.untag(running_arn, release_tags::PREVIOUS).await {
             out.warn(&format!(
                 "cannot remove the stale release:previous of {}: {}",
                 short_task_definition(running_arn),
@@ -831,10 +832,7 @@ async fn find_registered(
             .await?
         {
             let tags = release_tags(&tags);
-            if tags.get("release:content").map(String::as_str) == Some(content)
-                && tags.get("release:digest").map(String::as_str) == Some(digest)
-                && tags.get("release:version").map(String::as_str) == Some(plan.version.as_str())
-            {
+            if release_tags::same_release(&tags, content, digest, plan.version.as_str()) {
                 return Ok(Some(td));
             }
         }

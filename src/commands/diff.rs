@@ -18,6 +18,7 @@ use crate::image::resolve;
 use crate::output::Event;
 use crate::plan::Plan;
 use crate::rollout::observation::short_task_definition;
+use crate::taskdef::release_tags;
 use crate::template::{PinnedImage, PLACEHOLDER_DIGEST};
 use crate::{diff, taskdef, template};
 
@@ -153,7 +154,7 @@ pub async fn show(
 /// registers; it says nothing about the content.
 fn compared(doc: &Value) -> diff::Normalised {
     let mut normalised = diff::normalise(doc);
-    normalised.release_tags.remove("release:previous");
+    normalised.release_tags.remove(release_tags::PREVIOUS);
     normalised
 }
 

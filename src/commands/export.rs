@@ -11,6 +11,7 @@ use crate::aws::ecs::Ecs;
 use crate::exit::{ExitCode, Failure, Result};
 use crate::output::Event;
 use crate::taskdef;
+use crate::taskdef::release_tags;
 
 pub async fn run(
     ctx: &Ctx,
@@ -35,7 +36,7 @@ pub async fn run(
         .await?;
     let tags: Vec<_> = tags
         .into_iter()
-        .filter(|t| !t.key().unwrap_or("").starts_with("release:"))
+        .filter(|t| !t.key().unwrap_or("").starts_with(release_tags::PREFIX))
         .collect();
     let mut doc = taskdef::to_json(&taskdef::from_described(&td, &tags));
     if let Some(p) = &plan {

@@ -15,6 +15,7 @@ use crate::plan::Plan;
 use crate::rollout::observation::short_task_definition;
 use crate::rollout::observation::Service;
 use crate::taskdef::name::revision_number;
+use crate::taskdef::release_tags;
 
 /// How many revisions are described (one DescribeTaskDefinition call each).
 const SHOWN: usize = 25;
@@ -92,8 +93,8 @@ fn show_revision(
         .map(|s| s.as_str().to_string())
         .unwrap_or_default();
     let registered_at = td.registered_at().map(|t| epoch_rfc3339(t.as_secs_f64()));
-    let version = tags.get("release:version").cloned();
-    let digest = tags.get("release:digest").cloned();
+    let version = tags.get(release_tags::VERSION).cloned();
+    let digest = tags.get(release_tags::DIGEST).cloned();
     // The table shows "-" for what the revision does not say; the record has null.
     let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let mark = if runs_now { "  <- runs now" } else { "" };

@@ -23,6 +23,7 @@ use crate::output::Output;
 use crate::plan::Version;
 use crate::rollout::observation::{short_task_definition, DeploymentConfiguration};
 use crate::taskdef;
+use crate::taskdef::release_tags;
 
 /// The version a plan starts from when neither a `release:version` tag nor an image tag gives one.
 pub const FIRST_VERSION: &str = "0.1.0";
@@ -48,7 +49,7 @@ pub async fn run(ctx: &Ctx, cluster: &str, service: &str, dir: &Path) -> Result<
 
     let other_tags: Vec<_> = tags
         .iter()
-        .filter(|t| !t.key().unwrap_or("").starts_with("release:"))
+        .filter(|t| !t.key().unwrap_or("").starts_with(release_tags::PREFIX))
         .cloned()
         .collect();
     let request = taskdef::from_described(&td, &other_tags);
@@ -258,7 +259,7 @@ impl VersionFrom {
 /// each only when it is a version release accepts.
 pub fn choose_version(tags: &BTreeMap<String, String>, image: &ImageRef) -> (String, VersionFrom) {
     if let Some(v) = tags
-        .get("release:version")
+        .get(release_tags::VERSION)
         .filter(|v| Version::parse(v).is_ok())
     {
         return (v.clone(), VersionFrom::Tag);

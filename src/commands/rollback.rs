@@ -21,6 +21,7 @@ use crate::rollout::deployment::{bullet, Deployer, Settling};
 use crate::rollout::observation::{short_task_definition, Service};
 use crate::rollout::settle::{Address, Role};
 use crate::taskdef::name::{revision_number, TaskDefinitionRef};
+use crate::taskdef::release_tags;
 
 /// The rollback's pre-checks failed: every problem, one failure (exit 3), nothing changed.
 fn refused(problems: &[String]) -> Failure {
@@ -199,7 +200,7 @@ fn chosen_revision(out: &Output, to: Option<i32>, current: &Current) -> i32 {
     let rev = current.revision;
     match current
         .tags
-        .get("release:previous")
+        .get(release_tags::PREVIOUS)
         .and_then(|arn| revision_number(arn))
     {
         Some(n) => {
@@ -361,18 +362,18 @@ fn show_change(
             "rollback of {cluster}/{service}:\n  revision: {} -> {}\n  version:  {} -> {}\n  digest:   {} -> {}",
             current.short,
             wanted.short,
-            show(&current.tags, "release:version"),
-            show(&wanted.tags, "release:version"),
-            show(&current.tags, "release:digest"),
-            show(&wanted.tags, "release:digest"),
+            show(&current.tags, release_tags::VERSION),
+            show(&wanted.tags, release_tags::VERSION),
+            show(&current.tags, release_tags::DIGEST),
+            show(&wanted.tags, release_tags::DIGEST),
         ),
         Event::Change {
             from: current.arn.clone(),
             to: wanted.arn.clone(),
-            from_version: current.tags.get("release:version").cloned(),
-            to_version: wanted.tags.get("release:version").cloned(),
-            from_digest: current.tags.get("release:digest").cloned(),
-            to_digest: wanted.tags.get("release:digest").cloned(),
+            from_version: current.tags.get(release_tags::VERSION).cloned(),
+            to_version: wanted.tags.get(release_tags::VERSION).cloned(),
+            from_digest: current.tags.get(release_tags::DIGEST).cloned(),
+            to_digest: wanted.tags.get(release_tags::DIGEST).cloned(),
             dry_run,
         },
     );

@@ -26,6 +26,7 @@ use crate::plan::{ecr_location, is_ecr_repository, Login, Plan, SecretRule, Vers
 use crate::rollout::observation::{short_task_definition, Service, Task};
 use crate::taskdef;
 use crate::taskdef::name::family_of;
+use crate::taskdef::release_tags;
 use crate::template::{self, PinnedImage};
 
 type Lookups = std::result::Result<BTreeMap<String, Lookup>, String>;
@@ -724,7 +725,7 @@ fn version_check(
         }
         Err(e) => return CheckResult::failed(NAME, e.clone()),
     };
-    let Some(text) = tags.get("release:version") else {
+    let Some(text) = tags.get(release_tags::VERSION) else {
         return CheckResult::skipped(
             NAME,
             format!("the running revision {current} has no release:version tag"),

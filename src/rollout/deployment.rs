@@ -11,6 +11,7 @@ use crate::rollout::decision::{Target, Verdict};
 use crate::rollout::observation::{short_task_definition, Service};
 use crate::rollout::settle::{settle, Address, Context, EcsRollback, Ending, Followup, Role};
 use crate::rollout::watch::{Watch, WatchEnd, WatchStats};
+use crate::taskdef::release_tags;
 
 /// Where a deployment happens and how it is watched.
 pub struct Deployer<'a> {
@@ -289,7 +290,11 @@ impl Deployer<'_> {
             // every deployment of the revision, so it names the latest one.
             if let Err(e) = self
                 .ecs
-                .tag(task_definition, "release:previous", &before.task_definition)
+                .tag(
+                    task_definition,
+                    release_tags::PREVIOUS,
+                    &before.task_definition,
+                )
                 .await
             {
                 self.out

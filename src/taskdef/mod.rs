@@ -23,6 +23,7 @@
 mod from_described;
 mod json_reader;
 pub mod name;
+pub mod release_tags;
 pub mod rules;
 mod to_json;
 mod to_request;

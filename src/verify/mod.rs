@@ -19,6 +19,7 @@ use crate::output::event::{Event, VerifyCheck};
 use crate::output::Output;
 use crate::plan::Plan;
 use crate::rollout::observation::short_task_definition;
+use crate::taskdef::release_tags;
 use redact::Redactor;
 
 /// One verify check's result.
@@ -148,7 +149,7 @@ pub async fn run_with(
         Some((_, tags)) => release_tags(tags),
         None => BTreeMap::new(),
     };
-    let running_version = current_tags.get("release:version").cloned();
+    let running_version = current_tags.get(release_tags::VERSION).cloned();
     let release_revision = if running_version.as_deref() == Some(version) {
         Some(service.task_definition.clone())
     } else {
@@ -270,7 +271,7 @@ async fn find_release_revision(ecs: &Ecs, family: &str, version: &str) -> Result
     for arn in arns.iter().rev().take(10) {
         if let Some((_, tags)) = ecs.task_definition(arn).await? {
             if release_tags(&tags)
-                .get("release:version")
+                .get(release_tags::VERSION)
                 .map(String::as_str)
                 == Some(version)
             {
