@@ -20,7 +20,8 @@ use crate::plan::{OnFailure, Plan};
 use crate::preflight::{self, ImageToCheck, PreflightOptions};
 use crate::rollout::decision::Verdict;
 use crate::rollout::deployment::{
-    bullet, interrupted, revision_of, show_failed_task_logs, Deployer, Followed, Outcome,
+    bullet, interrupted, revision_of, show_failed_task_logs, Deployer, FailedTasks, Followed,
+    Outcome,
 };
 use crate::rollout::observation::{short_task_definition, Service};
 use crate::rollout::settle::{
@@ -693,16 +694,15 @@ impl Release<'_> {
     }
 
     async fn show_task_logs(&self, w: &Watched<'_>) {
-        show_failed_task_logs(
-            w.deployer.out,
-            self.ecs,
-            self.config,
-            &self.plan.service.cluster,
-            &self.plan.service.name,
-            w.new_arn,
-            &w.outcome.target.deployment_id,
-        )
-        .await;
+        let failed = FailedTasks {
+            cluster: &self.plan.service.cluster,
+            service: &self.plan.service.name,
+            task_definition_arn: w.new_arn,
+            deployment_id: &w.outcome.target.deployment_id,
+            known_tasks: &w.outcome.stats.stopped_tasks,
+            known_definition: w.described.map(|(td, _)| td),
+        };
+        show_failed_task_logs(w.deployer.out, self.ecs, self.config, failed).await;
     }
 
     /// `release rollback PLAN --to N`: back to what ran before this release.

@@ -488,6 +488,19 @@ pub fn interrupted(
 /// How many lines of a failed container's log a failure shows.
 pub const LOG_LINES: i32 = 5;
 
+/// Which deployment's failed tasks to show, and what the caller already read of them (empty
+/// or None: read now).
+pub struct FailedTasks<'a> {
+    pub cluster: &'a str,
+    pub service: &'a str,
+    pub task_definition_arn: &'a str,
+    pub deployment_id: &'a str,
+    /// The deployment's stopped tasks as the watch last read them.
+    pub known_tasks: &'a [crate::rollout::observation::Task],
+    /// The task definition as RegisterTaskDefinition answered.
+    pub known_definition: Option<&'a aws_sdk_ecs::types::TaskDefinition>,
+}
+
 /// After a failure: the last lines the first stopped task of `deployment_id` wrote, per
 /// awslogs container (the one that exited non-zero first), so the app's own reason stands
 /// next to ECS's. The values of the secrets the revision injects are redacted from them; when
@@ -498,36 +511,47 @@ pub async fn show_failed_task_logs(
     out: &Output,
     ecs: &Ecs,
     config: &aws_config::SdkConfig,
-    cluster: &str,
-    service: &str,
-    task_definition_arn: &str,
-    deployment_id: &str,
+    failed: FailedTasks<'_>,
 ) {
-    let tasks = match ecs
-        .tasks(
-            cluster,
-            service,
-            aws_sdk_ecs::types::DesiredStatus::Stopped,
-            Some(deployment_id),
-        )
-        .await
-    {
-        Ok(t) => t,
-        Err(e) => return out.warn(&format!("cannot list the stopped tasks: {}", e.message)),
+    let listed;
+    let tasks = if failed.known_tasks.is_empty() {
+        listed = match ecs
+            .tasks(
+                failed.cluster,
+                failed.service,
+                aws_sdk_ecs::types::DesiredStatus::Stopped,
+                Some(failed.deployment_id),
+            )
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => return out.warn(&format!("cannot list the stopped tasks: {}", e.message)),
+        };
+        listed.as_slice()
+    } else {
+        failed.known_tasks
     };
     if tasks.is_empty() {
         return;
     }
-    let td = match ecs.task_definition(task_definition_arn).await {
-        Ok(Some((td, _))) => td,
-        Ok(None) => return,
-        Err(e) => return out.warn(&format!("cannot read {task_definition_arn}: {}", e.message)),
+    let arn = failed.task_definition_arn;
+    let described;
+    let td = match failed.known_definition {
+        Some(td) => td,
+        None => match ecs.task_definition(arn).await {
+            Ok(Some((td, _))) => {
+                described = td;
+                &described
+            }
+            Ok(None) => return,
+            Err(e) => return out.warn(&format!("cannot read {arn}: {}", e.message)),
+        },
     };
-    let streams = crate::rollout::task_logs::streams(&td, &tasks);
+    let streams = crate::rollout::task_logs::streams(td, tasks);
     if streams.is_empty() {
         return;
     }
-    let redactor = match secret_redactor(config, &td).await {
+    let redactor = match secret_redactor(config, td).await {
         Ok(r) => r,
         Err(why) => {
             out.info(&format!(

@@ -22,7 +22,7 @@ use crate::output::event::{self, Event};
 use crate::output::{epoch_rfc3339_millis, Output};
 use crate::plan::RolloutSpec;
 use crate::rollout::decision::{Limits, Progress, Target, Verdict};
-use crate::rollout::observation::{short_task_definition, Service};
+use crate::rollout::observation::{short_task_definition, Service, Task};
 use crate::rollout::tracker::{AfterError, AfterService, Tracker};
 
 /// Plain output prints the progress line at least this often during a watch, even when
@@ -51,6 +51,9 @@ pub struct WatchStats {
     pub calls: u64,
     /// The service as the last poll read it (what verify starts from after a rollout).
     pub last_service: Option<Service>,
+    /// Our deployment's stopped tasks as the watch last read them (what a failure's task
+    /// logs are read for, without listing them again).
+    pub stopped_tasks: Vec<Task>,
 }
 
 /// Service events already printed, and how often an identical message came again.
@@ -215,7 +218,10 @@ impl Watch<'_> {
                     )
                     .await
                 {
-                    Ok(tasks) => tracker.stopped_tasks(tasks),
+                    Ok(tasks) => {
+                        stats.stopped_tasks = tasks.clone();
+                        tracker.stopped_tasks(tasks)
+                    }
                     Err(e) => self.out.warn(&e.message),
                 }
             }
