@@ -1050,6 +1050,19 @@ async fn auto_falls_back_to_the_legacy_builder_once_with_the_reason() {
     assert!(!case.app.path().join("dist").exists(), "before ran");
 }
 
+/// The case's plan with its `platform` line replaced (`from` -> `to`) and, given an
+/// architecture, a template whose runtimePlatform runs it.
+fn platform_plan(case: &Case, from: &str, to: &str, arch: Option<&str>) -> TestPlan {
+    let plan = case.plan("");
+    let text = std::fs::read_to_string(&plan.path).unwrap();
+    assert!(text.contains(from), "{text}");
+    std::fs::write(&plan.path, text.replace(from, to)).unwrap();
+    if let Some(arch) = arch {
+        std::fs::write(plan.dir.path().join("template.json"), template_for(arch)).unwrap();
+    }
+    plan
+}
+
 /// templates/local.json with a runtimePlatform of `arch`.
 fn template_for(arch: &str) -> String {
     let t =
@@ -1071,11 +1084,12 @@ async fn a_platform_that_the_task_definition_cannot_run_stops_before_registering
     // Preflight: build.platform linux/arm64, a task definition without runtimePlatform
     // (X86_64): exit 3, nothing built.
     let case = Case::new("buildplat");
-    let plan = case.plan("");
-    let text = std::fs::read_to_string(&plan.path)
-        .unwrap()
-        .replace("platform = \"linux/amd64\"", "platform = \"linux/arm64\"");
-    std::fs::write(&plan.path, text).unwrap();
+    let plan = platform_plan(
+        &case,
+        "platform = \"linux/amd64\"",
+        "platform = \"linux/arm64\"",
+        None,
+    );
     let run = case.run(&["deploy", path_str(&plan.path)]);
     assert_eq!(run.code, 3, "{}", run.all());
     assert!(
@@ -1089,12 +1103,7 @@ async fn a_platform_that_the_task_definition_cannot_run_stops_before_registering
     // After the push: no build.platform (the builder's default, amd64 here), a task
     // definition for ARM64: the pushed image's config says amd64, exit 8, nothing registered.
     let case = Case::new("buildplatpush");
-    let plan = case.plan("");
-    let text = std::fs::read_to_string(&plan.path)
-        .unwrap()
-        .replace("platform = \"linux/amd64\"\n", "");
-    std::fs::write(&plan.path, text).unwrap();
-    std::fs::write(plan.dir.path().join("template.json"), template_for("ARM64")).unwrap();
+    let plan = platform_plan(&case, "platform = \"linux/amd64\"\n", "", Some("ARM64"));
     let run = case.run(&["deploy", path_str(&plan.path)]);
     assert_eq!(run.code, 8, "{}", run.all());
     assert!(
@@ -1115,12 +1124,12 @@ async fn a_platform_that_the_task_definition_cannot_run_stops_before_registering
     // Built for arm64 (a FROM scratch image of COPY steps builds for any platform), checked
     // after the push against the ARM64 task definition: it matches.
     let case = Case::new("buildplatarm");
-    let plan = case.plan("");
-    let text = std::fs::read_to_string(&plan.path)
-        .unwrap()
-        .replace("platform = \"linux/amd64\"", "platform = \"linux/arm64\"");
-    std::fs::write(&plan.path, text).unwrap();
-    std::fs::write(plan.dir.path().join("template.json"), template_for("ARM64")).unwrap();
+    let plan = platform_plan(
+        &case,
+        "platform = \"linux/amd64\"",
+        "platform = \"linux/arm64\"",
+        Some("ARM64"),
+    );
     let run = case.run(&["build", path_str(&plan.path)]);
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(

@@ -123,10 +123,10 @@ pub fn tags_to_push<'a>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn m(setting: &str, filters: &[&str]) -> TagMutability {
+impl TagMutability {
+    /// A repository's setting with WILDCARD exclusion filters, as DescribeRepositories
+    /// reports them.
+    pub fn with_wildcards(setting: &str, filters: &[&str]) -> TagMutability {
         TagMutability {
             setting: setting.into(),
             exclusions: filters
@@ -134,6 +134,15 @@ mod tests {
                 .map(|f| ("WILDCARD".to_string(), f.to_string()))
                 .collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(setting: &str, filters: &[&str]) -> TagMutability {
+        TagMutability::with_wildcards(setting, filters)
     }
 
     #[test]

@@ -998,13 +998,7 @@ mod tests {
         filters: &[&str],
     ) -> Option<std::result::Result<RepositoryLookup, String>> {
         Some(Ok(RepositoryLookup::Found(
-            crate::image::mutability::TagMutability {
-                setting: setting.into(),
-                exclusions: filters
-                    .iter()
-                    .map(|f| ("WILDCARD".to_string(), f.to_string()))
-                    .collect(),
-            },
+            crate::image::mutability::TagMutability::with_wildcards(setting, filters),
         )))
     }
 
