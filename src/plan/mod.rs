@@ -558,10 +558,10 @@ impl Plan {
                         Some(t) => {
                             let p = r.nonempty(t, "build.platform")?;
                             if crate::image::platform::Platform::parse(&p).is_none() {
-                                return Err(Failure::usage(source.error_at(
+                                return Err(source.failure_at(
                                     &t.span(),
                                     format!("build.platform is `{p}`; expected os/architecture, e.g. \"linux/amd64\" or \"linux/arm64\""),
-                                )));
+                                ));
                             }
                             Some(p)
                         }
@@ -859,6 +859,8 @@ fn builder_mode(r: &Renderer, t: Option<&Text>) -> Result<BuilderMode> {
 /// `build.secrets`: ids BuildKit accepts, and never with the legacy builder (it has no
 /// secret mounts: a Dockerfile that needs one would fail, and a build arg would keep the value
 /// in the image's history).
+/// A build secret's id and that BuildKit will build it. The errors name the position but
+/// show no line (no snippet): a secret's line may hold its value.
 fn check_secrets(source: &Source, raw: &RawBuild, spec: &BuildSpec) -> Result<()> {
     for (id, t) in &raw.secrets {
         let valid = !id.is_empty()

@@ -53,9 +53,26 @@ impl Source {
     }
 
     /// A usage failure (exit 2) anchored at a span: `path:line:col: message`, with the line
-    /// and a caret under the span.
+    /// and a caret under the span, unless the line may hold a secret's value.
     pub fn failure_at(&self, span: &Range<usize>, message: impl AsRef<str>) -> Failure {
-        Failure::usage(self.error_at(span, message)).at(Some(self.snippet(span)))
+        let snippet = (!self.may_hold_secret(span.start)).then(|| self.snippet(span));
+        Failure::usage(self.error_at(span, message)).at(snippet)
+    }
+
+    /// Whether the line at `offset` may hold a secret's value, so that an error never shows
+    /// it: build secrets (`[build] secrets = {…}` or a `[build.secrets]` table) and HTTP
+    /// check headers (`headers = {…}` in `[[verify.http]]`, or its headers table).
+    pub fn may_hold_secret(&self, offset: usize) -> bool {
+        let offset = offset.min(self.text.len());
+        let line_start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let line = self.text[line_start..].lines().next().unwrap_or("");
+        let key = line.split('=').next().unwrap_or("").trim();
+        match self.table_at(offset).as_deref() {
+            Some(t) if t.starts_with("build.secrets") => true,
+            Some("build") => key == "secrets",
+            Some(t) if t.starts_with("verify.http") => key == "headers" || t.contains("headers"),
+            _ => false,
+        }
     }
 
     /// The line holding a span's start, and how much of the span it holds.
@@ -115,6 +132,29 @@ mod tests {
         assert_eq!(s.position(off + 7), "p.toml:3:8");
         assert_eq!(s.table_at(off).as_deref(), Some("service"));
         assert_eq!(s.table_at(0), None);
+    }
+
+    #[test]
+    fn lines_that_may_hold_a_secret_get_no_snippet() {
+        let text = "[build]\nsecrets = { T = \"tok\", X = 1 }\nplatform = 3\n\
+                    [build.secrets]\nU = 2\n[[verify.http]]\nheaders = { A = 1 }\nurl = 1\n";
+        let s = Source::new(Path::new("p.toml"), text.into());
+        let at = |needle: &str| {
+            let i = s.text.find(needle).unwrap();
+            s.failure_at(&(i..i + 1), "bad")
+        };
+        for secret in ["secrets = {", "U = 2", "headers ="] {
+            let failure = at(secret);
+            assert!(failure.snippet.is_none(), "{secret}");
+            assert!(
+                failure.message.starts_with("p.toml:"),
+                "{}",
+                failure.message
+            );
+        }
+        for plain in ["platform", "url"] {
+            assert!(at(plain).snippet.is_some(), "{plain}");
+        }
     }
 
     #[test]
