@@ -44,7 +44,7 @@ pub fn normalise(doc: &Value) -> Normalised {
                     .unwrap_or("")
                     .to_string();
                 let value = t.get("value").cloned().unwrap_or(Value::Null);
-                if key.starts_with(release_tags::PREFIX) {
+                if release_tags::is_release_tag(&key) {
                     release_tags.insert(key, value.as_str().unwrap_or("").to_string());
                 } else {
                     other.insert(key, value);
@@ -228,7 +228,7 @@ fn without_release_tags(doc: &Value) -> Value {
             tags.retain(|t| {
                 !t.get("key")
                     .and_then(Value::as_str)
-                    .is_some_and(|k| k.starts_with(release_tags::PREFIX))
+                    .is_some_and(release_tags::is_release_tag)
             });
             if tags.is_empty() {
                 obj.remove("tags");

@@ -119,7 +119,7 @@ pub fn render(plan: &Plan, image: &PinnedImage) -> Result<Rendered> {
         .take()
         .unwrap_or_default()
         .into_iter()
-        .filter(|t| !t.key().unwrap_or("").starts_with(release_tags::PREFIX))
+        .filter(|t| !release_tags::is_release_tag(t.key().unwrap_or("")))
         .collect();
     request.tags = if tags.is_empty() {
         None

@@ -694,8 +694,3 @@ fn builder_of(i: RegisterTaskDefinitionInput) -> RegisterTaskDefinitionInputBuil
         .set_runtime_platform(i.runtime_platform)
         .set_enable_fault_injection(i.enable_fault_injection)
 }
-
-/// The `release:*` tags of a task definition as a map.
-pub fn release_tags(tags: &[ecs::Tag]) -> crate::taskdef::release_tags::ReleaseTags {
-    crate::taskdef::release_tags::read(tags)
-}

@@ -9,7 +9,7 @@ use aws_sdk_ecs::types::{Tag, TaskDefinition};
 use serde_json::{json, Value};
 
 use super::Ctx;
-use crate::aws::ecs::{release_tags, Ecs};
+use crate::aws::ecs::Ecs;
 use crate::cli::{BuildFlags, CheckFlags};
 use crate::diff::Standing;
 use crate::exit::{ExitCode, Failure, Result};
@@ -258,7 +258,7 @@ async fn running_now(ecs: &Ecs, plan: &Plan) -> Result<preflight::checks::Snapsh
     let running = ecs.task_definition(&service.task_definition).await?;
     let (running_tags, running_doc) = match &running {
         Some((td, tags)) => (
-            release_tags(tags),
+            release_tags::read(tags),
             Some(taskdef::to_json(&taskdef::from_described(td, tags))),
         ),
         None => Default::default(),
@@ -452,7 +452,7 @@ impl Release<'_> {
             tag_previous: false,
         };
         let outcome = deployer.deploy(new_arn, self.before).await?;
-        let address = Address::Plan(self.plan.path().to_path_buf());
+        let address = self.address();
         let verdict = match &outcome.end {
             WatchEnd::Interrupted(sig) => {
                 let undo = self.undo_command();
@@ -479,10 +479,7 @@ impl Release<'_> {
                 self.succeeded(&w, *running, *desired).await?
             }
             Verdict::RolledBackByEcs { to, reasons } => {
-                match self.rolled_back_by_ecs(&w, to, reasons).await? {
-                    Ok(followed) => followed,
-                    Err(interrupted) => return Ok(interrupted),
-                }
+                self.rolled_back_by_ecs(&w, to, reasons).await?
             }
             Verdict::Failed { reasons } | Verdict::Stalled { reasons, .. } => {
                 self.failed(&w, &verdict, reasons).await;
@@ -598,13 +595,13 @@ impl Release<'_> {
 
     /// ECS rolls the service back (its breaker or alarms): say why at once, show the failed
     /// task's log, then follow ECS's rollback to its end; release starts no second one. An
-    /// interruption is reported, and its exit code returned as the inner error.
+    /// interruption is reported, and its exit code returned in `interrupted`.
     async fn rolled_back_by_ecs(
         &self,
         w: &Watched<'_>,
         to: &str,
         reasons: &[String],
-    ) -> Result<std::result::Result<AfterRollout, ExitCode>> {
+    ) -> Result<AfterRollout> {
         let (out, plan, new) = (w.deployer.out, self.plan, w.new);
         out.emit(
             &format!(
@@ -625,13 +622,16 @@ impl Release<'_> {
             .follow_ecs_rollback(to, w.new_arn, &w.outcome.target.deployment_id)
             .await?;
         if let Followed::Interrupted(sig, target) = &rollback {
-            let status = format!("release status {}", plan.path().display());
-            return Ok(Err(interrupted(out, *sig, target, &status, None)));
+            let status = self.address().status();
+            return Ok(AfterRollout {
+                interrupted: Some(interrupted(out, *sig, target, &status, None)),
+                ..AfterRollout::default()
+            });
         }
-        Ok(Ok(AfterRollout {
+        Ok(AfterRollout {
             ecs_rollback: rollback.seen(),
             ..AfterRollout::default()
-        }))
+        })
     }
 
     /// Failed or stalled, and ECS did not roll back: say why, with the failed task's log.
@@ -677,7 +677,7 @@ impl Release<'_> {
             }
             WatchEnd::Verdict(v) => Followup::RollbackFailed(v.name()),
             WatchEnd::Interrupted(sig) => {
-                let status = format!("release status {}", self.plan.path().display());
+                let status = self.address().status();
                 let undo = self.undo_command();
                 let code = interrupted(deployer.out, sig, &rollback.target, &status, Some(&undo));
                 return Ok(AfterRollout {
@@ -734,20 +734,18 @@ impl Release<'_> {
 
     /// The summary's results for a watched release, with `extra` added.
     fn summary(&self, w: &Watched<'_>, verdict: &Verdict, extra: Value) -> Value {
-        let (plan, pinned, ecs, stats) = (self.plan, self.pinned, self.ecs, &w.outcome.stats);
-        let mut v = json!({
+        let (plan, pinned, stats) = (self.plan, self.pinned, &w.outcome.stats);
+        let mut own = json!({
             "version": plan.version.as_str(), "digest": pinned.digest, "image": pinned.image,
             "task_definition": w.new_arn, "previous_task_definition": self.before.task_definition,
-            "deployment": w.outcome.target.deployment_id, "seconds": self.started.elapsed().as_secs_f64(),
-            "polls": stats.polls, "ecs_calls": ecs.calls(), "verdict": verdict,
-            "watch_calls": stats.calls, "ecs_calls_by_action": ecs.calls_by_action(),
-            "service_deployment_api": stats.service_deployment_api,
+            "watch_calls": stats.calls, "service_deployment_api": stats.service_deployment_api,
             "undo": self.undo_command(),
         });
-        if let (Some(o), Value::Object(e)) = (v.as_object_mut(), extra) {
+        if let (Some(o), Value::Object(e)) = (own.as_object_mut(), extra) {
             o.extend(e);
         }
-        v
+        w.deployer
+            .rollout_fields(w.outcome, verdict, self.started, own)
     }
 }
 
@@ -777,7 +775,7 @@ async fn adopt(
         .tags()
         .iter()
         .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-        .filter(|(k, _)| k.starts_with(release_tags::PREFIX))
+        .filter(|(k, _)| release_tags::is_release_tag(k))
         .collect();
     out.step(&format!(
         "tagging {} with this release's tags (the same task definition, registered outside release)",
@@ -831,7 +829,7 @@ async fn find_registered(
             .newest_revisions(&plan.task_definition.family, 5)
             .await?
         {
-            let tags = release_tags(&tags);
+            let tags = release_tags::read(&tags);
             if release_tags::same_release(&tags, content, digest, plan.version.as_str()) {
                 return Ok(Some(td));
             }

@@ -11,7 +11,7 @@ use aws_config::SdkConfig;
 use serde_json::{json, Value};
 
 use super::Ctx;
-use crate::aws::ecs::{release_tags, Ecs};
+use crate::aws::ecs::Ecs;
 use crate::exit::{ExitCode, Result};
 use crate::image::reference::ImageRef;
 use crate::image::resolve;
@@ -92,7 +92,7 @@ pub async fn show(
         diff::Standing::Different
     } else {
         diff::standing(
-            &release_tags(&tags),
+            &release_tags::read(&tags),
             Some(&running),
             &wanted,
             &rendered.content_hash,

@@ -36,7 +36,7 @@ pub async fn run(
         .await?;
     let tags: Vec<_> = tags
         .into_iter()
-        .filter(|t| !t.key().unwrap_or("").starts_with(release_tags::PREFIX))
+        .filter(|t| !release_tags::is_release_tag(t.key().unwrap_or("")))
         .collect();
     let mut doc = taskdef::to_json(&taskdef::from_described(&td, &tags));
     if let Some(p) = &plan {

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::types::{TaskDefinition, TaskDefinitionStatus};
 
 use super::Ctx;
-use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
+use crate::aws::ecs::{Ecs, ServiceLookup};
 use crate::exit::{ExitCode, Result};
 use crate::output::{epoch_rfc3339, Event};
 use crate::plan::Plan;
@@ -35,7 +35,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
         let Some((td, tags)) = ecs.task_definition(arn).await? else {
             continue;
         };
-        show_revision(ctx, arn, &td, &release_tags(&tags), running.as_ref());
+        show_revision(ctx, arn, &td, &release_tags::read(&tags), running.as_ref());
     }
     if arns.len() > SHOWN {
         ctx.out

@@ -15,7 +15,7 @@ use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInpu
 use serde_json::{json, Value};
 
 use super::Ctx;
-use crate::aws::ecs::{release_tags, Ecs};
+use crate::aws::ecs::Ecs;
 use crate::aws::ssm::{self, Lookup};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::image::reference::ImageRef;
@@ -49,11 +49,11 @@ pub async fn run(ctx: &Ctx, cluster: &str, service: &str, dir: &Path) -> Result<
 
     let other_tags: Vec<_> = tags
         .iter()
-        .filter(|t| !t.key().unwrap_or("").starts_with(release_tags::PREFIX))
+        .filter(|t| !release_tags::is_release_tag(t.key().unwrap_or("")))
         .cloned()
         .collect();
     let request = taskdef::from_described(&td, &other_tags);
-    let running_tags = release_tags(&tags);
+    let running_tags = release_tags::read(&tags);
     let image = release_image(&request, &svc.task_definition)?;
     let repository = image.repository();
     let (version, version_from) = choose_version(&running_tags, &image);

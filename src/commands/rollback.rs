@@ -10,7 +10,7 @@ use aws_sdk_ecs::types::{TaskDefinition, TaskDefinitionStatus};
 use serde_json::json;
 
 use super::Ctx;
-use crate::aws::ecs::{release_tags, Ecs};
+use crate::aws::ecs::Ecs;
 use crate::exit::{ExitCode, Failure, Result};
 use crate::image::reference::ImageRef;
 use crate::image::registry::{self, ResolveError};
@@ -158,7 +158,7 @@ async fn current_revision(ecs: &Ecs, before: &Service) -> Result<Current> {
     };
     let (short, family) = (parsed.short.to_string(), parsed.family.to_string());
     let tags = match ecs.task_definition(&arn).await? {
-        Some((_, tags)) => release_tags(&tags),
+        Some((_, tags)) => release_tags::read(&tags),
         None => Default::default(),
     };
     Ok(Current {
@@ -290,7 +290,7 @@ async fn wanted_revision(
             .unwrap_or(&short)
             .to_string(),
         short,
-        tags: release_tags(&tags),
+        tags: release_tags::read(&tags),
         definition,
     }))
 }

@@ -4,11 +4,12 @@
 use std::path::Path;
 
 use super::Ctx;
-use crate::aws::ecs::{release_tags, Ecs};
+use crate::aws::ecs::Ecs;
 use crate::exit::{ExitCode, Result};
 use crate::output::epoch_rfc3339;
 use crate::output::event::{self, Event};
 use crate::rollout::observation::short_task_definition;
+use crate::taskdef::release_tags;
 
 pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let plan = ctx.load_plan(plan_path)?;
@@ -19,7 +20,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
         .existing_service(cluster, name, "no status to show")
         .await?;
     let tags = match ecs.task_definition(&service.task_definition).await? {
-        Some((_, tags)) => release_tags(&tags),
+        Some((_, tags)) => release_tags::read(&tags),
         None => Default::default(),
     };
     let out = &ctx.out;

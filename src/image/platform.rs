@@ -54,11 +54,9 @@ pub fn of_task_definition(runtime: Option<&RuntimePlatform>) -> (Platform, Strin
         None | Some("LINUX") => "linux",
         Some(_) => "windows",
     };
-    let said = match (&arch, &family) {
-        (None, None) if runtime.is_none() => {
-            "no runtimePlatform (ECS runs it as LINUX on X86_64)".to_string()
-        }
-        _ => format!(
+    let said = match runtime {
+        None => "no runtimePlatform (ECS runs it as LINUX on X86_64)".to_string(),
+        Some(_) => format!(
             "runtimePlatform {} on {}",
             family.as_deref().unwrap_or("LINUX (default)"),
             arch.as_deref().unwrap_or("X86_64 (default)")

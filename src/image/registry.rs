@@ -135,7 +135,7 @@ fn content_digest(
 ) -> Result<String, ResolveError> {
     let digest = match (header(headers, "docker-content-digest"), body) {
         (Some(d), _) => d,
-        (None, Some(bytes)) => format!("sha256:{:x}", Sha256::digest(bytes)),
+        (None, Some(bytes)) => sha256_of(bytes),
         (None, None) => {
             return Err(ResolveError::Other(format!(
                 "{image}: the registry sent no Docker-Content-Digest header"
@@ -177,7 +177,7 @@ pub async fn fetch_blob_json(
             "{image}: the registry's blob {digest} was cut short: {e}"
         ))
     })?;
-    let got = format!("sha256:{:x}", Sha256::digest(&bytes));
+    let got = sha256_of(&bytes);
     if got != digest {
         return Err(ResolveError::Other(format!(
             "{image}: the registry sent blob {digest} with the content of {got}"
@@ -421,6 +421,11 @@ fn credential_helper(helper: &str, host: &str) -> Option<Credentials> {
         v.get("Username")?.as_str()?,
         v.get("Secret")?.as_str()?,
     ))
+}
+
+/// `sha256:<hex>` of bytes: an OCI content digest (OCI image spec, "Digests").
+fn sha256_of(bytes: &[u8]) -> String {
+    format!("sha256:{:x}", Sha256::digest(bytes))
 }
 
 #[cfg(test)]

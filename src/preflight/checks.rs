@@ -15,7 +15,7 @@ use aws_sdk_ecs::types::{self as ecs_types, DesiredStatus};
 
 use super::{secret_rules, CheckResult, ImageToCheck, PreflightOptions, Report};
 use crate::aws::ecr::{Ecr, RepositoryLookup};
-use crate::aws::ecs::{release_tags, Ecs, ServiceLookup};
+use crate::aws::ecs::{Ecs, ServiceLookup};
 use crate::aws::ssm::{self, Lookup};
 use crate::exit::Result;
 use crate::image::mutability::{tags_to_push, warning_key as mutability_warning_key};
@@ -190,7 +190,7 @@ pub async fn run_with_snapshot(
             service: (**service).clone(),
             running_tags: running
                 .as_ref()
-                .map(|(_, tags)| release_tags(tags))
+                .map(|(_, tags)| release_tags::read(tags))
                 .unwrap_or_default(),
             running_doc: running.as_ref().map(|(td, tags)| {
                 crate::taskdef::to_json(&crate::taskdef::from_described(td, tags))
@@ -716,7 +716,7 @@ fn version_check(
         Found::Not(why) => return CheckResult::skipped(NAME, why.clone()),
     };
     let tags = match running {
-        Ok(Some((_, tags))) => release_tags(tags),
+        Ok(Some((_, tags))) => release_tags::read(tags),
         Ok(None) => {
             return CheckResult::skipped(
                 NAME,

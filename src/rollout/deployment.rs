@@ -103,11 +103,10 @@ impl Deployer<'_> {
             Failure::new(
                 f.code,
                 format!(
-                    "{}\ndeployment {deployment} of {} was started and goes on in ECS without release: see `aws ecs describe-services --cluster {} --services {}`{undo}",
+                    "{}\ndeployment {deployment} of {} was started and goes on in ECS without release: see `{}`{undo}",
                     f.message,
                     short_task_definition(task_definition),
-                    self.cluster,
-                    self.service
+                    self.address().status()
                 ),
             )
         })
@@ -187,18 +186,32 @@ impl Deployer<'_> {
                 timeout: self.rollout.timeout,
             },
         );
-        let mut fields = serde_json::json!({
-            "deployment": rollout.target.deployment_id,
-            "seconds": how.started.elapsed().as_secs_f64(), "polls": rollout.stats.polls,
-            "ecs_calls": self.ecs.calls(), "ecs_calls_by_action": self.ecs.calls_by_action(),
-            "verdict": verdict, "next": settled.next,
-        });
-        if let (Some(all), serde_json::Value::Object(own)) = (fields.as_object_mut(), how.fields) {
-            all.extend(own);
-        }
+        let mut fields = self.rollout_fields(&rollout, &verdict, how.started, how.fields);
+        fields["next"] = serde_json::json!(settled.next);
         self.out
             .summary(&settled.summary, settled.exit_code.code(), fields);
         Ok(settled.exit_code)
+    }
+
+    /// The summary fields every watched rollout reports (its deployment, time, polls, the
+    /// ECS calls of the command and the verdict), with the command's own (`extra`) added.
+    pub fn rollout_fields(
+        &self,
+        rollout: &Outcome,
+        verdict: &Verdict,
+        started: Instant,
+        extra: serde_json::Value,
+    ) -> serde_json::Value {
+        let mut fields = serde_json::json!({
+            "deployment": rollout.target.deployment_id,
+            "seconds": started.elapsed().as_secs_f64(), "polls": rollout.stats.polls,
+            "ecs_calls": self.ecs.calls(), "ecs_calls_by_action": self.ecs.calls_by_action(),
+            "verdict": verdict,
+        });
+        if let (Some(all), serde_json::Value::Object(own)) = (fields.as_object_mut(), extra) {
+            all.extend(own);
+        }
+        fields
     }
 
     /// Watches a deployment already started (by us, or by ECS's own rollback).
@@ -224,12 +237,18 @@ impl Deployer<'_> {
     /// The command that returns the service to what it ran `before` a deployment of
     /// `task_definition`; none when that is the same revision (a restart).
     fn undo(&self, task_definition: &str, before: &Service) -> Option<String> {
-        let address = Address::Service {
+        (task_definition != before.task_definition).then(|| {
+            self.address()
+                .rollback_to(revision_of(&before.task_definition))
+        })
+    }
+
+    /// The service by cluster and name, as commands that need no plan name it.
+    fn address(&self) -> Address {
+        Address::Service {
             cluster: self.cluster.to_string(),
             service: self.service.to_string(),
-        };
-        (task_definition != before.task_definition)
-            .then(|| address.rollback_to(revision_of(&before.task_definition)))
+        }
     }
 
     async fn start(&self, task_definition: &str, before: &Service) -> Result<Target> {

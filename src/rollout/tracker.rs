@@ -112,6 +112,11 @@ impl Tracker {
         self.stopped = tasks;
     }
 
+    /// Our deployment's stopped tasks as last recorded.
+    pub fn stopped(&self) -> &[Task] {
+        &self.stopped
+    }
+
     /// The verdict on the latest observation at `elapsed` since the deploy started.
     pub fn decide(&self, elapsed: Duration) -> Verdict {
         let obs = Observation {

@@ -111,7 +111,7 @@ impl Watch<'_> {
                 tokio::select! {
                     _ = tokio::time::sleep_until(until.into()) => {}
                     sig = &mut signal => {
-                        return self.ended(WatchEnd::Interrupted(sig), stats, calls_before);
+                        return self.ended(WatchEnd::Interrupted(sig), stats, calls_before, &tracker);
                     }
                 }
                 if Instant::now() >= wake {
@@ -134,7 +134,7 @@ impl Watch<'_> {
             {
                 Ok(read) => read,
                 Err(sig) => {
-                    return self.ended(WatchEnd::Interrupted(sig), stats, calls_before);
+                    return self.ended(WatchEnd::Interrupted(sig), stats, calls_before, &tracker);
                 }
             };
             let service = match read {
@@ -166,7 +166,12 @@ impl Watch<'_> {
                         AfterError::End(verdict) => {
                             self.out.warn(&e.message);
                             self.flush_repeats(&mut events);
-                            return self.ended(WatchEnd::Verdict(verdict), stats, calls_before);
+                            return self.ended(
+                                WatchEnd::Verdict(verdict),
+                                stats,
+                                calls_before,
+                                &tracker,
+                            );
                         }
                     }
                 }
@@ -191,7 +196,12 @@ impl Watch<'_> {
                 {
                     Ok(read) => read,
                     Err(sig) => {
-                        return self.ended(WatchEnd::Interrupted(sig), stats, calls_before);
+                        return self.ended(
+                            WatchEnd::Interrupted(sig),
+                            stats,
+                            calls_before,
+                            &tracker,
+                        );
                     }
                 };
                 match read {
@@ -218,10 +228,7 @@ impl Watch<'_> {
                     )
                     .await
                 {
-                    Ok(tasks) => {
-                        stats.stopped_tasks = tasks.clone();
-                        tracker.stopped_tasks(tasks)
-                    }
+                    Ok(tasks) => tracker.stopped_tasks(tasks),
                     Err(e) => self.out.warn(&e.message),
                 }
             }
@@ -241,21 +248,24 @@ impl Watch<'_> {
             }
             if verdict.is_terminal() {
                 self.flush_repeats(&mut events);
-                return self.ended(WatchEnd::Verdict(verdict), stats, calls_before);
+                return self.ended(WatchEnd::Verdict(verdict), stats, calls_before, &tracker);
             }
             delay = jitter(self.rollout.poll);
         }
     }
 
-    /// The watch's end: the live display cleared and the calls it made counted.
+    /// The watch's end: the live display cleared, the calls it made counted, and the stopped
+    /// tasks it last read kept for the failure's task logs.
     fn ended(
         &self,
         end: WatchEnd,
         mut stats: WatchStats,
         calls_before: u64,
+        tracker: &Tracker,
     ) -> Result<(WatchEnd, WatchStats)> {
         self.out.clear_bar();
         stats.calls = self.ecs.calls() - calls_before;
+        stats.stopped_tasks = tracker.stopped().to_vec();
         Ok((end, stats))
     }
 

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{DesiredStatus, TaskDefinitionStatus};
 
-use crate::aws::ecs::{release_tags, Ecs};
+use crate::aws::ecs::Ecs;
 use crate::exit::{ExitCode, Failure, Result};
 use crate::output::event::{Event, VerifyCheck};
 use crate::output::Output;
@@ -146,7 +146,7 @@ pub async fn run_with(
         None => ecs.task_definition(&service.task_definition).await?,
     };
     let current_tags = match &running_td {
-        Some((_, tags)) => release_tags(tags),
+        Some((_, tags)) => release_tags::read(tags),
         None => BTreeMap::new(),
     };
     let running_version = current_tags.get(release_tags::VERSION).cloned();
@@ -270,7 +270,7 @@ async fn find_release_revision(ecs: &Ecs, family: &str, version: &str) -> Result
     let arns = ecs.revisions(family, TaskDefinitionStatus::Active).await?;
     for arn in arns.iter().rev().take(10) {
         if let Some((_, tags)) = ecs.task_definition(arn).await? {
-            if release_tags(&tags)
+            if release_tags::read(&tags)
                 .get(release_tags::VERSION)
                 .map(String::as_str)
                 == Some(version)

@@ -82,19 +82,35 @@ impl Builder<'_> {
         ))
     }
 
-    /// What the CLI can build with: `<cli> buildx version` and the client's version.
+    /// What the CLI can build with: `<cli> buildx version`, and without buildx the client's
+    /// version (podman builds with buildah: nothing is asked).
     pub async fn probe(&self) -> Probe {
         let podman = push_digest::is_podman(self.program);
-        let buildx = !podman
-            && matches!(
-                self.child()
-                    .args(["buildx", "version"])
-                    .quiet()
-                    .timeout(VERSION_TIMEOUT)
-                    .run(self.out, self.log)
-                    .await,
-                Ok(done) if done.status.success()
-            );
+        if podman {
+            // podman builds with buildah whatever it answers: nothing more to ask.
+            return Probe {
+                podman,
+                buildx: false,
+                client_version: None,
+            };
+        }
+        let buildx = matches!(
+            self.child()
+                .args(["buildx", "version"])
+                .quiet()
+                .timeout(VERSION_TIMEOUT)
+                .run(self.out, self.log)
+                .await,
+            Ok(done) if done.status.success()
+        );
+        if buildx {
+            // buildx is BuildKit: the client's version does not matter.
+            return Probe {
+                podman,
+                buildx,
+                client_version: None,
+            };
+        }
         let client_version = match self
             .child()
             .args(["version", "--format", "{{.Client.Version}}"])

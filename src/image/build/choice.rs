@@ -66,6 +66,16 @@ pub struct Choice {
     pub fallback: Option<String>,
 }
 
+impl Choice {
+    /// The legacy builder, asked for (`build.builder = "legacy"`): no fallback to report.
+    pub fn legacy() -> Choice {
+        Choice {
+            kind: Kind::Legacy,
+            fallback: None,
+        }
+    }
+}
+
 /// The first number of a version such as `20.10.24+dfsg1` or `28.2.2`.
 fn major(version: &str) -> Option<u32> {
     version
@@ -77,7 +87,7 @@ fn major(version: &str) -> Option<u32> {
         .ok()
 }
 
-/// Why the CLI cannot build with BuildKit, or `None` when it can (and how).
+/// How the CLI can build with BuildKit, or why it cannot.
 fn buildkit(cli: &str, probe: &Probe) -> Result<Kind, String> {
     if probe.podman {
         return Err(format!(
@@ -105,10 +115,7 @@ fn buildkit(cli: &str, probe: &Probe) -> Result<Kind, String> {
 /// `build.builder` and the probe → the builder, or why `buildkit` cannot be had.
 pub fn choose(mode: BuilderMode, cli: &str, probe: &Probe) -> Result<Choice, String> {
     match mode {
-        BuilderMode::Legacy => Ok(Choice {
-            kind: Kind::Legacy,
-            fallback: None,
-        }),
+        BuilderMode::Legacy => Ok(Choice::legacy()),
         BuilderMode::BuildKit => buildkit(cli, probe)
             .map(|kind| Choice {
                 kind,

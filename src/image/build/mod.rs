@@ -166,10 +166,7 @@ async fn run(
         builder.check().await?;
     }
     let choice = if spec.builder == BuilderMode::Legacy {
-        choice::Choice {
-            kind: choice::Kind::Legacy,
-            fallback: None,
-        }
+        choice::Choice::legacy()
     } else {
         let _step = Step::begin(out, "checking whether it can build with BuildKit");
         choose(out, plan, spec, &builder.probe().await)?
