@@ -1,7 +1,8 @@
 """Measures, against the running sandbox, how long `release deploy` takes to reach its verdict
 after the sandbox's deployment reaches its terminal state, and how many ECS API calls and polls
-one deploy costs, and how many calls the watch makes per poll (DescribeServices +
-DescribeServiceDeployments; stopped tasks when the failed count grows).
+one deploy costs, and how many calls the watch makes per poll (DescribeServices every poll;
+DescribeServiceDeployments when the deployment list changes or shows an end, else every 10 s;
+stopped tasks when the failed count grows).
 
 Scenarios: healthy, crashloop, stuck (rollout.stall = 10s: the time from UpdateService to the
 stalled verdict), and stale-read (healthy, with the sandbox answering the first

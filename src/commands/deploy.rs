@@ -105,6 +105,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         pinned: &pinned,
         before: &running.service,
         running_revision: running.running.as_ref(),
+        running_tasks: running.running_tasks.as_deref(),
         started,
     };
     if standing == Standing::SameRelease || adopted {
@@ -268,6 +269,7 @@ async fn running_now(ecs: &Ecs, plan: &Plan) -> Result<preflight::checks::Snapsh
         running_tags,
         running_doc,
         running,
+        running_tasks: None,
         read_at: Instant::now(),
     })
 }
@@ -289,6 +291,8 @@ struct Release<'a> {
         aws_sdk_ecs::types::TaskDefinition,
         Vec<aws_sdk_ecs::types::Tag>,
     )>,
+    /// Its RUNNING tasks as preflight described them (None when they were read no more).
+    running_tasks: Option<&'a [crate::rollout::observation::Task]>,
     started: Instant,
 }
 
@@ -331,6 +335,7 @@ impl Release<'_> {
         let known = crate::verify::Known {
             service: before,
             running: self.running_revision.filter(|_| !adopted),
+            tasks: self.running_tasks,
         };
         let report = crate::verify::run_with(out, plan, ecs, Some(known)).await?;
         let result = if report.failed() > 0 {
@@ -570,6 +575,7 @@ impl Release<'_> {
             .map(|service| crate::verify::Known {
                 service,
                 running: w.described,
+                tasks: None,
             });
         let report = crate::verify::run_with(out, plan, self.ecs, known).await?;
         if report.failed() == 0 {

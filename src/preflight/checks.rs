@@ -56,6 +56,8 @@ pub struct Snapshot {
     pub running_doc: Option<serde_json::Value>,
     /// The running revision as described, with its tags (None when it could not be read).
     pub running: Option<(ecs_types::TaskDefinition, Vec<ecs_types::Tag>)>,
+    /// The service's RUNNING tasks as described then (None when they were not read).
+    pub running_tasks: Option<Vec<Task>>,
     /// When it was read: an older reading is read again before a change.
     pub read_at: std::time::Instant,
 }
@@ -196,6 +198,7 @@ pub async fn run_with_snapshot(
                 crate::taskdef::to_json(&crate::taskdef::from_described(td, tags))
             }),
             running: running.clone(),
+            running_tasks: env.tasks.as_ref().ok().cloned(),
             read_at: std::time::Instant::now(),
         }),
         _ => None,

@@ -112,7 +112,9 @@ fn replay(name: &str) -> (Fixture, Replay) {
         let service = services.services.into_iter().next().expect("one service");
         let after = tracker.service(service, elapsed);
         if let Some(sd) = &poll.describe_service_deployments {
-            tracker.service_deployment(sd.service_deployments.first().cloned());
+            if tracker.wants_service_deployment(elapsed) {
+                tracker.service_deployment(sd.service_deployments.first().cloned(), elapsed);
+            }
         }
         if after == AfterService::FetchStoppedTasks {
             fetches += 1;

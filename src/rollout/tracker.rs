@@ -6,6 +6,16 @@
 //! the watch before the timeout. Stopped tasks are asked for only when our deployment's
 //! failed count grows; the count is compared with the previous read, not the highest,
 //! because ECS resets `failedTasks` once a task of the deployment runs (API_Deployment).
+//!
+//! ECS's ServiceDeployment (DescribeServiceDeployments) is read when it can say something the
+//! deployment list cannot yet: on the first poll, whenever the list changes (a deployment
+//! appears, leaves or changes `status`/`rolloutState`, or ours gains failed tasks), on every
+//! poll while the list shows an end (ours COMPLETED, FAILED, no longer PRIMARY or gone, or alone
+//! at its desired count), ECS's last answer was past IN_PROGRESS or its lifecycle stage past
+//! SCALE_UP (traffic shifts, hooks, bake time: nothing in the list shows them), and otherwise at least every
+//! [`SERVICE_DEPLOYMENT_REFRESH`]: ECS can change a deployment's lifecycle stage (bake time,
+//! lifecycle hooks, alarms) without changing the list. So the verdict still comes from ECS's
+//! own status the poll the list shows it, at one call per poll in between.
 
 use std::time::Duration;
 
@@ -24,10 +34,30 @@ pub struct Tracker {
     stopped: Vec<Task>,
     last: Option<Service>,
     service_deployment: Option<ServiceDeployment>,
+    service_deployment_read: Option<ServiceDeploymentRead>,
     history: History,
     /// When (since the deploy started) the current placement stall began.
     stall_began: Option<Duration>,
     consecutive_errors: u32,
+}
+
+/// The longest the watch goes without reading our ServiceDeployment while the deployment
+/// list shows no change.
+pub const SERVICE_DEPLOYMENT_REFRESH: Duration = Duration::from_secs(10);
+
+/// The parts of the deployment list whose change may mean ECS's status changed: each
+/// deployment's id, `status` and `rolloutState`, and our failed-task count.
+#[derive(Debug, Clone, PartialEq)]
+struct ListShape {
+    deployments: Vec<(String, String, Option<String>)>,
+    failed: i32,
+}
+
+/// What the list looked like when our ServiceDeployment was last read, and when.
+#[derive(Debug, Clone)]
+struct ServiceDeploymentRead {
+    at: Duration,
+    shape: ListShape,
 }
 
 /// What the loop should do after an observed service.
@@ -58,6 +88,7 @@ impl Tracker {
             stopped: Vec::new(),
             last: None,
             service_deployment: None,
+            service_deployment_read: None,
             history: History::default(),
             stall_began: None,
             consecutive_errors: 0,
@@ -99,11 +130,71 @@ impl Tracker {
         }
     }
 
-    /// Records our service deployment as DescribeServiceDeployments returned it (None when
-    /// it is not listed yet). A failed call records nothing: the last answer stands.
-    pub fn service_deployment(&mut self, sd: Option<ServiceDeployment>) {
+    /// Whether our ServiceDeployment should be read after the service just recorded (see the
+    /// module's doc for when).
+    pub fn wants_service_deployment(&self, elapsed: Duration) -> bool {
+        let (Some(read), Some(sd), Some(service)) = (
+            &self.service_deployment_read,
+            &self.service_deployment,
+            &self.last,
+        ) else {
+            return true;
+        };
+        let ecs_moving_to_an_end = !matches!(sd.status.as_str(), "PENDING" | "IN_PROGRESS");
+        // Past SCALE_UP (traffic shifts, hooks, bake time, clean-up) the deployment's progress
+        // shows only in its lifecycle stage (API_ServiceDeployment `lifecycleStage`).
+        let stage_beyond_the_list = sd
+            .lifecycle_stage
+            .as_deref()
+            .is_some_and(|s| !matches!(s, "RECONCILE_SERVICE" | "PRE_SCALE_UP" | "SCALE_UP"));
+        ecs_moving_to_an_end
+            || stage_beyond_the_list
+            || self.shape(service) != read.shape
+            || self.list_shows_an_end(service)
+            || elapsed.saturating_sub(read.at) >= SERVICE_DEPLOYMENT_REFRESH
+    }
+
+    /// Records our service deployment as DescribeServiceDeployments returned it at `elapsed`
+    /// (None when it is not listed yet). A failed call records nothing: the last answer stands.
+    pub fn service_deployment(&mut self, sd: Option<ServiceDeployment>, elapsed: Duration) {
         if sd.is_some() || self.service_deployment.is_none() {
             self.service_deployment = sd;
+        }
+        if let Some(service) = &self.last {
+            self.service_deployment_read = Some(ServiceDeploymentRead {
+                at: elapsed,
+                shape: self.shape(service),
+            });
+        }
+    }
+
+    fn shape(&self, service: &Service) -> ListShape {
+        ListShape {
+            deployments: service
+                .deployments
+                .iter()
+                .map(|d| (d.id.clone(), d.status.clone(), d.rollout_state.clone()))
+                .collect(),
+            failed: self.failed_last,
+        }
+    }
+
+    /// Our deployment is gone, no longer PRIMARY, COMPLETED or FAILED, or alone at its
+    /// desired count with nothing pending: the list says the rollout may have ended.
+    fn list_shows_an_end(&self, service: &Service) -> bool {
+        let ours = service
+            .deployments
+            .iter()
+            .find(|d| d.id == self.target.deployment_id);
+        match ours {
+            None => self.history.seen,
+            Some(d) => {
+                d.status != "PRIMARY"
+                    || matches!(d.rollout_state.as_deref(), Some("COMPLETED" | "FAILED"))
+                    || (service.deployments.len() == 1
+                        && d.running_count >= d.desired_count
+                        && d.pending_count == 0)
+            }
         }
     }
 
@@ -221,5 +312,90 @@ mod tests {
         assert_eq!(t.decide(Duration::from_secs(15)).name(), "stalled");
         t.service(service(1, 0, place), Duration::from_secs(16));
         assert_eq!(t.decide(Duration::from_secs(16)).name(), "progressing");
+    }
+
+    fn sd(status: &str) -> Option<ServiceDeployment> {
+        Some(ServiceDeployment {
+            status: status.into(),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn the_service_deployment_is_read_when_the_list_changes_or_shows_an_end_else_every_10_s() {
+        let mut t = tracker();
+        let at = Duration::from_secs;
+        let mut rolling = service(1, 0, None);
+        rolling.deployments.push(Deployment {
+            id: "ecs-svc/1".into(),
+            status: "ACTIVE".into(),
+            desired_count: 2,
+            running_count: 2,
+            rollout_state: Some("COMPLETED".into()),
+            ..Default::default()
+        });
+        t.service(rolling.clone(), at(1));
+        assert!(t.wants_service_deployment(at(1)), "the first poll");
+        t.service_deployment(sd("IN_PROGRESS"), at(1));
+        // counts move, the list's shape does not: one call per poll
+        rolling.deployments[0].running_count = 2;
+        t.service(rolling.clone(), at(2));
+        assert!(!t.wants_service_deployment(at(2)));
+        t.service(rolling.clone(), at(10));
+        assert!(!t.wants_service_deployment(at(10)));
+        t.service(rolling.clone(), at(11));
+        assert!(t.wants_service_deployment(at(11)), "10 s without a read");
+        t.service_deployment(sd("IN_PROGRESS"), at(11));
+        // the old deployment leaves the list, and ours is alone at its desired count
+        let alone = service(2, 0, None);
+        t.service(alone.clone(), at(12));
+        assert!(t.wants_service_deployment(at(12)));
+        t.service_deployment(sd("IN_PROGRESS"), at(12));
+        t.service(alone, at(13));
+        assert!(
+            t.wants_service_deployment(at(13)),
+            "the list shows an end: every poll until ECS says so"
+        );
+        // ours gains a failed task
+        let mut t = tracker();
+        t.service(service(0, 0, None), at(1));
+        t.service_deployment(sd("IN_PROGRESS"), at(1));
+        t.service(service(0, 1, None), at(2));
+        assert!(t.wants_service_deployment(at(2)));
+        t.service_deployment(sd("ROLLBACK_REQUESTED"), at(2));
+        t.service(service(0, 1, None), at(3));
+        assert!(
+            t.wants_service_deployment(at(3)),
+            "ECS is past IN_PROGRESS: followed every poll"
+        );
+        // a blue/green deployment past its scale-up: the stage is the only progress
+        let mut t = tracker();
+        t.service(service(2, 0, None), at(1));
+        let mut shifting = sd("IN_PROGRESS").unwrap();
+        shifting.lifecycle_stage = Some("SCALE_UP".into());
+        t.service_deployment(Some(shifting.clone()), at(1));
+        t.service(service(2, 0, None), at(2));
+        // alone at 2/2 with rolloutState IN_PROGRESS: the list shows an end
+        assert!(t.wants_service_deployment(at(2)));
+        let mut two = service(2, 0, None);
+        two.deployments.push(Deployment {
+            id: "ecs-svc/1".into(),
+            status: "ACTIVE".into(),
+            ..Default::default()
+        });
+        t.service(two.clone(), at(3));
+        t.service_deployment(Some(shifting.clone()), at(3));
+        t.service(two.clone(), at(4));
+        assert!(
+            !t.wants_service_deployment(at(4)),
+            "scaling up: the list shows it"
+        );
+        shifting.lifecycle_stage = Some("POST_TEST_TRAFFIC_SHIFT".into());
+        t.service_deployment(Some(shifting), at(4));
+        t.service(two, at(5));
+        assert!(
+            t.wants_service_deployment(at(5)),
+            "a traffic shift: only ECS shows it"
+        );
     }
 }

@@ -185,7 +185,9 @@ impl Watch<'_> {
                 .and_then(|c| c.bake_time_in_minutes);
             stats.last_service = Some(service.clone());
             let after = tracker.service(service, self.started.elapsed());
-            if let (true, Some(arn)) = (sd_api, target.service_deployment.as_deref()) {
+            let wanted = tracker.wants_service_deployment(self.started.elapsed());
+            if let (true, true, Some(arn)) = (sd_api, wanted, target.service_deployment.as_deref())
+            {
                 let read = match bounded(
                     self.ecs.service_deployment(arn),
                     deadline,
@@ -205,7 +207,7 @@ impl Watch<'_> {
                     }
                 };
                 match read {
-                    Ok(sd) => tracker.service_deployment(sd),
+                    Ok(sd) => tracker.service_deployment(sd, self.started.elapsed()),
                     Err(e) if e.kind == ErrorKind::Other => {
                         sd_api = false;
                         stats.service_deployment_api = false;

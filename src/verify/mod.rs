@@ -62,13 +62,15 @@ impl Report {
 pub const STEADY_READS: u32 = 3;
 
 /// What the caller read of the service a moment ago (deploy's no-op: preflight's reading),
-/// so verify does not read it again: the service, and its running revision with its tags.
+/// so verify does not read it again: the service, its running revision with its tags, and
+/// its RUNNING tasks (used only when that reading of the service was steady).
 pub struct Known<'a> {
     pub service: &'a crate::rollout::observation::Service,
     pub running: Option<&'a (
         aws_sdk_ecs::types::TaskDefinition,
         Vec<aws_sdk_ecs::types::Tag>,
     )>,
+    pub tasks: Option<&'a [crate::rollout::observation::Task]>,
 }
 
 /// Runs every verify check of the plan and prints one line per check.
@@ -192,13 +194,18 @@ pub async fn run_with(
         Some((td, _)) => running::pinned_digests(&td),
         None => BTreeMap::new(),
     };
-    let tasks = ecs
-        .tasks(cluster, name, DesiredStatus::Running, None)
-        .await?;
-    let running_tasks: Vec<_> = tasks
-        .into_iter()
-        .filter(|t| t.last_status == "RUNNING")
-        .collect();
+    // The caller's tasks stand only for the reading of the service they came with.
+    let known_tasks = known.as_ref().and_then(|k| k.tasks).filter(|_| reads == 1);
+    let running_tasks: Vec<_> = match known_tasks {
+        Some(tasks) => tasks.to_vec(),
+        None => {
+            ecs.tasks(cluster, name, DesiredStatus::Running, None)
+                .await?
+        }
+    }
+    .into_iter()
+    .filter(|t| t.last_status == "RUNNING")
+    .collect();
     let checked = running::task_problems(&running_tasks, &expected_revision, &pinned);
     for w in &checked.warnings {
         out.warn(w);
