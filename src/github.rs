@@ -75,9 +75,18 @@ impl GitHub {
         let s = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_string);
         match kind {
             "check" => {
-                return match fields.get("status").and_then(Value::as_str) {
-                    Some("failed") => Some(annotation("error", "preflight", message)),
-                    Some("warning") => Some(annotation("warning", "preflight", message)),
+                let stage = s("stage").unwrap_or_else(|| "preflight".into());
+                let status = s("status").unwrap_or_default();
+                if stage == "verify" {
+                    facts.verify.push((
+                        s("check").unwrap_or_default(),
+                        status == "passed",
+                        s("detail").unwrap_or_default(),
+                    ));
+                }
+                return match status.as_str() {
+                    "failed" => Some(annotation("error", &stage, message)),
+                    "warning" => Some(annotation("warning", &stage, message)),
                     _ => None,
                 };
             }
@@ -87,15 +96,6 @@ impl GitHub {
                 let text = message.strip_prefix("error: ").unwrap_or(message);
                 facts.error = Some(text.to_string());
                 return Some(self.error_annotation(text));
-            }
-            "verify_check" => {
-                let passed = fields.get("passed").and_then(Value::as_bool) == Some(true);
-                facts.verify.push((
-                    s("name").unwrap_or_default(),
-                    passed,
-                    s("detail").unwrap_or_default(),
-                ));
-                return (!passed).then(|| annotation("error", "verify", message));
             }
             "image_pushed" | "image_reused" => {
                 facts.image = s("image").or(facts.image.take());
@@ -447,9 +447,9 @@ mod tests {
     fn a_deploy_gives_outputs_and_a_table() {
         let g = gh();
         g.observe(
-            "verify_check",
-            "verify PASS running",
-            &json!({"name": "running | digest", "passed": true, "detail": "2 tasks"}),
+            "check",
+            "passed  running | digest: 2 tasks",
+            &json!({"stage": "verify", "check": "running | digest", "status": "passed", "detail": "2 tasks"}),
         );
         let summary = json!({
             "version": "v1.2.3", "digest": "sha256:ab", "image": "r/app@sha256:ab",

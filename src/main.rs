@@ -1,6 +1,7 @@
 //! `release`: ship a container release to AWS ECS from one declarative plan.
 
 mod aws;
+mod check;
 mod cli;
 mod commands;
 mod diff;
@@ -12,6 +13,7 @@ mod jinja;
 mod output;
 mod plan;
 mod preflight;
+mod redact;
 mod rollout;
 mod secret;
 mod suggest;

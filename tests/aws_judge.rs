@@ -41,9 +41,13 @@ async fn without_image_digest_in_describe_tasks_a_healthy_deploy_succeeds() {
     let check = run
         .records()
         .into_iter()
-        .find(|r| r["event"] == "verify_check" && r["name"] == "tasks run the release's digests")
+        .find(|r| {
+            r["event"] == "check"
+                && r["stage"] == "verify"
+                && r["check"] == "tasks run the release's digests"
+        })
         .unwrap_or_else(|| panic!("{}", run.all()));
-    assert_eq!(check["passed"], true, "{check}");
+    assert_eq!(check["status"], "passed", "{check}");
     // The tasks really answered without the field: the sandbox's DescribeTasks omits it.
     let tasks = ecs()
         .await

@@ -219,9 +219,13 @@ async fn a_healthy_deploy_runs_desired_count_containers_of_the_new_revision_behi
     let check = run
         .records()
         .into_iter()
-        .find(|r| r["event"] == "verify_check" && r["name"] == "the page through the load balancer")
+        .find(|r| {
+            r["event"] == "check"
+                && r["stage"] == "verify"
+                && r["check"] == "the page through the load balancer"
+        })
         .unwrap_or_else(|| panic!("no verify check: {}", run.all()));
-    assert_eq!(check["passed"], true, "{check}");
+    assert_eq!(check["status"], "passed", "{check}");
     eprintln!("healthy deploy (build, push, rollout, verify): {took:?}");
 
     // Exactly desired (2) containers run, all of revision 2, one per RUNNING task.

@@ -116,10 +116,10 @@ async fn verify_passes_after_deploy_and_names_a_task_moved_behind_its_back() {
     let checks: Vec<_> = run
         .records()
         .into_iter()
-        .filter(|r| r["event"] == "verify_check")
+        .filter(|r| r["event"] == "check" && r["stage"] == "verify")
         .collect();
     assert_eq!(checks.len(), 5);
-    assert!(checks.iter().all(|c| c["passed"] == true));
+    assert!(checks.iter().all(|c| c["status"] == "passed"));
     assert!(!run.all().contains(TOKEN));
 
     // Move the service to another revision behind release's back.

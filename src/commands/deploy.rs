@@ -231,9 +231,8 @@ async fn image(
         // The build may have taken minutes: the secrets must still pass before any change.
         let broken = preflight::checks::recheck_secrets(plan, config).await;
         if !broken.is_empty() {
-            for c in &broken {
-                out.emit(&c.line(), c.event());
-            }
+            let mut checks = crate::check::Checks::new(crate::check::Stage::Preflight, out);
+            checks.record_all(broken.iter().cloned());
             return Err(Failure::new(
                 ExitCode::Preflight,
                 format!(
@@ -338,12 +337,12 @@ impl Release<'_> {
             tasks: self.running_tasks,
         };
         let report = crate::verify::run_with(out, plan, ecs, Some(known)).await?;
-        let result = if report.failed() > 0 {
+        let result = if report.failed() {
             "verify_failed"
         } else {
             "unchanged"
         };
-        let code = verified(report.failed());
+        let code = verified(report.count(crate::check::Status::Failed));
         // Every deploy ends with its summary, a no-op included.
         out.summary(
             &format!(
@@ -351,7 +350,7 @@ impl Release<'_> {
                 short_task_definition(&before.task_definition),
                 plan.version,
                 pinned.digest,
-                if report.failed() > 0 { "verify failed" } else { "verified" },
+                if report.failed() { "verify failed" } else { "verified" },
                 short_duration(started.elapsed())
             ),
             code.code(),
@@ -578,23 +577,23 @@ impl Release<'_> {
                 tasks: None,
             });
         let report = crate::verify::run_with(out, plan, self.ecs, known).await?;
-        if report.failed() == 0 {
+        if !report.failed() {
             return Ok(AfterRollout::default());
         }
         out.emit(
             &format!(
                 "deploy of {} as {new} failed its verify ({} checks failed)",
                 plan.version,
-                report.failed()
+                report.count(crate::check::Status::Failed)
             ),
             Event::Failed {
                 reasons: None,
                 rolled_back_by: None,
-                verify_failed: Some(report.failed()),
+                verify_failed: Some(report.count(crate::check::Status::Failed)),
             },
         );
         Ok(AfterRollout {
-            verify_failed: Some(report.failed()),
+            verify_failed: Some(report.count(crate::check::Status::Failed)),
             ..self.after_failure(w).await?
         })
     }

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::aws::ecs::Ecs;
+use crate::check::{Checks, Stage, Status};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::output::Output;
 use crate::plan::Plan;
@@ -39,7 +40,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
             format!("{name} runs {current}, which ECS does not describe: nothing was restarted"),
         ));
     };
-    secrets_pass(out, &plan, &config, &revision, started).await?;
+    secrets_pass(out, &plan, &config, &revision).await?;
     let short = short_task_definition(&current).to_string();
     out.step(&format!(
         "restarting {cluster}/{name}: a new deployment of {short} (the running revision)"
@@ -71,17 +72,14 @@ async fn secrets_pass(
     plan: &Plan,
     config: &SdkConfig,
     revision: &TaskDefinition,
-    started: Instant,
 ) -> Result<()> {
-    let secrets = crate::preflight::Report {
-        checks: crate::preflight::checks::restart_checks(plan, config, revision).await,
-        seconds: started.elapsed().as_secs_f64(),
-    };
-    secrets.print(out);
+    let mut checks = Checks::new(Stage::Restart, out);
+    checks.record_all(crate::preflight::checks::restart_checks(plan, config, revision).await);
+    let secrets = checks.finish();
     if !secrets.failed() {
         return Ok(());
     }
-    let failed = secrets.count(crate::preflight::Status::Failed);
+    let failed = secrets.count(Status::Failed);
     Err(Failure::new(
         ExitCode::Preflight,
         format!(

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::Ctx;
 use crate::aws::ecs::Ecs;
+use crate::check::{CheckResult, Checks, Report, Stage};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::image::reference::ImageRef;
 use crate::image::registry::{self, ResolveError};
@@ -23,11 +24,15 @@ use crate::rollout::settle::{Address, Role};
 use crate::taskdef::name::{revision_number, TaskDefinitionRef};
 use crate::taskdef::release_tags;
 
-/// The rollback's pre-checks failed: every problem, one failure (exit 3), nothing changed.
-fn refused(problems: &[String]) -> Failure {
+/// The rollback's pre-checks failed: every failed check, one failure (exit 3), nothing
+/// changed.
+fn refused(report: &Report) -> Failure {
     Failure::new(
         ExitCode::Preflight,
-        format!("rollback refused; nothing changed:\n{}", bullet(problems)),
+        format!(
+            "rollback refused; nothing changed:\n{}",
+            bullet(&report.failures())
+        ),
     )
 }
 
@@ -75,23 +80,27 @@ pub async fn run(ctx: &Ctx, args: Args<'_>) -> Result<ExitCode> {
         .existing_service(cluster, service, "nothing changed")
         .await?;
     let current = current_revision(&ecs, &before).await?;
-    // Every pre-check runs, and all their problems are reported together (exit 3, nothing
-    // changed), as preflight does.
-    let mut problems = service_problems(plan.as_ref(), &before, &current);
+    // Every pre-check runs through the check runner, each shown as it is known, and all
+    // failures are reported together (exit 3, nothing changed), as preflight does.
+    let mut checks = Checks::new(Stage::Rollback, out);
+    checks.record_all(service_checks(plan.as_ref(), &before, &current));
     let to = chosen_revision(out, args.to, &current);
     if to == current.revision {
-        if !problems.is_empty() {
-            return Err(refused(&problems));
+        let report = checks.finish();
+        if report.failed() {
+            return Err(refused(&report));
         }
         return Ok(unchanged(out, cluster, service, &current));
     }
-    let Some(wanted) = wanted_revision(&ecs, &current, to, &mut problems).await? else {
-        return Err(refused(&problems));
-    };
-    problems.extend(image_problems(out, &config, plan.as_ref(), &wanted).await?);
-    if !problems.is_empty() {
-        return Err(refused(&problems));
+    let (check, wanted) = wanted_revision(&ecs, &current, to).await?;
+    checks.record(check);
+    if let Some(wanted) = &wanted {
+        checks.record_all(image_checks(&config, plan.as_ref(), wanted).await?);
     }
+    let report = checks.finish();
+    let Some(wanted) = wanted.filter(|_| !report.failed()) else {
+        return Err(refused(&report));
+    };
     show_change(out, cluster, service, &current, &wanted, args.dry_run);
     if args.dry_run {
         out.info("dry run: nothing changed");
@@ -170,26 +179,42 @@ async fn current_revision(ecs: &Ecs, before: &Service) -> Result<Current> {
     })
 }
 
-/// What makes the service itself refuse a rollback: another family than the plan's, or a
-/// deployment controller that takes no task definition through UpdateService.
-fn service_problems(plan: Option<&Plan>, before: &Service, current: &Current) -> Vec<String> {
-    let mut problems = Vec::new();
+/// Whether the service itself allows the rollback: the plan's family (with a plan), and a
+/// deployment controller that takes a task definition through UpdateService.
+fn service_checks(plan: Option<&Plan>, before: &Service, current: &Current) -> Vec<CheckResult> {
+    let mut checks = Vec::new();
     if let Some(p) = plan {
-        if p.task_definition.family != current.family {
-            problems.push(format!(
-                "service {} runs family {}, but the plan's task_definition.family is {}",
-                before.service_name, current.family, p.task_definition.family
-            ));
-        }
-    }
-    if before.controller() != "ECS" {
-        problems.push(format!(
-            "service {} uses the {} deployment controller: ECS accepts no task definition through UpdateService for it",
-            before.service_name,
-            before.controller()
+        let ours = p.task_definition.family == current.family;
+        checks.push(CheckResult::judged(
+            "family",
+            ours,
+            if ours {
+                format!(
+                    "service {} runs family {}, the plan's",
+                    before.service_name, current.family
+                )
+            } else {
+                format!(
+                    "service {} runs family {}, but the plan's task_definition.family is {}",
+                    before.service_name, current.family, p.task_definition.family
+                )
+            },
         ));
     }
-    problems
+    let controller = before.controller();
+    checks.push(CheckResult::judged(
+        "deployment controller",
+        controller == "ECS",
+        if controller == "ECS" {
+            "ECS: UpdateService takes the revision".to_string()
+        } else {
+            format!(
+                "service {} uses the {controller} deployment controller: ECS accepts no task definition through UpdateService for it",
+                before.service_name,
+            )
+        },
+    ));
+    checks
 }
 
 /// `--to N`, else the running revision's `release:previous`, else the revision before it.
@@ -250,41 +275,41 @@ async fn wanted_revision(
     ecs: &Ecs,
     current: &Current,
     to: i32,
-    problems: &mut Vec<String>,
-) -> Result<Option<Wanted>> {
+) -> Result<(CheckResult, Option<Wanted>)> {
     let family = &current.family;
-    if to < 1 {
-        problems.push(format!(
-            "there is no revision before {family}:{}",
-            current.revision
-        ));
-        return Ok(None);
-    }
     let short = format!("{family}:{to}");
+    let name = "target revision";
+    if to < 1 {
+        let why = format!("there is no revision before {family}:{}", current.revision);
+        return Ok((CheckResult::failed(name, why), None));
+    }
     let Some((definition, tags)) = ecs.task_definition(&short).await? else {
         let latest = ecs
             .revisions(family, TaskDefinitionStatus::Active)
             .await
             .ok()
             .and_then(|r| r.last().map(|a| short_task_definition(a).to_string()));
-        problems.push(format!(
+        let why = format!(
             "revision {to} of family {family} does not exist{}",
             latest
                 .map(|l| format!(" (the latest is {l})"))
                 .unwrap_or_default()
-        ));
-        return Ok(None);
+        );
+        return Ok((CheckResult::failed(name, why), None));
     };
     let status = definition
         .status()
         .map(|s| s.as_str().to_string())
         .unwrap_or_default();
-    if status != "ACTIVE" {
-        problems.push(format!(
-            "revision {short} is {status} (deregistered): ECS cannot deploy it"
-        ));
-    }
-    Ok(Some(Wanted {
+    let check = if status == "ACTIVE" {
+        CheckResult::passed(name, format!("{short} is ACTIVE"))
+    } else {
+        CheckResult::failed(
+            name,
+            format!("revision {short} is {status} (deregistered): ECS cannot deploy it"),
+        )
+    };
+    let wanted = Wanted {
         arn: definition
             .task_definition_arn()
             .unwrap_or(&short)
@@ -292,25 +317,27 @@ async fn wanted_revision(
         short,
         tags: release_tags::read(&tags),
         definition,
-    }))
+    };
+    Ok((check, Some(wanted)))
 }
 
 /// Lifecycle policies delete old images: each of the revision's images must still resolve
-/// in its registry (one token per registry host, however many containers use it).
-async fn image_problems(
-    out: &Output,
+/// in its registry (one token per registry host, however many containers use it). One
+/// check per container.
+async fn image_checks(
     config: &aws_config::SdkConfig,
     plan: Option<&Plan>,
     wanted: &Wanted,
-) -> Result<Vec<String>> {
-    let mut missing = Vec::new();
+) -> Result<Vec<CheckResult>> {
+    let mut checks = Vec::new();
     let mut tokens = std::collections::HashMap::new();
     for c in wanted.definition.container_definitions() {
         let Some(image) = c.image() else { continue };
+        let name = format!("image of container {}", c.name().unwrap_or("?"));
         let Ok(reference) = ImageRef::parse(image) else {
-            out.warn(&format!(
-                "container {}: cannot check image `{image}` (not host/repo:tag or @digest)",
-                c.name().unwrap_or("?")
+            checks.push(CheckResult::warning(
+                name,
+                format!("cannot check `{image}` (not host/repo:tag or @digest)"),
             ));
             continue;
         };
@@ -326,23 +353,17 @@ async fn image_problems(
                 tokens.entry(reference.host.clone()).or_insert(c)
             }
         };
-        match registry::resolve_digest(&reference, creds.as_ref()).await {
-            Ok(_) => out.info(&format!("image {image}: resolves")),
-            Err(ResolveError::NotFound(m)) => {
-                missing.push(format!("container {}: {m}", c.name().unwrap_or("?")))
-            }
-            Err(e) => missing.push(format!("container {}: {e}", c.name().unwrap_or("?"))),
-        }
+        checks.push(
+            match registry::resolve_digest(&reference, creds.as_ref()).await {
+                Ok(_) => CheckResult::passed(name, format!("{image} resolves")),
+                Err(ResolveError::NotFound(m)) => {
+                    CheckResult::failed(name, format!("revision {} cannot run: {m}", wanted.short))
+                }
+                Err(e) => CheckResult::failed(name, e.to_string()),
+            },
+        );
     }
-    Ok(if missing.is_empty() {
-        vec![]
-    } else {
-        vec![format!(
-            "revision {} cannot run: its images do not resolve:\n{}",
-            wanted.short,
-            bullet(&missing)
-        )]
-    })
+    Ok(checks)
 }
 
 /// The change, revision, version and digest, before it is made (or instead, with --dry-run).

@@ -12,5 +12,7 @@ pub async fn run(ctx: &Ctx, plan_path: &Path) -> Result<ExitCode> {
     let config = ctx.aws_config(Some(&plan)).await?;
     let ecs = Ecs::new(&config);
     let report = crate::verify::run(&ctx.out, &plan, &ecs).await?;
-    Ok(crate::rollout::settle::verified(report.failed()))
+    Ok(crate::rollout::settle::verified(
+        report.count(crate::check::Status::Failed),
+    ))
 }

@@ -35,24 +35,19 @@ pub enum Event {
         exit_code: i32,
         source: Option<crate::exit::Snippet>,
     },
-    /// A preflight check (or a secret rule re-checked before a change).
+    /// One check: of preflight (a secret rule re-checked before a change included), of
+    /// rollback's or restart's pre-checks, or of verify (`stage` says which).
     Check {
+        stage: crate::check::Stage,
         check: String,
-        /// passed, failed, warning or skipped.
-        status: String,
-        detail: String,
-    },
-    /// One check of `release verify` (also run last by deploy).
-    VerifyCheck {
-        name: String,
-        passed: bool,
+        status: crate::check::Status,
         detail: String,
     },
     /// verify's counts and every check.
     VerifySummary {
         passed: usize,
         failed: usize,
-        checks: Vec<VerifyCheck>,
+        checks: Vec<crate::check::CheckResult>,
     },
     /// The image was built and pushed.
     ImagePushed {
@@ -208,15 +203,6 @@ pub enum Event {
     Summary(Summary),
 }
 
-/// A verify check as verify_summary lists it.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
-#[schemars(deny_unknown_fields)]
-pub struct VerifyCheck {
-    pub name: String,
-    pub passed: bool,
-    pub detail: String,
-}
-
 /// The watched deployment's counts.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -281,7 +267,6 @@ impl Event {
             Event::Debug => "debug",
             Event::Error { .. } => "error",
             Event::Check { .. } => "check",
-            Event::VerifyCheck { .. } => "verify_check",
             Event::VerifySummary { .. } => "verify_summary",
             Event::ImagePushed { .. } => "image_pushed",
             Event::ImageReused { .. } => "image_reused",

@@ -80,6 +80,21 @@ const QUIET_KINDS: &[&str] = &[
     "revision",
 ];
 
+/// A check's line for people, its `check` record (with its stage) for machines.
+impl crate::check::CheckReporter for Output {
+    fn check(&self, stage: crate::check::Stage, check: &crate::check::CheckResult) {
+        self.emit(
+            &check.line(),
+            Event::Check {
+                stage,
+                check: check.name.clone(),
+                status: check.status,
+                detail: check.detail.clone(),
+            },
+        );
+    }
+}
+
 impl Output {
     /// `json` selects NDJSON; otherwise the terminal display when stderr is a terminal.
     pub fn new(json: bool, verbose: bool) -> Output {
@@ -387,7 +402,6 @@ fn shown_when_quiet(kind: &str, fields: &Value) -> bool {
             fields.get("status").and_then(Value::as_str),
             Some("failed" | "warning")
         ),
-        "verify_check" => fields.get("passed").and_then(Value::as_bool) == Some(false),
         _ => QUIET_KINDS.contains(&kind),
     }
 }
@@ -406,9 +420,9 @@ fn colorize(message: &str) -> String {
         .find(|c: char| !c.is_ascii_alphabetic())
         .unwrap_or(body.len());
     let color = match &body[..word_end] {
-        "failed" | "FAIL" | "error" => RED,
+        "failed" | "error" => RED,
         "warning" => YELLOW,
-        "passed" | "PASS" => GREEN,
+        "passed" => GREEN,
         _ => return message.to_string(),
     };
     format!(
@@ -455,8 +469,8 @@ mod tests {
             "\x1b[31mfailed\x1b[0m  secret /x: bad"
         );
         assert_eq!(
-            colorize("  PASS  running"),
-            "  \x1b[32mPASS\x1b[0m  running"
+            colorize("passed  running: 2 tasks"),
+            "\x1b[32mpassed\x1b[0m  running: 2 tasks"
         );
         assert_eq!(colorize("warning: x"), "\x1b[33mwarning\x1b[0m: x");
         assert_eq!(colorize("registered app:2"), "registered app:2");

@@ -275,7 +275,7 @@ impl std::fmt::Debug for HttpCheck {
             .collect();
         f.debug_struct("HttpCheck")
             .field("name", &self.name)
-            .field("url", &crate::verify::redact::display_url(&self.url))
+            .field("url", &crate::redact::display_url(&self.url))
             .field("method", &self.method)
             .field("headers", &headers)
             .field(

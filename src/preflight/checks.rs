@@ -186,7 +186,8 @@ pub async fn run_with_snapshot(
         seconds: started.elapsed().as_secs_f64(),
     };
     out.clear_bar();
-    report.print(out);
+    crate::check::Checks::new(crate::check::Stage::Preflight, out)
+        .record_all(report.checks.iter().cloned());
     let snapshot = match (&env.found, &env.running) {
         (Found::Service(service), Ok(running)) => Some(Snapshot {
             service: (**service).clone(),

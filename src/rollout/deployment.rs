@@ -672,13 +672,13 @@ async fn last_lines(
 async fn secret_redactor(
     config: &aws_config::SdkConfig,
     td: &aws_sdk_ecs::types::TaskDefinition,
-) -> std::result::Result<crate::verify::redact::Redactor, String> {
+) -> std::result::Result<crate::redact::Redactor, String> {
     let refs = crate::taskdef::described_secret_refs(td);
     if let Some(sm) = refs.iter().find(|r| r.contains(":secretsmanager:")) {
         return Err(format!("the secret {sm} is in Secrets Manager"));
     }
     if refs.is_empty() {
-        return Ok(crate::verify::redact::Redactor::new(Vec::new()));
+        return Ok(crate::redact::Redactor::new(Vec::new()));
     }
     let lookups = crate::aws::ssm::get_parameters(config, &refs, true).await?;
     let mut values = Vec::new();
@@ -697,5 +697,5 @@ async fn secret_redactor(
             _ => return Err(format!("the secret {r} could not be read")),
         }
     }
-    Ok(crate::verify::redact::Redactor::new(values))
+    Ok(crate::redact::Redactor::new(values))
 }

@@ -6,8 +6,8 @@ use std::time::Duration;
 use reqwest::Method;
 
 use super::expect::evaluate;
-use super::redact::{Redactor, CUT_MARKER};
 use crate::plan::HttpCheck;
+use crate::redact::{Redactor, CUT_MARKER};
 
 /// Ok(detail) when the expectations hold on some attempt; Err(detail) with the last status,
 /// the first lines of the body and the failed expectations otherwise.
@@ -19,7 +19,7 @@ pub async fn run(check: &HttpCheck, redactor: &Redactor) -> Result<String, Strin
     let method = Method::from_bytes(check.method.as_bytes())
         .map_err(|e| format!("method {}: {e}", check.method))?;
     let attempts = check.retries + 1;
-    let shown_url = super::redact::display_url(&check.url);
+    let shown_url = crate::redact::display_url(&check.url);
     let mut last = String::new();
     for attempt in 1..=attempts {
         if attempt > 1 {

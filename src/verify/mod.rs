@@ -6,7 +6,6 @@
 
 pub mod expect;
 pub mod http;
-pub mod redact;
 pub mod running;
 
 use std::collections::BTreeMap;
@@ -14,49 +13,14 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::types::{DesiredStatus, TaskDefinitionStatus};
 
 use crate::aws::ecs::Ecs;
+use crate::check::{CheckResult, Checks, Report, Stage, Status};
 use crate::exit::{ExitCode, Failure, Result};
-use crate::output::event::{Event, VerifyCheck};
+use crate::output::event::Event;
 use crate::output::Output;
 use crate::plan::Plan;
+use crate::redact::{self, Redactor};
 use crate::rollout::observation::short_task_definition;
 use crate::taskdef::release_tags;
-use redact::Redactor;
-
-/// One verify check's result.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct CheckResult {
-    pub name: String,
-    pub passed: bool,
-    pub detail: String,
-}
-
-#[derive(Debug, Default)]
-pub struct Report {
-    pub checks: Vec<CheckResult>,
-}
-
-impl Report {
-    pub fn failed(&self) -> usize {
-        self.checks.iter().filter(|c| !c.passed).count()
-    }
-
-    fn add(&mut self, out: &Output, name: &str, passed: bool, detail: String) {
-        let mark = if passed { "PASS" } else { "FAIL" };
-        out.emit(
-            &format!("  {mark}  {name:<40} {detail}"),
-            Event::VerifyCheck {
-                name: name.to_string(),
-                passed,
-                detail: detail.clone(),
-            },
-        );
-        self.checks.push(CheckResult {
-            name: name.to_string(),
-            passed,
-            detail,
-        });
-    }
-}
 
 /// How many reads of the service may find it unsteady before "service is steady" fails.
 pub const STEADY_READS: u32 = 3;
@@ -98,7 +62,7 @@ pub async fn run_with(
             .collect::<Vec<_>>()
     }));
     let (cluster, name) = (&plan.service.cluster, &plan.service.name);
-    let mut report = Report::default();
+    let mut report = Checks::new(Stage::Verify, out);
     out.step(&format!(
         "verifying {cluster}/{name} runs release {}",
         plan.version
@@ -129,12 +93,11 @@ pub async fn run_with(
         }
         tokio::time::sleep(plan.rollout.poll).await;
     };
-    report.add(
-        out,
+    report.record(CheckResult::judged(
         "service is steady",
         steady.is_ok(),
         steady.unwrap_or_else(|e| e),
-    );
+    ));
 
     // Which revision is the plan's release: the running one if its tag says so, else the
     // newest of the family that carries the plan's version.
@@ -159,14 +122,12 @@ pub async fn run_with(
     };
     let current = short_task_definition(&service.task_definition).to_string();
     match (&running_version, &release_revision) {
-        (Some(v), _) if v == version => report.add(
-            out,
+        (Some(v), _) if v == version => report.record(CheckResult::judged(
             "running revision is the release",
             true,
             format!("{current} is release {version}"),
-        ),
-        (v, rel) => report.add(
-            out,
+        )),
+        (v, rel) => report.record(CheckResult::judged(
             "running revision is the release",
             false,
             format!(
@@ -178,7 +139,7 @@ pub async fn run_with(
                     .map(|r| short_task_definition(r).to_string())
                     .unwrap_or_else(|| "not registered in the family".into())
             ),
-        ),
+        )),
     }
 
     let expected_revision = release_revision
@@ -228,8 +189,7 @@ pub async fn run_with(
     } else {
         problems.join("; ")
     };
-    report.add(
-        out,
+    report.record(CheckResult::judged(
         "tasks run the release's digests",
         problems.is_empty() && !running_tasks.is_empty(),
         if running_tasks.is_empty() {
@@ -237,37 +197,25 @@ pub async fn run_with(
         } else {
             detail
         },
-    );
+    ));
 
     for check in &http_checks {
         let result = http::run(check, &redactor).await;
-        report.add(
-            out,
+        report.record(CheckResult::judged(
             &check.name,
             result.is_ok(),
             result.unwrap_or_else(|e| e),
-        );
+        ));
     }
 
-    let failed = report.failed();
+    let report = report.finish();
+    let (passed, failed) = (report.count(Status::Passed), report.count(Status::Failed));
     out.emit(
-        &format!(
-            "verify: {} passed, {} failed",
-            report.checks.len() - failed,
-            failed
-        ),
+        &format!("verify: {passed} passed, {failed} failed"),
         Event::VerifySummary {
-            passed: report.checks.len() - failed,
+            passed,
             failed,
-            checks: report
-                .checks
-                .iter()
-                .map(|c| VerifyCheck {
-                    name: c.name.clone(),
-                    passed: c.passed,
-                    detail: c.detail.clone(),
-                })
-                .collect(),
+            checks: report.checks.clone(),
         },
     );
     Ok(report)

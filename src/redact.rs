@@ -1,5 +1,6 @@
-//! Redaction of secret strings (tokens in verify headers, URL passwords and query values) from
-//! anything shown.
+//! Redaction of secret strings from anything shown: tokens in verify headers, URL passwords
+//! and query values, a failed task's log lines (the revision's secret values), and the
+//! build's output (the values of `build.secrets`, should a build step print one).
 //!
 //! # Guarantee
 //!
