@@ -827,21 +827,26 @@ fn assert_secret_nowhere(value: &str, what: &str, text: &str) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_build_secret_reaches_its_run_step_with_buildkit_and_appears_nowhere() {
-    let case = Case::new("buildsecret");
+/// A secret value unique to the run, with characters JSON, URLs and shells treat specially,
+/// so that every escaped form differs; letters for the digits, so that no run of 8 bytes is
+/// shared with a version or a timestamp.
+fn unusual_secret() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_nanos();
-    // Characters JSON, URLs and shells treat specially, so that every escaped form differs.
-    // Letters for the digits: no run of 8 bytes that a version or timestamp could share.
     let unique: String = nanos
         .to_string()
         .bytes()
         .map(|d| (b'g' + (d - b'0')) as char)
         .collect();
-    let value = format!("npm_\"tok\\en/+ {unique}&x=1");
+    format!("npm_\"tok\\en/+ {unique}&x=1")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_build_secret_reaches_its_run_step_with_buildkit_and_appears_nowhere() {
+    let case = Case::new("buildsecret");
+    let value = unusual_secret();
     use sha2::Digest;
     let sha = format!("{:x}", sha2::Sha256::digest(value.as_bytes()));
     // A RUN step (BuildKit only) that reads the secret, checks it by its sha256 and records
@@ -964,6 +969,48 @@ async fn a_build_secret_reaches_its_run_step_with_buildkit_and_appears_nowhere()
     for (path, text) in files_under(case.tmp.path()) {
         assert_secret_nowhere(&value, &path.display().to_string(), &text);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_step_that_prints_its_build_secret_shows_it_redacted() {
+    let case = Case::new("secretprinted");
+    let value = unusual_secret();
+    // A careless RUN step: prints the secret, then fails, so that release shows the build's
+    // last lines in its error and keeps the build log.
+    let dockerfile = case.app.path().join("Dockerfile");
+    let mut text = std::fs::read_to_string(&dockerfile).unwrap();
+    text.push_str("RUN --mount=type=secret,id=NPM_TOKEN echo \"token: $(busybox cat /run/secrets/NPM_TOKEN)\" && false\n");
+    std::fs::write(&dockerfile, text).unwrap();
+    let plan = case.plan(&format!(
+        "cli = \"{}\"\nnetwork = \"none\"\nsecrets = {{ NPM_TOKEN = \"{{{{ env('RELEASE_TEST_NPM_TOKEN') }}}}\" }}\n",
+        buildkit_cli()
+    ));
+    let run = case.run_env(
+        &[
+            "--verbose",
+            "--output",
+            "json",
+            "build",
+            path_str(&plan.path),
+        ],
+        &[("RELEASE_TEST_NPM_TOKEN", &value)],
+    );
+    assert_eq!(run.code, 8, "the build fails: {}", run.all());
+    assert_secret_nowhere(&value, "stdout (--output json)", &run.stdout);
+    assert_secret_nowhere(&value, "stderr (--verbose)", &run.stderr);
+    let files = files_under(case.tmp.path());
+    for (path, text) in &files {
+        assert_secret_nowhere(&value, &path.display().to_string(), text);
+    }
+    // The line was printed, and shown with the value hidden: in the error's tail and the log.
+    assert!(run.stderr.contains("token: <redacted>"), "{}", run.stderr);
+    assert!(
+        files
+            .iter()
+            .any(|(p, t)| p.to_string_lossy().contains("release-build-")
+                && t.contains("token: <redacted>")),
+        "the kept build log shows the redacted line"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

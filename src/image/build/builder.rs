@@ -15,6 +15,7 @@ use crate::exit::{ExitCode, Failure, Result};
 use crate::image::reference::is_digest;
 use crate::output::Output;
 use crate::plan::BuildSpec;
+use crate::redact::Redactor;
 use crate::secret::SecretValue;
 
 /// How long `<builder> version` may take before the daemon counts as not answering.
@@ -172,6 +173,14 @@ impl Builder<'_> {
                 choice::secret_env(i),
                 std::ffi::OsStr::from_bytes(value.expose()),
             );
+        }
+        if !secrets.is_empty() {
+            // BuildKit does not mask what a RUN step prints: should one print a secret, it
+            // is hidden here before any line is shown or written to the build log.
+            child =
+                child.redact(Redactor::new(secrets.iter().map(|(_, value)| {
+                    String::from_utf8_lossy(value.expose()).into_owned()
+                })));
         }
         let done = self.finish(child, ExitCode::Build, "build").await?;
         if done.status.success() {

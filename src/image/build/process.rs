@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::log::BuildLog;
 use crate::output::Output;
+use crate::redact::Redactor;
 
 /// How many lines of output an error message shows.
 pub const TAIL_LINES: usize = 20;
@@ -26,6 +27,8 @@ pub struct Child<'a> {
     keep_all: bool,
     quiet: bool,
     timeout: Option<Duration>,
+    /// Hides these values in every line the child prints, before it is shown or kept.
+    redactor: Option<Redactor>,
 }
 
 /// How a child ended.
@@ -68,7 +71,15 @@ impl<'a> Child<'a> {
             keep_all: false,
             quiet: false,
             timeout: None,
+            redactor: None,
         }
+    }
+
+    /// Hides the redactor's secrets in every line of output (the log, `--verbose`, the
+    /// terminal's detail line, the tail in error messages), should the child print one.
+    pub fn redact(mut self, redactor: Redactor) -> Self {
+        self.redactor = Some(redactor);
+        self
     }
 
     /// Adds arguments, shown in the log as given.
@@ -152,10 +163,15 @@ impl<'a> Child<'a> {
         }
 
         let (keep_all, quiet) = (self.keep_all, self.quiet);
+        let redactor = self.redactor.take();
         let collect = async {
             let mut tail = VecDeque::with_capacity(TAIL_LINES);
             let mut stdout = Vec::new();
             while let Some((is_stdout, line)) = rx.recv().await {
+                let line = match &redactor {
+                    Some(r) => r.apply(&line),
+                    None => line,
+                };
                 log.line(&line);
                 if !quiet {
                     // Beside the step's spinner on a terminal; every line with --verbose.
