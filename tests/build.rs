@@ -972,6 +972,78 @@ async fn a_build_secret_reaches_its_run_step_with_buildkit_and_appears_nowhere()
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn podman_builds_with_a_secret_and_the_release_deploys() {
+    let case = Case::new("podman");
+    let value = unusual_secret();
+    use sha2::Digest;
+    let sha = format!("{:x}", sha2::Sha256::digest(value.as_bytes()));
+    // The same secret-reading RUN step as the BuildKit test: podman's builder (buildah)
+    // mounts the secret too.
+    let dockerfile = case.app.path().join("Dockerfile");
+    let mut text = std::fs::read_to_string(&dockerfile).unwrap();
+    text.push_str(
+        "ARG TOKEN_SHA256\nRUN --mount=type=secret,id=NPM_TOKEN test \"$(busybox sha256sum < /run/secrets/NPM_TOKEN)\" = \"$TOKEN_SHA256  -\" && echo checked > /token-checked\n",
+    );
+    std::fs::write(&dockerfile, text).unwrap();
+    // build.cli follows build.builder = "podman".
+    let plan = case.plan(
+        "builder = \"podman\"\nnetwork = \"none\"\nsecrets = { NPM_TOKEN = \"{{ env('RELEASE_TEST_NPM_TOKEN') }}\" }\n",
+    );
+    let text = std::fs::read_to_string(&plan.path).unwrap().replace(
+        "args     = { VERSION",
+        &format!("args     = {{ TOKEN_SHA256 = \"{sha}\", VERSION"),
+    );
+    std::fs::write(&plan.path, text).unwrap();
+    let run = case.run_env(
+        &[
+            "--verbose",
+            "--output",
+            "json",
+            "deploy",
+            path_str(&plan.path),
+        ],
+        &[("RELEASE_TEST_NPM_TOKEN", &value)],
+    );
+    assert_eq!(run.code, 0, "{}", run.all());
+    assert!(
+        run.stderr.contains("builder: podman's buildah builder"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("legacy builder"), "{}", run.stderr);
+    let digest = case
+        .tag_digest(&case.version)
+        .await
+        .expect("the version's tag was pushed");
+    assert_eq!(revision_count(&case.seed.name).await, 2);
+    let summary = run.summary();
+    assert_eq!(summary["digest"], digest.as_str(), "{summary}");
+    // The RUN step ran with the secret, and podman's image keeps no trace of it.
+    let image = format!("{}:{}", case.repository(), case.version);
+    let podman = |args: &[&str]| {
+        let o = std::process::Command::new("podman")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "podman {args:?}: {o:?}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let history = podman(&["history", "--no-trunc", &image]);
+    assert!(history.contains("/run/secrets/NPM_TOKEN"), "{history}");
+    assert_secret_nowhere(&value, "podman history", &history);
+    assert_secret_nowhere(
+        &value,
+        "podman image inspect",
+        &podman(&["image", "inspect", &image]),
+    );
+    assert_secret_nowhere(&value, "stdout (--output json)", &run.stdout);
+    assert_secret_nowhere(&value, "stderr (--verbose)", &run.stderr);
+    for (path, text) in files_under(case.tmp.path()) {
+        assert_secret_nowhere(&value, &path.display().to_string(), &text);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_run_step_that_prints_its_build_secret_shows_it_redacted() {
     let case = Case::new("secretprinted");
     let value = unusual_secret();
@@ -1045,7 +1117,7 @@ async fn build_secrets_without_buildkit_stop_before_anything_runs() {
     assert_eq!(run.code, 3, "{}", run.all());
     assert!(
         run.stderr
-            .contains("build.secrets needs BuildKit (RUN --mount=type=secret), but `"),
+            .contains("build.secrets needs BuildKit or podman (RUN --mount=type=secret), but `"),
         "{}",
         run.stderr
     );

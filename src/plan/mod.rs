@@ -350,10 +350,12 @@ pub enum BuilderMode {
     BuildKit,
     /// The legacy builder (`DOCKER_BUILDKIT=0`), deprecated by Docker.
     Legacy,
+    /// podman's own builder (buildah); `build.cli` defaults to `podman`.
+    Podman,
 }
 
 impl BuilderMode {
-    pub const NAMES: &'static [&'static str] = &["auto", "buildkit", "legacy"];
+    pub const NAMES: &'static [&'static str] = &["auto", "buildkit", "legacy", "podman"];
 }
 
 /// The raw `build.secrets` templates: their `Debug` shows the ids only, never a value.
@@ -575,6 +577,9 @@ impl Plan {
                     builder: builder_mode(&r, b.builder.as_ref())?,
                     cli: match &b.cli {
                         Some(t) => r.nonempty(t, "build.cli")?,
+                        None if builder_mode(&r, b.builder.as_ref())? == BuilderMode::Podman => {
+                            "podman".into()
+                        }
                         None => "docker".into(),
                     },
                     network: b
@@ -829,7 +834,7 @@ fn resolve_version(source: &Source, raw: &RawPlan, overrides: &Overrides) -> Res
     }
 }
 
-/// `build.builder`: "auto" (default), "buildkit" or "legacy".
+/// `build.builder`: "auto" (default), "buildkit", "legacy" or "podman".
 fn builder_mode(r: &Renderer, t: Option<&Text>) -> Result<BuilderMode> {
     let Some(t) = t else {
         return Ok(BuilderMode::Auto);
@@ -838,9 +843,12 @@ fn builder_mode(r: &Renderer, t: Option<&Text>) -> Result<BuilderMode> {
         "auto" => BuilderMode::Auto,
         "buildkit" => BuilderMode::BuildKit,
         "legacy" => BuilderMode::Legacy,
+        "podman" => BuilderMode::Podman,
         other => {
             // Before BuildKit, build.builder named the CLI: say where that went.
-            let moved = if other.contains('/') || ["docker", "podman"].contains(&other) {
+            let moved = if other == "buildah" {
+                " (podman builds with buildah: build.builder = \"podman\"; the buildah CLI itself is not a builder release runs)".to_string()
+            } else if other.contains('/') || other == "docker" {
                 format!(" (the builder CLI is `build.cli` now: cli = \"{other}\")")
             } else {
                 crate::suggest::hint(other, BuilderMode::NAMES.iter().copied())
@@ -1169,12 +1177,20 @@ poll    = "2s"
             BuilderMode::Legacy
         );
         // The CLI used to be build.builder: the error says where it went.
-        let msg = err(&with_build("builder = \"podman\""));
+        let msg = err(&with_build("builder = \"docker\""));
         assert!(msg.contains("test.toml:28:11:"), "{msg}");
         assert!(
-            msg.contains("the builder CLI is `build.cli` now: cli = \"podman\""),
+            msg.contains("the builder CLI is `build.cli` now: cli = \"docker\""),
             "{msg}"
         );
+        // podman's builder: build.cli follows unless it is set.
+        let b = parse(&with_build("builder = \"podman\""))
+            .unwrap()
+            .build
+            .unwrap();
+        assert_eq!((b.builder, b.cli.as_str()), (BuilderMode::Podman, "podman"));
+        let msg = err(&with_build("builder = \"buildah\""));
+        assert!(msg.contains("build.builder = \"podman\""), "{msg}");
         let msg = err(&with_build("builder = \"buildkt\""));
         assert!(msg.contains("did you mean `buildkit`?"), "{msg}");
         let msg = err(&with_build("platform = \"amd64\""));

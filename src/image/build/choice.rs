@@ -17,6 +17,9 @@
 //! - Secrets: `--secret id=ID,env=VAR` mounts the value of VAR at `/run/secrets/ID` for
 //!   `RUN --mount=type=secret,id=ID` only, never in a layer or the history ("Build secrets",
 //!   https://docs.docker.com/build/building/secrets/).
+//! - podman builds with buildah, its own builder (not docker's legacy builder, not BuildKit),
+//!   which takes the same `--secret id=ID,env=VAR` and `RUN --mount=type=secret`
+//!   (podman-build(1), "--secret"; buildah-build(1)); podman 4.3 (Debian 12) was tested.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -41,12 +44,16 @@ pub enum Kind {
     Buildx,
     /// `DOCKER_BUILDKIT=1 <cli> build` (a CLI before 23.0, BuildKit built in).
     BuiltIn,
-    /// `DOCKER_BUILDKIT=0 <cli> build` (or podman's own `build`).
+    /// `DOCKER_BUILDKIT=0 <cli> build`.
     Legacy,
+    /// `podman build`: podman's own builder (buildah).
+    Podman,
 }
 
 impl Kind {
-    pub fn is_buildkit(self) -> bool {
+    /// Whether `RUN --mount=type=secret` works: BuildKit and podman's builder, not the legacy
+    /// builder.
+    pub fn mounts_secrets(self) -> bool {
         self != Kind::Legacy
     }
 
@@ -55,6 +62,7 @@ impl Kind {
             Kind::Buildx => "BuildKit (buildx)",
             Kind::BuiltIn => "BuildKit (built into the docker CLI)",
             Kind::Legacy => "the legacy builder",
+            Kind::Podman => "podman's buildah builder",
         }
     }
 }
@@ -112,10 +120,21 @@ fn buildkit(cli: &str, probe: &Probe) -> Result<Kind, String> {
     }
 }
 
-/// `build.builder` and the probe → the builder, or why `buildkit` cannot be had.
+/// `build.builder` and the probe → the builder, or why `buildkit` (or `podman`) cannot be had.
 pub fn choose(mode: BuilderMode, cli: &str, probe: &Probe) -> Result<Choice, String> {
+    let podman = Choice {
+        kind: Kind::Podman,
+        fallback: None,
+    };
     match mode {
+        BuilderMode::Legacy if probe.podman => Ok(podman),
         BuilderMode::Legacy => Ok(Choice::legacy()),
+        BuilderMode::Podman if probe.podman => Ok(podman),
+        BuilderMode::Podman => Err(format!(
+            "build.builder is \"podman\", but build.cli `{cli}` is not podman: set build.cli = \"podman\" (or remove it)"
+        )),
+        // podman's builder is buildah, whatever auto would ask a docker CLI.
+        BuilderMode::Auto if probe.podman => Ok(podman),
         BuilderMode::BuildKit => buildkit(cli, probe)
             .map(|kind| Choice {
                 kind,
@@ -163,9 +182,9 @@ pub fn command(kind: Kind, r: &Request) -> (Vec<String>, Option<&'static str>) {
         Kind::Buildx => ["buildx", "build", "--load", "--provenance=false"]
             .map(String::from)
             .to_vec(),
-        Kind::BuiltIn | Kind::Legacy => vec!["build".into()],
+        Kind::BuiltIn | Kind::Legacy | Kind::Podman => vec!["build".into()],
     };
-    if kind.is_buildkit() {
+    if matches!(kind, Kind::Buildx | Kind::BuiltIn) {
         // One line per step in the log, whatever the terminal.
         args.push("--progress=plain".into());
     }
@@ -187,7 +206,7 @@ pub fn command(kind: Kind, r: &Request) -> (Vec<String>, Option<&'static str>) {
     }
     args.push(r.context.display().to_string());
     let buildkit = match kind {
-        Kind::Buildx => None,
+        Kind::Buildx | Kind::Podman => None,
         Kind::BuiltIn => Some("1"),
         Kind::Legacy => Some("0"),
     };
@@ -232,9 +251,15 @@ mod tests {
             podman: true,
             ..probe(true, Some("4.3.1"))
         };
-        let c = choose(BuilderMode::Auto, "podman", &podman).unwrap();
-        assert_eq!(c.kind, Kind::Legacy);
-        assert!(c.fallback.unwrap().contains("buildah"));
+        for mode in [BuilderMode::Auto, BuilderMode::Podman, BuilderMode::Legacy] {
+            let c = choose(mode, "podman", &podman).unwrap();
+            assert_eq!((c.kind, c.fallback), (Kind::Podman, None), "{mode:?}");
+        }
+        assert!(Kind::Podman.mounts_secrets() && !Kind::Legacy.mounts_secrets());
+        let e = choose(BuilderMode::BuildKit, "podman", &podman).unwrap_err();
+        assert!(e.contains("buildah"), "{e}");
+        let e = choose(BuilderMode::Podman, "docker", &probe(true, Some("28.2.2"))).unwrap_err();
+        assert!(e.contains("build.cli = \"podman\""), "{e}");
     }
 
     #[test]
@@ -292,5 +317,17 @@ mod tests {
             "build --platform linux/amd64 -f /ctx/Dockerfile --build-arg VERSION=1.0.0 -t r/app:1.0.0 -t r/app:latest /ctx"
         );
         assert_eq!(env, Some("0"));
+        let (a, env) = command(
+            Kind::Podman,
+            &Request {
+                secret_ids: &ids,
+                ..r
+            },
+        );
+        assert_eq!(
+            a.join(" "),
+            "build --platform linux/amd64 -f /ctx/Dockerfile --build-arg VERSION=1.0.0 --secret id=NPM_TOKEN,env=RELEASE_BUILD_SECRET_0 -t r/app:1.0.0 -t r/app:latest /ctx"
+        );
+        assert_eq!(env, None, "podman does not read DOCKER_BUILDKIT");
     }
 }

@@ -165,10 +165,14 @@ async fn run(
         let _step = Step::begin(out, &format!("checking the builder `{}`", spec.cli));
         builder.check().await?;
     }
-    let choice = if spec.builder == BuilderMode::Legacy {
+    // podman has one builder (buildah), whatever build.builder asks of docker: nothing to
+    // probe for; docker's legacy builder, asked for, needs no probe either.
+    let podman = push_digest::is_podman(&spec.cli);
+    let choice = if spec.builder == BuilderMode::Legacy && !podman {
         choice::Choice::legacy()
     } else {
-        let _step = Step::begin(out, "checking whether it can build with BuildKit");
+        let _step =
+            (!podman).then(|| Step::begin(out, "checking whether it can build with BuildKit"));
         choose(out, plan, spec, &builder.probe().await)?
     };
     // Rendered now, not with the plan: only a build needs their variables.
@@ -401,8 +405,8 @@ async fn pushed_platform(
 }
 
 /// The builder from `build.builder` and the probe: a fallback to the legacy builder is said
-/// once (a warning); `buildkit` that cannot be had, and secrets without BuildKit, stop the
-/// build before anything runs or is pushed.
+/// once (a warning); `buildkit` (or `podman`) that cannot be had, and secrets with a builder
+/// that cannot mount them, stop the build before anything runs or is pushed.
 fn choose(
     out: &Output,
     plan: &Plan,
@@ -418,16 +422,20 @@ fn choose(
             ),
         )
     })?;
+    if !c.kind.mounts_secrets() && !spec.secret_ids.is_empty() {
+        let why = c
+            .fallback
+            .as_deref()
+            .unwrap_or("build.builder is \"legacy\"");
+        return Err(Failure::new(
+            ExitCode::Preflight,
+            format!(
+                "{}: build.secrets needs BuildKit or podman (RUN --mount=type=secret), but {why}: install the buildx plugin (https://docs.docker.com/go/buildx/). Nothing was built or pushed",
+                plan.path().display(),
+            ),
+        ));
+    }
     if let Some(why) = &c.fallback {
-        if !spec.secret_ids.is_empty() {
-            return Err(Failure::new(
-                ExitCode::Preflight,
-                format!(
-                    "{}: build.secrets needs BuildKit (RUN --mount=type=secret), but {why}: install the buildx plugin (https://docs.docker.com/go/buildx/). Nothing was built or pushed",
-                    plan.path().display(),
-                ),
-            ));
-        }
         out.warn_once(
             &format!("builder:{}", spec.cli),
             &format!("building with the legacy builder (deprecated by Docker): {why}; install the buildx plugin to build with BuildKit"),
