@@ -104,16 +104,21 @@ def build(p, rebuild=False):
     if res.returncode != 0:
         sys.exit(f"release build failed ({res.returncode}):\n{res.stderr[-3000:]}")
     text = res.stderr
-    # Both builders' images are pushed by `<cli> push` (buildx with --load first), which says
-    # per layer `Pushed` or `Layer already exists`.
+    # docker's builders' images are pushed by `docker push` (buildx with --load first), which
+    # says per layer `Pushed` or `Layer already exists`; podman's push says per blob
+    # `Copying blob sha256:… done` or `Copying blob sha256:… skipped: already exists`.
     pushed = len(re.findall(r": Pushed$", text, re.M))
     existed = len(re.findall(r": Layer already exists$", text, re.M))
+    pushed += len(re.findall(r"Copying blob \S+ done", text))
+    existed += len(re.findall(r"Copying blob \S+ skipped: already exists", text))
     return took, pushed, existed
 
 
 def clis():
     """(builder, cli) for each builder this machine can run: legacy with the first docker on
-    PATH; BuildKit with a docker CLI that has it (buildx, or 19.03-22.x with it built in)."""
+    PATH; BuildKit with a docker CLI that has it (buildx, or 19.03-22.x with it built in);
+    podman's own builder when podman is installed (the sandbox's env points it at the
+    registry and a vfs store)."""
     found = []
     for d in os.environ.get("PATH", "").split(os.pathsep):
         cli = os.path.join(d, "docker")
@@ -127,6 +132,8 @@ def clis():
         if buildx or 19 <= major < 23:
             found.append(("buildkit", cli))
             break
+    if shutil.which("podman"):
+        found.append(("podman", "podman"))
     return found
 
 
@@ -134,7 +141,7 @@ def main():
     for builder, cli in clis():
         s = seed(f"bench-layers-{builder}-{os.getpid()}")
         app = app_copy()
-        n = 0 if builder == "legacy" else 1
+        n = {"legacy": 0, "buildkit": 1, "podman": 2}[builder]
         v1, v2 = f"{n}.1.{os.getpid()}", f"{n}.2.{os.getpid()}"
         rows = []
         for version in (v1, v2):

@@ -43,6 +43,7 @@
 use std::collections::HashMap;
 
 use base64::Engine;
+use zeroize::Zeroize;
 
 /// What replaces a secret.
 pub const MARKER: &str = "<redacted>";
@@ -61,6 +62,13 @@ struct Pattern {
     min: usize,
     /// A base64 encoding: its neighbouring characters carry bits of the secret.
     base64: bool,
+}
+
+/// The secret's bytes are wiped when the redactor (or a copy) is dropped, as `SecretValue`'s.
+impl Drop for Pattern {
+    fn drop(&mut self) {
+        self.bytes.zeroize();
+    }
 }
 
 /// Replaces every occurrence of known secret strings, in any of their escaped or encoded forms,
@@ -107,7 +115,7 @@ impl Redactor {
         let mut patterns: Vec<Pattern> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for s in &secrets {
-            for (bytes, base64) in forms(s) {
+            for (mut bytes, base64) in forms(s) {
                 if !seen.contains(&bytes) {
                     seen.insert(bytes.clone());
                     patterns.push(Pattern {
@@ -115,8 +123,17 @@ impl Redactor {
                         bytes,
                         base64,
                     });
+                } else {
+                    bytes.zeroize();
                 }
             }
+        }
+        // The working copies of the secrets go as the patterns will: wiped.
+        for mut s in secrets {
+            s.zeroize();
+        }
+        for mut b in seen {
+            b.zeroize();
         }
         let mut by_byte = vec![Vec::new(); 256];
         for (k, p) in patterns.iter().enumerate() {

@@ -1057,6 +1057,13 @@ async fn a_run_step_that_prints_its_build_secret_shows_it_redacted() {
         "cli = \"{}\"\nnetwork = \"none\"\nsecrets = {{ NPM_TOKEN = \"{{{{ env('RELEASE_TEST_NPM_TOKEN') }}}}\" }}\n",
         buildkit_cli()
     ));
+    // And a careless `before` command: it prints the variable the secret came from.
+    let text = std::fs::read_to_string(&plan.path).unwrap().replace(
+        r#"before   = ["sh build.sh"]"#,
+        r#"before   = ["sh build.sh", 'echo "before: $RELEASE_TEST_NPM_TOKEN"']"#,
+    );
+    assert!(text.contains("before: $RELEASE_TEST_NPM_TOKEN"), "{text}");
+    std::fs::write(&plan.path, text).unwrap();
     let run = case.run_env(
         &[
             "--verbose",
@@ -1074,8 +1081,13 @@ async fn a_run_step_that_prints_its_build_secret_shows_it_redacted() {
     for (path, text) in &files {
         assert_secret_nowhere(&value, &path.display().to_string(), text);
     }
-    // The line was printed, and shown with the value hidden: in the error's tail and the log.
-    assert!(run.stderr.contains("token: <redacted>"), "{}", run.stderr);
+    // The lines were printed, and shown with the value hidden: in --verbose, the error's tail
+    // and the log.
+    assert!(
+        run.stderr.contains("token: <redacted>") && run.stderr.contains("before: <redacted>"),
+        "{}",
+        run.stderr
+    );
     assert!(
         files
             .iter()

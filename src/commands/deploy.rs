@@ -229,10 +229,10 @@ async fn image(
     out.info(&format!("image {}", pinned.image));
     if builds {
         // The build may have taken minutes: the secrets must still pass before any change.
-        let broken = preflight::checks::recheck_secrets(plan, config).await;
+        let mut checks = crate::check::Checks::new(crate::check::Stage::Preflight, out);
+        checks.record_all(preflight::checks::recheck_secrets(plan, config).await);
+        let broken = checks.finish().failures();
         if !broken.is_empty() {
-            let mut checks = crate::check::Checks::new(crate::check::Stage::Preflight, out);
-            checks.record_all(broken.iter().cloned());
             return Err(Failure::new(
                 ExitCode::Preflight,
                 format!(

@@ -340,6 +340,15 @@ pub struct BuildSpec {
     pub secret_ids: Vec<String>,
 }
 
+/// Whether a builder CLI is podman (by its file name: `podman`, `/usr/bin/podman`, …): it
+/// builds with its own builder (buildah) and its push writes the digest to `--digestfile`.
+pub fn is_podman(cli: &str) -> bool {
+    std::path::Path::new(cli)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("podman"))
+}
+
 /// `build.builder`: which of docker's builders builds the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuilderMode {
@@ -552,6 +561,20 @@ impl Plan {
                         format!("build.dockerfile: no such file {}", dockerfile.display()),
                     ));
                 }
+                let builder = builder_mode(&r, b.builder.as_ref())?;
+                let cli = match &b.cli {
+                    Some(t) => r.nonempty(t, "build.cli")?,
+                    None if builder == BuilderMode::Podman => "podman".into(),
+                    None => "docker".into(),
+                };
+                if let (BuilderMode::Podman, Some(t)) = (builder, &b.cli) {
+                    if !is_podman(&cli) {
+                        return Err(source.failure_at(
+                            &t.span(),
+                            format!("build.builder is \"podman\", but build.cli is `{cli}`: set build.cli = \"podman\" (or remove it)"),
+                        ));
+                    }
+                }
                 Some(BuildSpec {
                     context,
                     dockerfile,
@@ -574,14 +597,8 @@ impl Plan {
                         .iter()
                         .map(|(k, v)| Ok((k.clone(), r.text(v)?)))
                         .collect::<Result<_>>()?,
-                    builder: builder_mode(&r, b.builder.as_ref())?,
-                    cli: match &b.cli {
-                        Some(t) => r.nonempty(t, "build.cli")?,
-                        None if builder_mode(&r, b.builder.as_ref())? == BuilderMode::Podman => {
-                            "podman".into()
-                        }
-                        None => "docker".into(),
-                    },
+                    builder,
+                    cli,
                     network: b
                         .network
                         .as_ref()
@@ -881,11 +898,12 @@ fn check_secrets(source: &Source, raw: &RawBuild, spec: &BuildSpec) -> Result<()
                 format!("build.secrets: `{id}` is not a valid secret id ([A-Za-z0-9_.-]+)"),
             )));
         }
-        if spec.builder == BuilderMode::Legacy {
+        // podman has one builder (buildah), which mounts secrets, whatever build.builder says.
+        if spec.builder == BuilderMode::Legacy && !is_podman(&spec.cli) {
             let span = raw.builder.as_ref().map(|b| b.span()).unwrap_or(t.span());
             return Err(Failure::usage(source.error_at(
                 &span,
-                "build.secrets needs BuildKit (RUN --mount=type=secret), but build.builder is \"legacy\": the legacy builder has no secret mounts. Set build.builder = \"auto\" or \"buildkit\"",
+                "build.secrets needs BuildKit or podman (RUN --mount=type=secret), but build.builder is \"legacy\": the legacy builder has no secret mounts. Set build.builder = \"auto\", \"buildkit\" or \"podman\"",
             )));
         }
     }
@@ -1191,6 +1209,13 @@ poll    = "2s"
         assert_eq!((b.builder, b.cli.as_str()), (BuilderMode::Podman, "podman"));
         let msg = err(&with_build("builder = \"buildah\""));
         assert!(msg.contains("build.builder = \"podman\""), "{msg}");
+        let msg = err(&with_build(
+            "builder = \"podman\"\ncli = \"/usr/bin/docker\"",
+        ));
+        assert!(msg.contains("test.toml:29:"), "{msg}");
+        assert!(msg.contains("build.cli = \"podman\""), "{msg}");
+        assert!(is_podman("podman") && is_podman("/usr/bin/podman"));
+        assert!(!is_podman("docker") && !is_podman("/opt/podman/bin/docker"));
         let msg = err(&with_build("builder = \"buildkt\""));
         assert!(msg.contains("did you mean `buildkit`?"), "{msg}");
         let msg = err(&with_build("platform = \"amd64\""));

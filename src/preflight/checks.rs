@@ -17,6 +17,7 @@ use super::{secret_rules, CheckResult, ImageToCheck, PreflightOptions, Report};
 use crate::aws::ecr::{Ecr, RepositoryLookup};
 use crate::aws::ecs::{Ecs, ServiceLookup};
 use crate::aws::ssm::{self, Lookup};
+use crate::check::{Checks, Stage};
 use crate::exit::Result;
 use crate::image::mutability::{tags_to_push, warning_key as mutability_warning_key};
 use crate::image::platform::{self, Platform};
@@ -70,7 +71,8 @@ pub async fn run_with_snapshot(
     image: ImageToCheck,
     opts: &PreflightOptions,
 ) -> Result<(Report, Option<PinnedImage>, Option<Snapshot>)> {
-    let started = Instant::now();
+    // Shown once all have run (they run together), in a fixed order.
+    let mut runner = Checks::new(Stage::Preflight, out);
     out.spinner("running preflight checks");
     let ecs = Ecs::new(config);
     let (env, ((repository, mutability), (image_check, pinned))) =
@@ -181,13 +183,9 @@ pub async fn run_with_snapshot(
         plan, &env.found, &env.tasks, &names, &lookups, &broken,
     ));
 
-    let report = Report {
-        checks,
-        seconds: started.elapsed().as_secs_f64(),
-    };
     out.clear_bar();
-    crate::check::Checks::new(crate::check::Stage::Preflight, out)
-        .record_all(report.checks.iter().cloned());
+    runner.record_all(checks);
+    let report = runner.finish();
     let snapshot = match (&env.found, &env.running) {
         (Found::Service(service), Ok(running)) => Some(Snapshot {
             service: (**service).clone(),
@@ -200,7 +198,7 @@ pub async fn run_with_snapshot(
             }),
             running: running.clone(),
             running_tasks: env.tasks.as_ref().ok().cloned(),
-            read_at: std::time::Instant::now(),
+            read_at: env.read_at,
         }),
         _ => None,
     };
@@ -324,6 +322,8 @@ struct Environment {
     running_refs: Vec<String>,
     /// RUNNING tasks of the service.
     tasks: std::result::Result<Vec<Task>, String>,
+    /// When the service, its revision and its tasks had been read.
+    read_at: Instant,
 }
 
 /// The service, or why there is none to look at.
@@ -438,6 +438,7 @@ async fn environment(ecs: &Ecs, plan: &Plan) -> Environment {
         running,
         running_refs,
         tasks,
+        read_at: Instant::now(),
     }
 }
 

@@ -2,7 +2,7 @@
 //! stale ones) replay in tests exactly as the live loop runs them.
 //!
 //! Per poll: a DescribeServices answer or an error, and (when the ServiceDeployment API is
-//! available) our service deployment. Errors (throttling, network) back off and never end
+//! available and it is wanted, below) our service deployment. Errors (throttling, network) back off and never end
 //! the watch before the timeout. Stopped tasks are asked for only when our deployment's
 //! failed count grows; the count is compared with the previous read, not the highest,
 //! because ECS resets `failedTasks` once a task of the deployment runs (API_Deployment).
@@ -12,7 +12,8 @@
 //! appears, leaves or changes `status`/`rolloutState`, or ours gains failed tasks), on every
 //! poll while the list shows an end (ours COMPLETED, FAILED, no longer PRIMARY or gone, or alone
 //! at its desired count), ECS's last answer was past IN_PROGRESS or its lifecycle stage past
-//! SCALE_UP (traffic shifts, hooks, bake time: nothing in the list shows them), and otherwise at least every
+//! SCALE_UP (traffic shifts, hooks, bake time: nothing in the list shows them), on the last
+//! poll before the timeout, and otherwise at least every
 //! [`SERVICE_DEPLOYMENT_REFRESH`]: ECS can change a deployment's lifecycle stage (bake time,
 //! lifecycle hooks, alarms) without changing the list. So the verdict still comes from ECS's
 //! own status the poll the list shows it, at one call per poll in between.
@@ -147,7 +148,10 @@ impl Tracker {
             .lifecycle_stage
             .as_deref()
             .is_some_and(|s| !matches!(s, "RECONCILE_SERVICE" | "PRE_SCALE_UP" | "SCALE_UP"));
+        // The last poll before the timeout judges on ECS's status as it is now.
+        let last_poll = elapsed + self.poll >= self.limits.timeout;
         ecs_moving_to_an_end
+            || last_poll
             || stage_beyond_the_list
             || self.shape(service) != read.shape
             || self.list_shows_an_end(service)
@@ -166,6 +170,13 @@ impl Tracker {
                 shape: self.shape(service),
             });
         }
+    }
+
+    /// The ServiceDeployment API is unavailable or denied: what it said before no longer
+    /// stands, and the verdict comes from the deployment list alone.
+    pub fn forget_service_deployment(&mut self) {
+        self.service_deployment = None;
+        self.service_deployment_read = None;
     }
 
     fn shape(&self, service: &Service) -> ListShape {
@@ -397,5 +408,14 @@ mod tests {
             t.wants_service_deployment(at(5)),
             "a traffic shift: only ECS shows it"
         );
+        // the last poll before the timeout (600 s) reads ECS's status whatever the list shows
+        let mut t = tracker();
+        let rolling = service(1, 0, None);
+        t.service(rolling.clone(), at(590));
+        t.service_deployment(sd("IN_PROGRESS"), at(590));
+        t.service(rolling.clone(), at(591));
+        assert!(!t.wants_service_deployment(at(591)));
+        t.service(rolling, at(599));
+        assert!(t.wants_service_deployment(at(599)));
     }
 }

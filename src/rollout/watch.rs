@@ -1,7 +1,9 @@
 //! The watch: our own poll loop around the pure rollout decision.
 //!
 //! Per poll, every `rollout.poll` (jittered ±10 %): one DescribeServices (counts, events,
-//! the deployment list) and, when UpdateService named our service deployment, one
+//! the deployment list) and, when UpdateService named our service deployment and the
+//! tracker wants it (`Tracker::wants_service_deployment`: the first poll, a changed or ended
+//! list, ECS past IN_PROGRESS or SCALE_UP, the last poll, else every 10 s), one
 //! DescribeServiceDeployments (ECS's own status for it). When that API is unavailable or
 //! denied the watch says so once and judges from the deployment list alone. Stopped tasks
 //! are fetched only when our deployment's failed count grows. Identical service events
@@ -210,6 +212,7 @@ impl Watch<'_> {
                     Ok(sd) => tracker.service_deployment(sd, self.started.elapsed()),
                     Err(e) if e.kind == ErrorKind::Other => {
                         sd_api = false;
+                        tracker.forget_service_deployment();
                         stats.service_deployment_api = false;
                         self.out.warn(&format!(
                             "{}: judging the rollout from the service's deployment list instead",

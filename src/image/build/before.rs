@@ -1,12 +1,13 @@
 //! The `build.before` commands: each run with `sh -c` in the build context, with
-//! RELEASE_VERSION set, its output in the build log; the first failure stops the build and
-//! shows its last lines.
+//! RELEASE_VERSION set, its output in the build log (the build secrets' values hidden); the
+//! first failure stops the build and shows its last lines.
 
 use super::log::BuildLog;
 use super::process::{describe_status, indent, Child, RunError};
 use crate::exit::{ExitCode, Failure, Result};
 use crate::output::Output;
 use crate::plan::BuildSpec;
+use crate::redact::Redactor;
 
 /// Runs one `before` command.
 pub async fn run(
@@ -15,11 +16,15 @@ pub async fn run(
     spec: &BuildSpec,
     version: &str,
     command: &str,
+    redactor: Option<&Redactor>,
 ) -> Result<()> {
-    let child = Child::new("sh")
+    let mut child = Child::new("sh")
         .args(["-c", command])
         .current_dir(&spec.context)
         .env("RELEASE_VERSION", version);
+    if let Some(r) = redactor {
+        child = child.redact(r.clone());
+    }
     let fail = |detail: String| {
         Failure::new(
             ExitCode::BeforeFailed,

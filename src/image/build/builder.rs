@@ -86,7 +86,7 @@ impl Builder<'_> {
     /// What the CLI can build with: `<cli> buildx version`, and without buildx the client's
     /// version (podman builds with buildah: nothing is asked).
     pub async fn probe(&self) -> Probe {
-        let podman = push_digest::is_podman(self.program);
+        let podman = crate::plan::is_podman(self.program);
         if podman {
             // podman builds with buildah whatever it answers: nothing more to ask.
             return Probe {
@@ -143,6 +143,7 @@ impl Builder<'_> {
         choice: &Choice,
         references: &[String],
         secrets: &[(String, SecretValue)],
+        redactor: Option<&Redactor>,
     ) -> Result<()> {
         // Absolute, so that the paths hold whatever the builder's working directory.
         let absolute = |p: &Path| {
@@ -174,13 +175,10 @@ impl Builder<'_> {
                 std::ffi::OsStr::from_bytes(value.expose()),
             );
         }
-        if !secrets.is_empty() {
+        if let Some(r) = redactor {
             // BuildKit does not mask what a RUN step prints: should one print a secret, it
             // is hidden here before any line is shown or written to the build log.
-            child =
-                child.redact(Redactor::new(secrets.iter().map(|(_, value)| {
-                    String::from_utf8_lossy(value.expose()).into_owned()
-                })));
+            child = child.redact(r.clone());
         }
         let done = self.finish(child, ExitCode::Build, "build").await?;
         if done.status.success() {
@@ -247,7 +245,7 @@ impl Builder<'_> {
             .unwrap_or_else(std::env::temp_dir)
             .join(format!("release-digest-{}-{tag}", std::process::id()));
         let mut child = self.child().args(["push"]);
-        if push_digest::is_podman(self.program) {
+        if crate::plan::is_podman(self.program) {
             child = child.args([
                 std::ffi::OsStr::new("--digestfile"),
                 digest_file.as_os_str(),

@@ -28,6 +28,7 @@ use crate::image::registry::{self, ResolveError};
 use crate::image::resolve;
 use crate::output::{short_duration, Event, Output};
 use crate::plan::{ecr_location, is_ecr_repository, BuildSpec, BuilderMode, Login, Plan};
+use crate::redact::Redactor;
 use crate::template::PinnedImage;
 use builder::Builder;
 use log::BuildLog;
@@ -167,7 +168,7 @@ async fn run(
     }
     // podman has one builder (buildah), whatever build.builder asks of docker: nothing to
     // probe for; docker's legacy builder, asked for, needs no probe either.
-    let podman = push_digest::is_podman(&spec.cli);
+    let podman = crate::plan::is_podman(&spec.cli);
     let choice = if spec.builder == BuilderMode::Legacy && !podman {
         choice::Choice::legacy()
     } else {
@@ -175,13 +176,30 @@ async fn run(
             (!podman).then(|| Step::begin(out, "checking whether it can build with BuildKit"));
         choose(out, plan, spec, &builder.probe().await)?
     };
-    // Rendered now, not with the plan: only a build needs their variables.
+    // Rendered now, not with the plan: only a build needs their variables. Their values are
+    // hidden in the output of every command from here on: the `before` commands inherit the
+    // environment they came from, and BuildKit does not mask what a RUN step prints.
     let secrets = plan.build_secrets()?;
+    let redactor = (!secrets.is_empty()).then(|| {
+        Redactor::new(
+            secrets
+                .iter()
+                .map(|(_, value)| String::from_utf8_lossy(value.expose()).into_owned()),
+        )
+    });
 
     // 1. The `before` commands.
     for command in &spec.before {
         let _step = Step::begin(out, &format!("running before: {command}"));
-        before::run(out, &log, spec, plan.version.as_str(), command).await?;
+        before::run(
+            out,
+            &log,
+            spec,
+            plan.version.as_str(),
+            command,
+            redactor.as_ref(),
+        )
+        .await?;
     }
 
     // 2. Build with every tag.
@@ -196,8 +214,11 @@ async fn run(
                 choice.kind.describe()
             ),
         );
-        builder.build(spec, &choice, &references, &secrets).await?;
+        builder
+            .build(spec, &choice, &references, &secrets, redactor.as_ref())
+            .await?;
         drop(secrets);
+        drop(redactor);
     }
 
     // A version's tag is immutable: compare before pushing anything.
@@ -430,7 +451,7 @@ fn choose(
         return Err(Failure::new(
             ExitCode::Preflight,
             format!(
-                "{}: build.secrets needs BuildKit or podman (RUN --mount=type=secret), but {why}: install the buildx plugin (https://docs.docker.com/go/buildx/). Nothing was built or pushed",
+                "{}: build.secrets needs BuildKit or podman (RUN --mount=type=secret), but {why}: install the buildx plugin (https://docs.docker.com/go/buildx/), or build with podman (build.builder = \"podman\"). Nothing was built or pushed",
                 plan.path().display(),
             ),
         ));

@@ -13,14 +13,6 @@ pub fn parse(lines: &[String], tag: &str) -> Option<String> {
     })
 }
 
-/// Whether the builder is podman, whose push prints no digest (it writes `--digestfile`).
-pub fn is_podman(builder: &str) -> bool {
-    std::path::Path::new(builder)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("podman"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,13 +42,5 @@ mod tests {
     fn a_tag_that_is_a_suffix_of_another_does_not_match() {
         let out = lines(&format!("11.0.0: digest: {D} size: 524"));
         assert_eq!(parse(&out, "1.0.0"), None);
-    }
-
-    #[test]
-    fn podman_is_recognised_by_file_name() {
-        assert!(is_podman("podman"));
-        assert!(is_podman("/usr/bin/podman"));
-        assert!(!is_podman("docker"));
-        assert!(!is_podman("/opt/podman/bin/docker"));
     }
 }
