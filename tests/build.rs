@@ -1043,6 +1043,39 @@ async fn podman_builds_with_a_secret_and_the_release_deploys() {
     }
 }
 
+/// On a terminal (script(1) gives release one), the live display shows the build's newest
+/// lines under its step's spinner, and clears them when the step ends.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_terminal_the_build_s_newest_lines_show_under_its_step() {
+    let case = Case::new("terminal");
+    let plan = case.plan("");
+    let typescript = case.tmp.path().join("typescript");
+    let command = format!(
+        "{} build {}",
+        env!("CARGO_BIN_EXE_release"),
+        path_str(&plan.path)
+    );
+    let status = std::process::Command::new("script")
+        .args(["-qfec", &command, path_str(&typescript)])
+        .env("TERM", "xterm")
+        .env("TMPDIR", case.tmp.path())
+        .env_remove("RELEASE_VERSION")
+        .status()
+        .expect("script(1) from util-linux");
+    let screen = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    assert!(status.success(), "{screen}");
+    // indicatif drew (cursor movement and line clearing), and under the building step, the
+    // build's own lines (the legacy builder's `Step N/M`, or BuildKit's `#N`).
+    assert!(screen.contains("\u{1b}["), "{screen}");
+    let under_the_step = screen
+        .split("  │ ")
+        .skip(1)
+        .filter(|s| s.starts_with("Step ") || s.starts_with('#') || s.contains("Pushed"))
+        .count();
+    assert!(under_the_step > 0, "no build line under the step: {screen}");
+    assert!(screen.contains("pushed "), "{screen}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_run_step_that_prints_its_build_secret_shows_it_redacted() {
     let case = Case::new("secretprinted");

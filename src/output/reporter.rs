@@ -3,6 +3,7 @@
 //! stdout (with the plain lines beside it on stderr unless `--log-format none`). Commands and
 //! the core never ask which one runs: they emit events and the reporter decides what shows.
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -23,7 +24,8 @@ pub enum Live<'a> {
     },
     /// A wait with no count.
     Spinner(&'a str),
-    /// The newest output line of what the spinner waits for (a build): shown beside it.
+    /// The newest output line of what the spinner waits for (a build): the last
+    /// [`DETAIL_LINES`] are shown under it.
     Detail(&'a str),
 }
 
@@ -106,12 +108,21 @@ impl Reporter for Json {
     }
 }
 
+/// How many of the newest lines of a step's work (a build's output) the terminal shows under
+/// its spinner.
+pub const DETAIL_LINES: usize = 3;
+/// A line under the spinner is cut at this many characters (a narrower terminal wraps it,
+/// and indicatif counts the wrapped rows when it redraws).
+const DETAIL_WIDTH: usize = 120;
+
 /// The live display: events printed above an indicatif bar or spinner.
 pub struct Terminal {
     pub color: bool,
     bar: Mutex<Option<(ProgressBar, Option<LiveKind>)>>,
-    /// What the spinner says it waits for, kept to show a detail beside it.
+    /// What the spinner says it waits for, kept to show its work's lines under it.
     spinner_text: Mutex<String>,
+    /// The newest lines of the spinner's work, oldest first.
+    details: Mutex<VecDeque<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +137,7 @@ impl Terminal {
             color,
             bar: Mutex::new(None),
             spinner_text: Mutex::new(String::new()),
+            details: Mutex::new(VecDeque::new()),
         }
     }
 
@@ -147,8 +159,9 @@ impl Terminal {
         if *current != Some(kind) {
             let template = match kind {
                 LiveKind::Bar => "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} {msg}",
-                // wide_msg: a long build line is cut at the terminal's width, not wrapped.
-                LiveKind::Spinner => "{spinner} [{elapsed_precise}] {wide_msg}",
+                // The message may hold lines under the step (its work's newest lines): a line
+                // longer than the terminal wraps, and indicatif counts the wrapped rows.
+                LiveKind::Spinner => "{spinner} [{elapsed_precise}] {msg}",
             };
             bar.set_style(
                 ProgressStyle::with_template(template)
@@ -194,6 +207,7 @@ impl Reporter for Terminal {
             }
             Live::Spinner(message) => {
                 *self.spinner_text.lock().unwrap() = message.to_string();
+                self.details.lock().unwrap().clear();
                 self.styled(LiveKind::Spinner)
                     .set_message(message.to_string());
             }
@@ -202,14 +216,26 @@ impl Reporter for Terminal {
                     self.bar.lock().unwrap().as_ref(),
                     Some((_, Some(LiveKind::Spinner)))
                 );
-                if spinning {
-                    let text = with_detail(&self.spinner_text.lock().unwrap(), line);
-                    self.styled(LiveKind::Spinner).set_message(text);
+                let line = without_control_characters(line);
+                if !spinning || line.is_empty() {
+                    return;
                 }
+                let block = {
+                    let mut details = self.details.lock().unwrap();
+                    if details.len() == DETAIL_LINES {
+                        details.pop_front();
+                    }
+                    details.push_back(line);
+                    detail_block(&details)
+                };
+                let step = self.spinner_text.lock().unwrap().clone();
+                self.styled(LiveKind::Spinner)
+                    .set_message(format!("{step}\n{block}"));
             }
         }
     }
     fn clear_live(&self) {
+        self.details.lock().unwrap().clear();
         if let Some((b, _)) = self.bar.lock().unwrap().take() {
             b.finish_and_clear();
         }
@@ -224,9 +250,25 @@ impl Reporter for Terminal {
     }
 }
 
-/// A spinner's text with the newest line of its work beside it, without the control
-/// characters (colours, carriage returns) builders print.
-fn with_detail(step: &str, line: &str) -> String {
+/// The lines under a spinner: each indented under a bar, cut at [`DETAIL_WIDTH`] characters.
+fn detail_block(lines: &VecDeque<String>) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            let cut: String = l.chars().take(DETAIL_WIDTH).collect();
+            if cut.len() < l.len() {
+                format!("  │ {cut}…")
+            } else {
+                format!("  │ {cut}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A line of a step's work without the control characters (colours, carriage returns)
+/// builders print, and without its edge whitespace.
+fn without_control_characters(line: &str) -> String {
     let mut clean = String::new();
     let mut chars = line.chars().peekable();
     while let Some(c) = chars.next() {
@@ -242,12 +284,7 @@ fn with_detail(step: &str, line: &str) -> String {
             clean.push(c);
         }
     }
-    let clean = clean.trim();
-    if clean.is_empty() {
-        step.to_string()
-    } else {
-        format!("{step}  | {clean}")
-    }
+    clean.trim().to_string()
 }
 
 #[cfg(test)]
@@ -255,14 +292,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_build_line_beside_the_spinner_loses_its_control_characters() {
+    fn the_build_lines_under_the_spinner_lose_their_control_characters_and_are_cut() {
         assert_eq!(
-            with_detail(
-                "building app:1.1.0",
-                "\u{1b}[1mStep 2/5\u{1b}[0m : COPY dist/ /www\r"
-            ),
-            "building app:1.1.0  | Step 2/5 : COPY dist/ /www"
+            without_control_characters("\u{1b}[1mStep 2/5\u{1b}[0m : COPY dist/ /www\r"),
+            "Step 2/5 : COPY dist/ /www"
         );
-        assert_eq!(with_detail("pushing", "   "), "pushing");
+        assert_eq!(without_control_characters("   "), "");
+        let lines = VecDeque::from(["#5 DONE 0.1s".to_string(), "x".repeat(DETAIL_WIDTH + 5)]);
+        let block = detail_block(&lines);
+        let shown: Vec<&str> = block.lines().collect();
+        assert_eq!(shown[0], "  │ #5 DONE 0.1s");
+        assert_eq!(shown[1], format!("  │ {}…", "x".repeat(DETAIL_WIDTH)));
     }
 }
