@@ -1049,21 +1049,11 @@ async fn podman_builds_with_a_secret_and_the_release_deploys() {
 async fn on_a_terminal_the_build_s_newest_lines_show_under_its_step() {
     let case = Case::new("terminal");
     let plan = case.plan("");
-    let typescript = case.tmp.path().join("typescript");
-    let command = format!(
-        "{} build {}",
-        env!("CARGO_BIN_EXE_release"),
-        path_str(&plan.path)
+    let (code, screen) = on_a_terminal(
+        &["build", path_str(&plan.path)],
+        &[("TMPDIR", path_str(case.tmp.path()))],
     );
-    let status = std::process::Command::new("script")
-        .args(["-qfec", &command, path_str(&typescript)])
-        .env("TERM", "xterm")
-        .env("TMPDIR", case.tmp.path())
-        .env_remove("RELEASE_VERSION")
-        .status()
-        .expect("script(1) from util-linux");
-    let screen = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
-    assert!(status.success(), "{screen}");
+    assert_eq!(code, 0, "{screen}");
     // indicatif drew (cursor movement and line clearing), and under the building step, the
     // build's own lines (the legacy builder's `Step N/M`, or BuildKit's `#N`).
     assert!(screen.contains("\u{1b}["), "{screen}");

@@ -53,6 +53,34 @@ async fn deploy_pins_the_digest_watches_to_steady_and_is_idempotent() {
     assert_eq!(revision_count(&seed.name).await, 2);
 }
 
+/// On a terminal: a live bar of our deployment's running/desired and what it waits for, the
+/// service's events printed above it, and the summary when it is gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn on_a_terminal_the_rollout_is_a_live_bar_with_the_events_above_it() {
+    let seed = seed("termdeploy");
+    let plan = seed.plan("1.0.0", "healthy", "");
+    let image = format!("{}/app:1.0.0", seed.registry);
+    let (code, screen) = on_a_terminal(&["deploy", path_str(&plan.path), "--image", &image], &[]);
+    assert_eq!(code, 0, "{screen}");
+    // indicatif's bar (progress characters `#`/`-`, `running/desired`) for our revision,
+    // redrawn in place, and the old revision beside it.
+    let bar = format!("{}:2", seed.name);
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.contains("##") && l.contains(" 2/2 ") && l.contains(&bar)),
+        "{screen}"
+    );
+    assert!(screen.contains("\u{1b}[2K"), "{screen}");
+    assert!(screen.contains(&format!("{}:1", seed.name)), "{screen}");
+    // Events above the bar, and the summary after it.
+    let steady = screen
+        .find("has reached a steady state")
+        .expect("the event");
+    let released = screen.find("released 1.0.0").expect("the summary");
+    assert!(steady < released, "{screen}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn json_output_is_ndjson_with_a_summary() {
     let seed = seed("deployjson");

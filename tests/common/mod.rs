@@ -129,6 +129,30 @@ pub fn write_plan(plan: &str, template: Option<&str>) -> TestPlan {
     TestPlan { dir, path }
 }
 
+/// `release ARGS` on a terminal (script(1) from util-linux gives it one, 80 columns, TERM
+/// xterm): its exit status, and everything the terminal received (escape codes included).
+pub fn on_a_terminal(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let typescript = dir.path().join("typescript");
+    let quote = |a: &str| format!("'{}'", a.replace('\'', r"'\''"));
+    let command = std::iter::once(env!("CARGO_BIN_EXE_release"))
+        .chain(args.iter().copied())
+        .map(quote)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let status = Command::new("script")
+        .args(["-qfec", &command])
+        .arg(&typescript)
+        .env("TERM", "xterm")
+        .envs(env.iter().copied())
+        .env_remove("RELEASE_VERSION")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("script(1) from util-linux");
+    let screen = String::from_utf8_lossy(&std::fs::read(&typescript).unwrap()).into_owned();
+    (status.code().unwrap_or(-1), screen)
+}
+
 /// What a run of the binary printed and returned.
 #[derive(Debug)]
 pub struct Run {
