@@ -973,7 +973,23 @@ async fn a_build_secret_reaches_its_run_step_with_buildkit_and_appears_nowhere()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn podman_builds_with_a_secret_and_the_release_deploys() {
-    let case = Case::new("podman");
+    containers_tool_builds_with_a_secret_and_the_release_deploys(
+        "podman",
+        "podman's buildah builder",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn buildah_builds_with_a_secret_and_the_release_deploys() {
+    containers_tool_builds_with_a_secret_and_the_release_deploys("buildah", "buildah").await;
+}
+
+/// `build.builder = TOOL` (podman or buildah; build.cli follows): a RUN step that reads a build
+/// secret, the push, the deploy; then `--rebuild` of the same content compares the local image
+/// with the pushed one and passes.
+async fn containers_tool_builds_with_a_secret_and_the_release_deploys(tool: &str, kind: &str) {
+    let case = Case::new(tool);
     let value = unusual_secret();
     use sha2::Digest;
     let sha = format!("{:x}", sha2::Sha256::digest(value.as_bytes()));
@@ -985,10 +1001,9 @@ async fn podman_builds_with_a_secret_and_the_release_deploys() {
         "ARG TOKEN_SHA256\nRUN --mount=type=secret,id=NPM_TOKEN test \"$(busybox sha256sum < /run/secrets/NPM_TOKEN)\" = \"$TOKEN_SHA256  -\" && echo checked > /token-checked\n",
     );
     std::fs::write(&dockerfile, text).unwrap();
-    // build.cli follows build.builder = "podman".
-    let plan = case.plan(
-        "builder = \"podman\"\nnetwork = \"none\"\nsecrets = { NPM_TOKEN = \"{{ env('RELEASE_TEST_NPM_TOKEN') }}\" }\n",
-    );
+    let plan = case.plan(&format!(
+        "builder = \"{tool}\"\nnetwork = \"none\"\nsecrets = {{ NPM_TOKEN = \"{{{{ env('RELEASE_TEST_NPM_TOKEN') }}}}\" }}\n",
+    ));
     let text = std::fs::read_to_string(&plan.path).unwrap().replace(
         "args     = { VERSION",
         &format!("args     = {{ TOKEN_SHA256 = \"{sha}\", VERSION"),
@@ -1006,7 +1021,7 @@ async fn podman_builds_with_a_secret_and_the_release_deploys() {
     );
     assert_eq!(run.code, 0, "{}", run.all());
     assert!(
-        run.stderr.contains("builder: podman's buildah builder"),
+        run.stderr.contains(&format!("builder: {kind}\n")),
         "{}",
         run.stderr
     );
@@ -1018,7 +1033,8 @@ async fn podman_builds_with_a_secret_and_the_release_deploys() {
     assert_eq!(revision_count(&case.seed.name).await, 2);
     let summary = run.summary();
     assert_eq!(summary["digest"], digest.as_str(), "{summary}");
-    // The RUN step ran with the secret, and podman's image keeps no trace of it.
+    // The RUN step ran with the secret, and the image keeps no trace of it (podman reads
+    // the containers-storage both tools write).
     let image = format!("{}:{}", case.repository(), case.version);
     let podman = |args: &[&str]| {
         let o = std::process::Command::new("podman")
@@ -1041,6 +1057,18 @@ async fn podman_builds_with_a_secret_and_the_release_deploys() {
     for (path, text) in files_under(case.tmp.path()) {
         assert_secret_nowhere(&value, &path.display().to_string(), &text);
     }
+
+    // The same content again (every layer from the builder's cache): the local image is the
+    // one the version's tag holds (`image inspect`, or `buildah images`), so it is pushed.
+    let again = case.run_env(
+        &["build", path_str(&plan.path), "--rebuild"],
+        &[("RELEASE_TEST_NPM_TOKEN", &value)],
+    );
+    assert_eq!(again.code, 0, "{}", again.all());
+    assert_eq!(
+        case.tag_digest(&case.version).await.as_deref(),
+        Some(digest.as_str())
+    );
 }
 
 /// On a terminal (script(1) gives release one), the live display shows the build's newest
@@ -1151,8 +1179,9 @@ async fn build_secrets_without_buildkit_stop_before_anything_runs() {
     );
     assert_eq!(run.code, 3, "{}", run.all());
     assert!(
-        run.stderr
-            .contains("build.secrets needs BuildKit or podman (RUN --mount=type=secret), but `"),
+        run.stderr.contains(
+            "build.secrets needs BuildKit, podman or buildah (RUN --mount=type=secret), but `"
+        ),
         "{}",
         run.stderr
     );

@@ -340,13 +340,34 @@ pub struct BuildSpec {
     pub secret_ids: Vec<String>,
 }
 
-/// Whether a builder CLI is podman (by its file name: `podman`, `/usr/bin/podman`, …): it
-/// builds with its own builder (buildah) and its push writes the digest to `--digestfile`.
-pub fn is_podman(cli: &str) -> bool {
-    std::path::Path::new(cli)
-        .file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.starts_with("podman"))
+/// A builder CLI of the containers tools: one builder each (buildah's), no daemon, images in
+/// containers-storage, and the push's digest written to `--digestfile`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainersCli {
+    Podman,
+    Buildah,
+}
+
+impl ContainersCli {
+    pub fn name(self) -> &'static str {
+        match self {
+            ContainersCli::Podman => "podman",
+            ContainersCli::Buildah => "buildah",
+        }
+    }
+}
+
+/// Which containers-tools CLI a builder CLI is, by its file name (`podman`,
+/// `/usr/bin/buildah`, …); `None` for docker and other docker-compatible CLIs.
+pub fn containers_cli(cli: &str) -> Option<ContainersCli> {
+    let name = std::path::Path::new(cli).file_name()?.to_str()?;
+    if name.starts_with("podman") {
+        Some(ContainersCli::Podman)
+    } else if name.starts_with("buildah") {
+        Some(ContainersCli::Buildah)
+    } else {
+        None
+    }
 }
 
 /// `build.builder`: which of docker's builders builds the image.
@@ -359,12 +380,23 @@ pub enum BuilderMode {
     BuildKit,
     /// The legacy builder (`DOCKER_BUILDKIT=0`), deprecated by Docker.
     Legacy,
-    /// podman's own builder (buildah); `build.cli` defaults to `podman`.
+    /// podman's own builder (buildah's); `build.cli` defaults to `podman`.
     Podman,
+    /// The buildah CLI; `build.cli` defaults to `buildah`.
+    Buildah,
 }
 
 impl BuilderMode {
-    pub const NAMES: &'static [&'static str] = &["auto", "buildkit", "legacy", "podman"];
+    pub const NAMES: &'static [&'static str] = &["auto", "buildkit", "legacy", "podman", "buildah"];
+
+    /// The containers-tools CLI this mode builds with, if it names one.
+    pub fn containers_cli(self) -> Option<ContainersCli> {
+        match self {
+            BuilderMode::Podman => Some(ContainersCli::Podman),
+            BuilderMode::Buildah => Some(ContainersCli::Buildah),
+            _ => None,
+        }
+    }
 }
 
 /// The raw `build.secrets` templates: their `Debug` shows the ids only, never a value.
@@ -562,16 +594,17 @@ impl Plan {
                     ));
                 }
                 let builder = builder_mode(&r, b.builder.as_ref())?;
-                let cli = match &b.cli {
-                    Some(t) => r.nonempty(t, "build.cli")?,
-                    None if builder == BuilderMode::Podman => "podman".into(),
-                    None => "docker".into(),
+                let cli = match (&b.cli, builder.containers_cli()) {
+                    (Some(t), _) => r.nonempty(t, "build.cli")?,
+                    (None, Some(tool)) => tool.name().into(),
+                    (None, None) => "docker".into(),
                 };
-                if let (BuilderMode::Podman, Some(t)) = (builder, &b.cli) {
-                    if !is_podman(&cli) {
+                if let (Some(tool), Some(t)) = (builder.containers_cli(), &b.cli) {
+                    if containers_cli(&cli) != Some(tool) {
+                        let name = tool.name();
                         return Err(source.failure_at(
                             &t.span(),
-                            format!("build.builder is \"podman\", but build.cli is `{cli}`: set build.cli = \"podman\" (or remove it)"),
+                            format!("build.builder is \"{name}\", but build.cli is `{cli}`: set build.cli = \"{name}\" (or remove it)"),
                         ));
                     }
                 }
@@ -861,11 +894,10 @@ fn builder_mode(r: &Renderer, t: Option<&Text>) -> Result<BuilderMode> {
         "buildkit" => BuilderMode::BuildKit,
         "legacy" => BuilderMode::Legacy,
         "podman" => BuilderMode::Podman,
+        "buildah" => BuilderMode::Buildah,
         other => {
             // Before BuildKit, build.builder named the CLI: say where that went.
-            let moved = if other == "buildah" {
-                " (podman builds with buildah: build.builder = \"podman\"; the buildah CLI itself is not a builder release runs)".to_string()
-            } else if other.contains('/') || other == "docker" {
+            let moved = if other.contains('/') || other == "docker" {
                 format!(" (the builder CLI is `build.cli` now: cli = \"{other}\")")
             } else {
                 crate::suggest::hint(other, BuilderMode::NAMES.iter().copied())
@@ -898,12 +930,13 @@ fn check_secrets(source: &Source, raw: &RawBuild, spec: &BuildSpec) -> Result<()
                 format!("build.secrets: `{id}` is not a valid secret id ([A-Za-z0-9_.-]+)"),
             )));
         }
-        // podman has one builder (buildah), which mounts secrets, whatever build.builder says.
-        if spec.builder == BuilderMode::Legacy && !is_podman(&spec.cli) {
+        // podman and buildah have one builder (buildah's), which mounts secrets, whatever
+        // build.builder says.
+        if spec.builder == BuilderMode::Legacy && containers_cli(&spec.cli).is_none() {
             let span = raw.builder.as_ref().map(|b| b.span()).unwrap_or(t.span());
             return Err(Failure::usage(source.error_at(
                 &span,
-                "build.secrets needs BuildKit or podman (RUN --mount=type=secret), but build.builder is \"legacy\": the legacy builder has no secret mounts. Set build.builder = \"auto\", \"buildkit\" or \"podman\"",
+                "build.secrets needs BuildKit, podman or buildah (RUN --mount=type=secret), but build.builder is \"legacy\": the legacy builder has no secret mounts. Set build.builder = \"auto\", \"buildkit\", \"podman\" or \"buildah\"",
             )));
         }
     }
@@ -1207,15 +1240,28 @@ poll    = "2s"
             .build
             .unwrap();
         assert_eq!((b.builder, b.cli.as_str()), (BuilderMode::Podman, "podman"));
-        let msg = err(&with_build("builder = \"buildah\""));
-        assert!(msg.contains("build.builder = \"podman\""), "{msg}");
+        let b = parse(&with_build("builder = \"buildah\""))
+            .unwrap()
+            .build
+            .unwrap();
+        assert_eq!(
+            (b.builder, b.cli.as_str()),
+            (BuilderMode::Buildah, "buildah")
+        );
+        let msg = err(&with_build("builder = \"buildah\"\ncli = \"podman\""));
+        assert!(msg.contains("build.cli = \"buildah\""), "{msg}");
         let msg = err(&with_build(
             "builder = \"podman\"\ncli = \"/usr/bin/docker\"",
         ));
         assert!(msg.contains("test.toml:29:"), "{msg}");
         assert!(msg.contains("build.cli = \"podman\""), "{msg}");
-        assert!(is_podman("podman") && is_podman("/usr/bin/podman"));
-        assert!(!is_podman("docker") && !is_podman("/opt/podman/bin/docker"));
+        assert_eq!(
+            containers_cli("/usr/bin/podman"),
+            Some(ContainersCli::Podman)
+        );
+        assert_eq!(containers_cli("buildah"), Some(ContainersCli::Buildah));
+        assert_eq!(containers_cli("docker"), None);
+        assert_eq!(containers_cli("/opt/podman/bin/docker"), None);
         let msg = err(&with_build("builder = \"buildkt\""));
         assert!(msg.contains("did you mean `buildkit`?"), "{msg}");
         let msg = err(&with_build("platform = \"amd64\""));

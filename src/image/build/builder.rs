@@ -14,7 +14,7 @@ use super::push_digest;
 use crate::exit::{ExitCode, Failure, Result};
 use crate::image::reference::is_digest;
 use crate::output::Output;
-use crate::plan::BuildSpec;
+use crate::plan::{containers_cli, BuildSpec, ContainersCli};
 use crate::redact::Redactor;
 use crate::secret::SecretValue;
 
@@ -84,13 +84,12 @@ impl Builder<'_> {
     }
 
     /// What the CLI can build with: `<cli> buildx version`, and without buildx the client's
-    /// version (podman builds with buildah: nothing is asked).
+    /// version (podman and buildah build with buildah's builder: nothing is asked).
     pub async fn probe(&self) -> Probe {
-        let podman = crate::plan::is_podman(self.program);
-        if podman {
-            // podman builds with buildah whatever it answers: nothing more to ask.
+        let containers = containers_cli(self.program);
+        if containers.is_some() {
             return Probe {
-                podman,
+                containers,
                 buildx: false,
                 client_version: None,
             };
@@ -107,7 +106,7 @@ impl Builder<'_> {
         if buildx {
             // buildx is BuildKit: the client's version does not matter.
             return Probe {
-                podman,
+                containers,
                 buildx,
                 client_version: None,
             };
@@ -129,7 +128,7 @@ impl Builder<'_> {
             Err(_) => None,
         };
         Probe {
-            podman,
+            containers,
             buildx,
             client_version,
         }
@@ -199,12 +198,14 @@ impl Builder<'_> {
     }
 
     /// The local image id (`sha256:…`) of a reference: its config digest on the classic image
-    /// store, its manifest digest on the containerd store (`verify::same_image` takes both).
+    /// store and in containers-storage, its manifest digest on the containerd store
+    /// (`verify::same_image` takes both). buildah has no `image inspect`: `buildah images`.
     pub async fn image_id(&self, reference: &str) -> Result<String> {
-        let child = self
-            .child()
-            .args(["image", "inspect", "--format", "{{.Id}}", reference])
-            .keep_output();
+        let args: &[&str] = match containers_cli(self.program) {
+            Some(ContainersCli::Buildah) => &["images", "--no-trunc", "--format", "{{.ID}}"],
+            _ => &["image", "inspect", "--format", "{{.Id}}"],
+        };
+        let child = self.child().args(args).args([reference]).keep_output();
         let done = self.finish(child, ExitCode::Build, "image inspect").await?;
         let id = done
             .stdout
@@ -245,7 +246,7 @@ impl Builder<'_> {
             .unwrap_or_else(std::env::temp_dir)
             .join(format!("release-digest-{}-{tag}", std::process::id()));
         let mut child = self.child().args(["push"]);
-        if crate::plan::is_podman(self.program) {
+        if containers_cli(self.program).is_some() {
             child = child.args([
                 std::ffi::OsStr::new("--digestfile"),
                 digest_file.as_os_str(),

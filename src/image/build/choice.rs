@@ -17,20 +17,22 @@
 //! - Secrets: `--secret id=ID,env=VAR` mounts the value of VAR at `/run/secrets/ID` for
 //!   `RUN --mount=type=secret,id=ID` only, never in a layer or the history ("Build secrets",
 //!   https://docs.docker.com/build/building/secrets/).
-//! - podman builds with buildah, its own builder (not docker's legacy builder, not BuildKit),
-//!   which takes the same `--secret id=ID,env=VAR` and `RUN --mount=type=secret`
-//!   (podman-build(1), "--secret"; buildah-build(1)); podman 4.3 (Debian 12) was tested.
+//! - podman and buildah build with buildah's builder (not docker's legacy builder, not
+//!   BuildKit), which takes the same `--secret id=ID,env=VAR` and `RUN --mount=type=secret`
+//!   (podman-build(1), buildah-build(1), "--secret"); podman 4.3 and buildah 1.28 (Debian 12)
+//!   were tested.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::plan::BuilderMode;
+use crate::plan::{BuilderMode, ContainersCli};
 
 /// What the builder CLI answered before the build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
-    /// The CLI is podman (whose builder is buildah, not BuildKit).
-    pub podman: bool,
+    /// The CLI is podman or buildah (whose builder is buildah's, not BuildKit); nothing else
+    /// is asked of it.
+    pub containers: Option<ContainersCli>,
     /// `<cli> buildx version` succeeded.
     pub buildx: bool,
     /// `<cli> version --format {{.Client.Version}}`, when it answered.
@@ -46,8 +48,10 @@ pub enum Kind {
     BuiltIn,
     /// `DOCKER_BUILDKIT=0 <cli> build`.
     Legacy,
-    /// `podman build`: podman's own builder (buildah).
+    /// `podman build`: podman's own builder (buildah's).
     Podman,
+    /// `buildah build`.
+    Buildah,
 }
 
 impl Kind {
@@ -63,6 +67,7 @@ impl Kind {
             Kind::BuiltIn => "BuildKit (built into the docker CLI)",
             Kind::Legacy => "the legacy builder",
             Kind::Podman => "podman's buildah builder",
+            Kind::Buildah => "buildah",
         }
     }
 }
@@ -97,9 +102,10 @@ fn major(version: &str) -> Option<u32> {
 
 /// How the CLI can build with BuildKit, or why it cannot.
 fn buildkit(cli: &str, probe: &Probe) -> Result<Kind, String> {
-    if probe.podman {
+    if let Some(tool) = probe.containers {
         return Err(format!(
-            "`{cli}` is podman, which builds with buildah, not BuildKit"
+            "`{cli}` is {}, which builds with buildah's builder, not BuildKit",
+            tool.name()
         ));
     }
     if probe.buildx {
@@ -120,21 +126,33 @@ fn buildkit(cli: &str, probe: &Probe) -> Result<Kind, String> {
     }
 }
 
-/// `build.builder` and the probe → the builder, or why `buildkit` (or `podman`) cannot be had.
+/// `build.builder` and the probe → the builder, or why `buildkit` (or `podman`, `buildah`)
+/// cannot be had.
 pub fn choose(mode: BuilderMode, cli: &str, probe: &Probe) -> Result<Choice, String> {
-    let podman = Choice {
-        kind: Kind::Podman,
+    // podman and buildah have one builder each, whatever auto or legacy would ask of docker.
+    let containers = probe.containers.map(|tool| Choice {
+        kind: match tool {
+            ContainersCli::Podman => Kind::Podman,
+            ContainersCli::Buildah => Kind::Buildah,
+        },
         fallback: None,
-    };
+    });
+    if let Some(c) = containers
+        .clone()
+        .filter(|_| matches!(mode, BuilderMode::Legacy | BuilderMode::Auto))
+    {
+        return Ok(c);
+    }
     match mode {
-        BuilderMode::Legacy if probe.podman => Ok(podman),
+        BuilderMode::Podman | BuilderMode::Buildah => containers
+            .filter(|_| probe.containers == mode.containers_cli())
+            .ok_or_else(|| {
+                let name = mode.containers_cli().map(ContainersCli::name).unwrap_or_default();
+                format!(
+                    "build.builder is \"{name}\", but build.cli `{cli}` is not {name}: set build.cli = \"{name}\" (or remove it)"
+                )
+            }),
         BuilderMode::Legacy => Ok(Choice::legacy()),
-        BuilderMode::Podman if probe.podman => Ok(podman),
-        BuilderMode::Podman => Err(format!(
-            "build.builder is \"podman\", but build.cli `{cli}` is not podman: set build.cli = \"podman\" (or remove it)"
-        )),
-        // podman's builder is buildah, whatever auto would ask a docker CLI.
-        BuilderMode::Auto if probe.podman => Ok(podman),
         BuilderMode::BuildKit => buildkit(cli, probe)
             .map(|kind| Choice {
                 kind,
@@ -183,6 +201,9 @@ pub fn command(kind: Kind, r: &Request) -> (Vec<String>, Option<&'static str>) {
             .map(String::from)
             .to_vec(),
         Kind::BuiltIn | Kind::Legacy | Kind::Podman => vec!["build".into()],
+        // buildah caches layers only when asked (`--layers`; podman and docker do by default):
+        // a second version reuses the unchanged ones.
+        Kind::Buildah => vec!["build".into(), "--layers".into()],
     };
     if matches!(kind, Kind::Buildx | Kind::BuiltIn) {
         // One line per step in the log, whatever the terminal.
@@ -206,7 +227,7 @@ pub fn command(kind: Kind, r: &Request) -> (Vec<String>, Option<&'static str>) {
     }
     args.push(r.context.display().to_string());
     let buildkit = match kind {
-        Kind::Buildx | Kind::Podman => None,
+        Kind::Buildx | Kind::Podman | Kind::Buildah => None,
         Kind::BuiltIn => Some("1"),
         Kind::Legacy => Some("0"),
     };
@@ -219,7 +240,7 @@ mod tests {
 
     fn probe(buildx: bool, version: Option<&str>) -> Probe {
         Probe {
-            podman: false,
+            containers: None,
             buildx,
             client_version: version.map(String::from),
         }
@@ -248,18 +269,29 @@ mod tests {
         let c = choose(BuilderMode::Auto, "docker", &probe(false, Some("18.09.0"))).unwrap();
         assert_eq!(c.kind, Kind::BuiltIn);
         let podman = Probe {
-            podman: true,
+            containers: Some(ContainersCli::Podman),
             ..probe(true, Some("4.3.1"))
         };
         for mode in [BuilderMode::Auto, BuilderMode::Podman, BuilderMode::Legacy] {
             let c = choose(mode, "podman", &podman).unwrap();
             assert_eq!((c.kind, c.fallback), (Kind::Podman, None), "{mode:?}");
         }
-        assert!(Kind::Podman.mounts_secrets() && !Kind::Legacy.mounts_secrets());
+        let buildah = Probe {
+            containers: Some(ContainersCli::Buildah),
+            ..probe(false, None)
+        };
+        for mode in [BuilderMode::Auto, BuilderMode::Buildah, BuilderMode::Legacy] {
+            let c = choose(mode, "buildah", &buildah).unwrap();
+            assert_eq!((c.kind, c.fallback), (Kind::Buildah, None), "{mode:?}");
+        }
+        assert!(Kind::Podman.mounts_secrets() && Kind::Buildah.mounts_secrets());
+        assert!(!Kind::Legacy.mounts_secrets());
         let e = choose(BuilderMode::BuildKit, "podman", &podman).unwrap_err();
         assert!(e.contains("buildah"), "{e}");
         let e = choose(BuilderMode::Podman, "docker", &probe(true, Some("28.2.2"))).unwrap_err();
         assert!(e.contains("build.cli = \"podman\""), "{e}");
+        let e = choose(BuilderMode::Buildah, "podman", &podman).unwrap_err();
+        assert!(e.contains("build.cli = \"buildah\""), "{e}");
     }
 
     #[test]

@@ -166,14 +166,14 @@ async fn run(
         let _step = Step::begin(out, &format!("checking the builder `{}`", spec.cli));
         builder.check().await?;
     }
-    // podman has one builder (buildah), whatever build.builder asks of docker: nothing to
-    // probe for; docker's legacy builder, asked for, needs no probe either.
-    let podman = crate::plan::is_podman(&spec.cli);
-    let choice = if spec.builder == BuilderMode::Legacy && !podman {
+    // podman and buildah have one builder (buildah's), whatever build.builder asks of
+    // docker: nothing to probe for; docker's legacy builder, asked for, needs no probe either.
+    let containers = crate::plan::containers_cli(&spec.cli).is_some();
+    let choice = if spec.builder == BuilderMode::Legacy && !containers {
         choice::Choice::legacy()
     } else {
         let _step =
-            (!podman).then(|| Step::begin(out, "checking whether it can build with BuildKit"));
+            (!containers).then(|| Step::begin(out, "checking whether it can build with BuildKit"));
         choose(out, plan, spec, &builder.probe().await)?
     };
     // Rendered now, not with the plan: only a build needs their variables. Their values are
@@ -451,7 +451,7 @@ fn choose(
         return Err(Failure::new(
             ExitCode::Preflight,
             format!(
-                "{}: build.secrets needs BuildKit or podman (RUN --mount=type=secret), but {why}: install the buildx plugin (https://docs.docker.com/go/buildx/), or build with podman (build.builder = \"podman\"). Nothing was built or pushed",
+                "{}: build.secrets needs BuildKit, podman or buildah (RUN --mount=type=secret), but {why}: install the buildx plugin (https://docs.docker.com/go/buildx/), or build with podman or buildah (build.builder = \"podman\" or \"buildah\"). Nothing was built or pushed",
                 plan.path().display(),
             ),
         ));
