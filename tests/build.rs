@@ -1108,10 +1108,11 @@ async fn a_run_step_that_prints_its_build_secret_shows_it_redacted() {
         "cli = \"{}\"\nnetwork = \"none\"\nsecrets = {{ NPM_TOKEN = \"{{{{ env('RELEASE_TEST_NPM_TOKEN') }}}}\" }}\n",
         buildkit_cli()
     ));
-    // And a careless `before` command: it prints the variable the secret came from.
+    // And careless `before` commands: one prints the variable the secret came from, one
+    // has the value rendered into its own text (shown as the step, and in --verbose).
     let text = std::fs::read_to_string(&plan.path).unwrap().replace(
         r#"before   = ["sh build.sh"]"#,
-        r#"before   = ["sh build.sh", 'echo "before: $RELEASE_TEST_NPM_TOKEN"']"#,
+        r#"before   = ["sh build.sh", 'echo "before: $RELEASE_TEST_NPM_TOKEN"', "true # {{ env('RELEASE_TEST_NPM_TOKEN') }}"]"#,
     );
     assert!(text.contains("before: $RELEASE_TEST_NPM_TOKEN"), "{text}");
     std::fs::write(&plan.path, text).unwrap();
@@ -1135,7 +1136,9 @@ async fn a_run_step_that_prints_its_build_secret_shows_it_redacted() {
     // The lines were printed, and shown with the value hidden: in --verbose, the error's tail
     // and the log.
     assert!(
-        run.stderr.contains("token: <redacted>") && run.stderr.contains("before: <redacted>"),
+        run.stderr.contains("token: <redacted>")
+            && run.stderr.contains("before: <redacted>")
+            && run.stderr.contains("running before: true # <redacted>"),
         "{}",
         run.stderr
     );

@@ -62,13 +62,13 @@ async fn on_a_terminal_the_rollout_is_a_live_bar_with_the_events_above_it() {
     let image = format!("{}/app:1.0.0", seed.registry);
     let (code, screen) = on_a_terminal(&["deploy", path_str(&plan.path), "--image", &image], &[]);
     assert_eq!(code, 0, "{screen}");
-    // indicatif's bar (progress characters `#`/`-`, `running/desired`) for our revision,
+    // indicatif's bar (progress characters `#`/`-`, then running/desired) of our revision,
     // redrawn in place, and the old revision beside it.
-    let bar = format!("{}:2", seed.name);
+    let ours = format!("/2 running {}:2", seed.name);
     assert!(
         screen
             .lines()
-            .any(|l| l.contains("##") && l.contains(" 2/2 ") && l.contains(&bar)),
+            .any(|l| l.contains("##") && l.contains(&ours)),
         "{screen}"
     );
     assert!(screen.contains("\u{1b}[2K"), "{screen}");

@@ -111,9 +111,11 @@ impl Reporter for Json {
 /// How many of the newest lines of a step's work (a build's output) the terminal shows under
 /// its spinner.
 pub const DETAIL_LINES: usize = 3;
-/// A line under the spinner is cut at this many characters (a narrower terminal wraps it,
-/// and indicatif counts the wrapped rows when it redraws).
-const DETAIL_WIDTH: usize = 120;
+/// A line under the spinner is cut to the terminal's width; this many characters when the
+/// width is not known.
+const DETAIL_WIDTH: usize = 100;
+/// What comes before and after a line under the spinner: `  │ ` and `…`.
+const DETAIL_FRAME: usize = 5;
 
 /// The live display: events printed above an indicatif bar or spinner.
 pub struct Terminal {
@@ -226,7 +228,11 @@ impl Reporter for Terminal {
                         details.pop_front();
                     }
                     details.push_back(line);
-                    detail_block(&details)
+                    let width = console::Term::stderr()
+                        .size_checked()
+                        .map(|(_, cols)| usize::from(cols).saturating_sub(DETAIL_FRAME).max(10))
+                        .unwrap_or(DETAIL_WIDTH);
+                    detail_block(&details, width)
                 };
                 let step = self.spinner_text.lock().unwrap().clone();
                 self.styled(LiveKind::Spinner)
@@ -250,12 +256,12 @@ impl Reporter for Terminal {
     }
 }
 
-/// The lines under a spinner: each indented under a bar, cut at [`DETAIL_WIDTH`] characters.
-fn detail_block(lines: &VecDeque<String>) -> String {
+/// The lines under a spinner: each indented under a bar, cut at `width` characters.
+fn detail_block(lines: &VecDeque<String>, width: usize) -> String {
     lines
         .iter()
         .map(|l| {
-            let cut: String = l.chars().take(DETAIL_WIDTH).collect();
+            let cut: String = l.chars().take(width).collect();
             if cut.len() < l.len() {
                 format!("  │ {cut}…")
             } else {
@@ -299,7 +305,7 @@ mod tests {
         );
         assert_eq!(without_control_characters("   "), "");
         let lines = VecDeque::from(["#5 DONE 0.1s".to_string(), "x".repeat(DETAIL_WIDTH + 5)]);
-        let block = detail_block(&lines);
+        let block = detail_block(&lines, DETAIL_WIDTH);
         let shown: Vec<&str> = block.lines().collect();
         assert_eq!(shown[0], "  │ #5 DONE 0.1s");
         assert_eq!(shown[1], format!("  │ {}…", "x".repeat(DETAIL_WIDTH)));

@@ -884,7 +884,7 @@ fn resolve_version(source: &Source, raw: &RawPlan, overrides: &Overrides) -> Res
     }
 }
 
-/// `build.builder`: "auto" (default), "buildkit", "legacy" or "podman".
+/// `build.builder`: "auto" (default), "buildkit", "legacy", "podman" or "buildah".
 fn builder_mode(r: &Renderer, t: Option<&Text>) -> Result<BuilderMode> {
     let Some(t) = t else {
         return Ok(BuilderMode::Auto);
@@ -1240,6 +1240,14 @@ poll    = "2s"
             .build
             .unwrap();
         assert_eq!((b.builder, b.cli.as_str()), (BuilderMode::Podman, "podman"));
+        // podman's and buildah's builder mounts secrets whatever build.builder says.
+        let b = parse(&with_build(
+            "builder = \"legacy\"\ncli = \"podman\"\nsecrets = { T = \"x\" }",
+        ))
+        .unwrap()
+        .build
+        .unwrap();
+        assert_eq!(b.secret_ids, ["T"]);
         let b = parse(&with_build("builder = \"buildah\""))
             .unwrap()
             .build

@@ -335,6 +335,8 @@ enum Found {
 async fn environment(ecs: &Ecs, plan: &Plan) -> Environment {
     let (cluster, name) = (plan.service.cluster.as_str(), plan.service.name.as_str());
     let family = plan.task_definition.family.as_str();
+    // The reading's age counts from before the service was read.
+    let read_at = Instant::now();
     let lookup = ecs.service(cluster, name).await;
     // An ACTIVE service means an ACTIVE cluster (DeleteCluster refuses a cluster that still
     // holds active services: ClusterContainsServicesException), so DescribeClusters is asked
@@ -438,7 +440,7 @@ async fn environment(ecs: &Ecs, plan: &Plan) -> Environment {
         running,
         running_refs,
         tasks,
-        read_at: Instant::now(),
+        read_at,
     }
 }
 

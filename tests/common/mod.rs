@@ -129,8 +129,9 @@ pub fn write_plan(plan: &str, template: Option<&str>) -> TestPlan {
     TestPlan { dir, path }
 }
 
-/// `release ARGS` on a terminal (script(1) from util-linux gives it one, 80 columns, TERM
-/// xterm): its exit status, and everything the terminal received (escape codes included).
+/// `release ARGS` on a terminal (script(1) from util-linux gives it one, set to 80 columns
+/// and 24 rows, TERM xterm, no input): its exit status, and everything the terminal received
+/// (escape codes included). At most 5 minutes.
 pub fn on_a_terminal(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let typescript = dir.path().join("typescript");
@@ -140,8 +141,10 @@ pub fn on_a_terminal(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
         .map(quote)
         .collect::<Vec<_>>()
         .join(" ");
+    let command = format!("stty cols 80 rows 24; exec timeout 300 {command}");
     let status = Command::new("script")
         .args(["-qfec", &command])
+        .stdin(std::process::Stdio::null())
         .arg(&typescript)
         .env("TERM", "xterm")
         .envs(env.iter().copied())

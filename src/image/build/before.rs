@@ -25,11 +25,12 @@ pub async fn run(
     if let Some(r) = redactor {
         child = child.redact(r.clone());
     }
+    let shown = shown(command, redactor);
     let fail = |detail: String| {
         Failure::new(
             ExitCode::BeforeFailed,
             format!(
-                "before command `{command}` (in {}) {detail}\nfull log: {}",
+                "before command `{shown}` (in {}) {detail}\nfull log: {}",
                 spec.context.display(),
                 log.path().display()
             ),
@@ -44,5 +45,13 @@ pub async fn run(
         ))),
         Err(RunError::Spawn(e)) => Err(fail(format!("could not start `sh`: {e}"))),
         Err(e) => Err(fail(format!("failed: {e}"))),
+    }
+}
+
+/// A `before` command as shown: rendered from the plan, it may hold a build secret's value.
+pub fn shown(command: &str, redactor: Option<&Redactor>) -> String {
+    match redactor {
+        Some(r) => r.apply(command),
+        None => command.to_string(),
     }
 }

@@ -1,6 +1,7 @@
-//! The builder CLI (`build.cli`: docker, podman or any docker-compatible CLI), run as
-//! child processes: is it there and does its daemon answer, can it use BuildKit (the probe
-//! `choice.rs` judges), `build`, `image inspect` and `push`.
+//! The builder CLI (`build.cli`: docker, podman, buildah or any docker-compatible CLI), run
+//! as child processes: is it there and does it answer (docker: its daemon), can it use
+//! BuildKit (the probe `choice.rs` judges), `build`, the local image id (`image inspect`;
+//! buildah: `inspect --type image`) and `push`.
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -44,7 +45,7 @@ impl Builder<'_> {
         Failure::new(
             ExitCode::BuilderMissing,
             format!(
-                "the builder `{}` {why} (build.cli in {}; default `docker`): install it, or set build.cli to a docker-compatible CLI such as podman",
+                "the builder `{}` {why} (build.cli in {}; default `docker`, or the tool build.builder names): install it, or set build.cli (and build.builder) to one that is installed",
                 self.program,
                 self.plan_path.display()
             ),
@@ -71,6 +72,17 @@ impl Builder<'_> {
             ),
             Err(e) => format!("`{} version`: {e}", self.program),
         };
+        if let Some(tool) = containers_cli(self.program) {
+            // podman and buildah have no daemon: the CLI itself failed.
+            return Err(Failure::new(
+                ExitCode::DaemonDown,
+                format!(
+                    "`{} version` failed: {detail}\ncheck the {} installation (its storage and registries configuration)",
+                    self.program,
+                    tool.name()
+                ),
+            ));
+        }
         let host = std::env::var("DOCKER_HOST")
             .map(|h| format!(" (DOCKER_HOST={h})"))
             .unwrap_or_default();
@@ -199,14 +211,18 @@ impl Builder<'_> {
 
     /// The local image id (`sha256:…`) of a reference: its config digest on the classic image
     /// store and in containers-storage, its manifest digest on the containerd store
-    /// (`verify::same_image` takes both). buildah has no `image inspect`: `buildah images`.
+    /// (`verify::same_image` takes both). buildah has no `image inspect`:
+    /// `buildah inspect --type image` (buildah-inspect(1)), one line.
     pub async fn image_id(&self, reference: &str) -> Result<String> {
         let args: &[&str] = match containers_cli(self.program) {
-            Some(ContainersCli::Buildah) => &["images", "--no-trunc", "--format", "{{.ID}}"],
+            Some(ContainersCli::Buildah) => {
+                &["inspect", "--type", "image", "--format", "{{.FromImageID}}"]
+            }
             _ => &["image", "inspect", "--format", "{{.Id}}"],
         };
+        let asked = args[..args.len() - 2].join(" ");
         let child = self.child().args(args).args([reference]).keep_output();
-        let done = self.finish(child, ExitCode::Build, "image inspect").await?;
+        let done = self.finish(child, ExitCode::Build, &asked).await?;
         let id = done
             .stdout
             .iter()
@@ -224,7 +240,7 @@ impl Builder<'_> {
             _ => Err(Failure::new(
                 ExitCode::Build,
                 format!(
-                    "`{} image inspect {reference}` gave no image id ({}):\n{}",
+                    "`{} {asked} {reference}` gave no image id ({}):\n{}",
                     self.program,
                     describe_status(&done.status),
                     indent(&done.tail)

@@ -1,5 +1,5 @@
-//! Which of docker's builders builds, from `build.builder` and what the CLI answered, and the
-//! command line each one takes. Pure: the probes themselves are child processes in
+//! Which builder builds (docker's BuildKit or legacy builder, podman's or buildah's), from
+//! `build.builder` and what the CLI answered, and the command line each one takes. Pure: the probes themselves are child processes in
 //! `builder.rs`.
 //!
 //! Docker's sources for each rule:
@@ -55,8 +55,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Whether `RUN --mount=type=secret` works: BuildKit and podman's builder, not the legacy
-    /// builder.
+    /// Whether `RUN --mount=type=secret` works: BuildKit and buildah's builder (podman,
+    /// buildah), not docker's legacy builder.
     pub fn mounts_secrets(self) -> bool {
         self != Kind::Legacy
     }
@@ -158,10 +158,14 @@ pub fn choose(mode: BuilderMode, cli: &str, probe: &Probe) -> Result<Choice, Str
                 kind,
                 fallback: None,
             })
-            .map_err(|why| {
-                format!(
+            .map_err(|why| match probe.containers {
+                Some(tool) => format!(
+                    "build.builder is \"buildkit\", but {why}: set build.builder = \"{}\" (or \"auto\")",
+                    tool.name()
+                ),
+                None => format!(
                     "build.builder is \"buildkit\", but {why}: install the buildx plugin (https://docs.docker.com/go/buildx/), or set build.builder = \"auto\" to fall back to the legacy builder"
-                )
+                ),
             }),
         BuilderMode::Auto => Ok(match buildkit(cli, probe) {
             Ok(kind) => Choice {

@@ -63,7 +63,8 @@ impl PrivateConfig {
         self.dir.path()
     }
 
-    /// Points a builder command at this config (docker reads DOCKER_CONFIG, podman REGISTRY_AUTH_FILE).
+    /// Points a builder command at this config (docker reads DOCKER_CONFIG, podman and buildah
+    /// REGISTRY_AUTH_FILE).
     pub fn apply<'a>(&self, child: Child<'a>) -> Child<'a> {
         child
             .env("DOCKER_CONFIG", self.path())

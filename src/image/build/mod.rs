@@ -2,11 +2,12 @@
 //!
 //! Idempotent: when the version's tag is already in the registry, nothing is built or pushed
 //! and its digest is reused (unless `--rebuild`). Otherwise: the `before` commands, the
-//! builder's classic `build` with every tag, a login with ECR's token in a private
+//! builder's `build` with every tag, a login with ECR's token in a private
 //! DOCKER_CONFIG (or the user's own docker credentials), a push of every tag, and a check
 //! that every tag resolves to the pushed digest. A version's tag is never moved to another
 //! image without `--retag`, and never in an ECR repository whose tag mutability keeps it
-//! (there, tags such as `latest` are not pushed either: ECR would refuse them). The builder is any docker-compatible CLI, run as child processes.
+//! (there, tags such as `latest` are not pushed either: ECR would refuse them). The builder is
+//! docker, podman, buildah or any docker-compatible CLI, run as child processes.
 
 mod before;
 mod builder;
@@ -190,7 +191,8 @@ async fn run(
 
     // 1. The `before` commands.
     for command in &spec.before {
-        let _step = Step::begin(out, &format!("running before: {command}"));
+        let shown = before::shown(command, redactor.as_ref());
+        let _step = Step::begin(out, &format!("running before: {shown}"));
         before::run(
             out,
             &log,

@@ -132,8 +132,13 @@ impl<'a> Child<'a> {
 
     /// Runs the child to its end, streaming its output to the log (and to `--verbose`).
     pub async fn run(mut self, out: &Output, log: &BuildLog) -> Result<Finished, RunError> {
-        log.section(&self.display);
-        out.debug(&format!("$ {}", self.display));
+        // The command line too: a `before` command may be rendered with a secret's value.
+        let display = match &self.redactor {
+            Some(r) => r.apply(&self.display),
+            None => self.display.clone(),
+        };
+        log.section(&display);
+        out.debug(&format!("$ {display}"));
         self.command
             .stdin(if self.stdin.is_some() {
                 Stdio::piped()

@@ -1,5 +1,5 @@
 //! The digest a push reports: docker prints `TAG: digest: sha256:… size: N` as its last
-//! line; podman writes it to the file given with `--digestfile`.
+//! line; podman and buildah write it to the file given with `--digestfile`.
 
 use crate::image::reference::is_digest;
 
