@@ -86,9 +86,21 @@ async fn init_writes_a_plan_whose_diff_is_only_release_tags_and_whose_deploy_reg
     assert!(!diff.all().contains(&value));
 
     // A deploy of the running image registers nothing and deploys nothing: it tags the
-    // running revision with the release's tags; the next one finds them.
-    let deploy = release(&["deploy", path_str(&plan), "--image", &seed.image]);
+    // running revision with the release's tags; the next one finds them. Its verify takes
+    // the tags it just wrote (a read right after TagResource may not show them yet): the
+    // revision is described once, by preflight.
+    let deploy = release(&[
+        "--output",
+        "json",
+        "deploy",
+        path_str(&plan),
+        "--image",
+        &seed.image,
+    ]);
     assert_eq!(deploy.code, 0, "{}", deploy.all());
+    let calls = &deploy.summary()["ecs_calls_by_action"];
+    assert_eq!(calls["DescribeTaskDefinition"], 1, "{calls}");
+    assert_eq!(calls["TagResource"], 1, "{calls}");
     assert_eq!(revision_count(&seed.name).await, 1);
     let after = service(&seed.name, &seed.name).await;
     assert_eq!(after.deployments().len(), 1, "no deployment was started");

@@ -89,22 +89,28 @@ pub async fn run(ctx: &Ctx, plan_path: &Path, args: Args<'_>) -> Result<ExitCode
         &pinned.digest,
         plan.version.as_str(),
     );
-    let adopted = standing == Standing::SameDefinitionUntagged
-        && adopt(
+    // An adopted revision, with its tags as they now are (not read back: a read right after
+    // TagResource may not show them yet).
+    let adopted_revision = match (&standing, &running.running) {
+        (Standing::SameDefinitionUntagged, Some((td, tags))) => adopt(
             out,
             &ecs,
             &running.service.task_definition,
             &rendered.request,
-            running.running_tags.contains_key(release_tags::PREVIOUS),
+            tags,
         )
-        .await;
+        .await
+        .map(|tags| (td.clone(), tags)),
+        _ => None,
+    };
+    let adopted = adopted_revision.is_some();
     let release = Release {
         plan: &plan,
         ecs: &ecs,
         config: &config,
         pinned: &pinned,
         before: &running.service,
-        running_revision: running.running.as_ref(),
+        running_revision: adopted_revision.as_ref().or(running.running.as_ref()),
         running_tasks: running.running_tasks.as_deref(),
         started,
     };
@@ -329,11 +335,11 @@ impl Release<'_> {
                 adopted: Some(adopted),
             },
         );
-        // Verify starts from the reading this decision was made on (seconds old); a revision
-        // just given its tags (adopted) is read again.
+        // Verify starts from the reading this decision was made on (seconds old), and an
+        // adopted revision with the tags just written.
         let known = crate::verify::Known {
             service: before,
-            running: self.running_revision.filter(|_| !adopted),
+            running: self.running_revision,
             tasks: self.running_tasks,
         };
         let report = crate::verify::run_with(out, plan, ecs, Some(known)).await?;
@@ -767,15 +773,18 @@ struct Watched<'a> {
 }
 
 /// Tags the running revision, registered outside release with the same task definition,
-/// with the release's `release:*` tags (TagResource; no revision, no deployment). False, with
-/// a warning, when it cannot: deploy then registers a revision as it would otherwise.
+/// with the release's `release:*` tags (TagResource; no revision, no deployment), and returns
+/// its tags as they now are (a read right after a write may not show it yet: reads are
+/// eventually consistent). None, with a warning, when it cannot: deploy then registers a
+/// revision as it would otherwise.
 async fn adopt(
     out: &crate::output::Output,
     ecs: &Ecs,
     running_arn: &str,
     request: &aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionInput,
-    stale_previous: bool,
-) -> bool {
+    existing: &[Tag],
+) -> Option<Vec<Tag>> {
+    let stale_previous = release_tags::read(existing).contains_key(release_tags::PREVIOUS);
     let tags: Vec<(String, String)> = request
         .tags()
         .iter()
@@ -795,24 +804,26 @@ async fn adopt(
     );
     // A release:previous left by another tool would send `release rollback` (without --to)
     // somewhere this release never ran from.
+    let mut removed = Vec::new();
     if stale_previous {
-        if let Err(e) = ecs.untag(running_arn, release_tags::PREVIOUS).await {
-            out.warn(&format!(
+        match ecs.untag(running_arn, release_tags::PREVIOUS).await {
+            Ok(()) => removed.push(release_tags::PREVIOUS),
+            Err(e) => out.warn(&format!(
                 "cannot remove the stale release:previous of {}: {}",
                 short_task_definition(running_arn),
                 e.message
-            ));
+            )),
         }
     }
     match ecs.tag_all(running_arn, &tags).await {
-        Ok(()) => true,
+        Ok(()) => Some(release_tags::after_tagging(existing, &tags, &removed)),
         Err(e) => {
             out.warn(&format!(
                 "{} is this release's task definition, registered outside release, but cannot carry its tags ({}): registering a revision instead",
                 short_task_definition(running_arn),
                 e.message
             ));
-            false
+            None
         }
     }
 }

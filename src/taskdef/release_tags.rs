@@ -53,6 +53,28 @@ pub fn written(version: &str, digest: &str, plan_sha256: &str, content: &str) ->
     .collect()
 }
 
+/// The tags a revision carries after TagResource wrote `written` and UntagResource removed
+/// `removed`: what a read shows once it is consistent. TagResource leaves the tags it is not
+/// given unchanged and gives a key it is given the new value (ECS API reference,
+/// TagResource: "If existing tags on a resource aren't specified in the request parameters,
+/// they aren't changed").
+pub fn after_tagging(existing: &[Tag], written: &[(String, String)], removed: &[&str]) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = existing
+        .iter()
+        .filter(|t| {
+            t.key()
+                .is_some_and(|k| !removed.contains(&k) && !written.iter().any(|(w, _)| w == k))
+        })
+        .cloned()
+        .collect();
+    tags.extend(
+        written
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build()),
+    );
+    tags
+}
+
 /// Whether the tags say the revision is this release: its content, digest and version.
 pub fn same_release(tags: &ReleaseTags, content: &str, digest: &str, version: &str) -> bool {
     let tag = |k: &str| tags.get(k).map(String::as_str);
@@ -62,6 +84,22 @@ pub fn same_release(tags: &ReleaseTags, content: &str, digest: &str, version: &s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn after_tagging_keeps_other_tags_replaces_written_keys_and_drops_removed_ones() {
+        let existing = vec![
+            Tag::builder().key("team").value("sales").build(),
+            Tag::builder().key(VERSION).value("0.9.0").build(),
+            Tag::builder().key(PREVIOUS).value("arn:old").build(),
+        ];
+        let written = vec![(VERSION.to_string(), "1.0.0".to_string())];
+        let after = read(&after_tagging(&existing, &written, &[PREVIOUS]));
+        assert_eq!(after.get(VERSION).map(String::as_str), Some("1.0.0"));
+        assert!(!after.contains_key(PREVIOUS));
+        let all = after_tagging(&existing, &written, &[PREVIOUS]);
+        assert!(all.iter().any(|t| t.key() == Some("team")));
+        assert_eq!(all.len(), 2);
+    }
 
     #[test]
     fn written_tags_read_back_as_the_same_release() {
