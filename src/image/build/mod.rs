@@ -109,39 +109,9 @@ async fn run(
     let host = version_ref.host.clone();
 
     // 0. Idempotence: the version's tag, when the registry has it, is the release's image.
-    let (creds, existing) = {
-        let _step = Step::begin(out, &format!("looking for {version_ref} in the registry"));
-        let creds = resolve::credentials(plan, config, &version_ref)
-            .await
-            .map_err(|f| {
-                Failure::new(
-                    ExitCode::Login,
-                    format!("cannot log in to {host}: {}", f.message),
-                )
-            })?;
-        let existing = match registry::resolve_digest(&version_ref, creds.as_ref()).await {
-            Ok(d) => Some(d),
-            Err(ResolveError::NotFound(_)) => None,
-            Err(e) => return Err(verify::registry_failure(e)),
-        };
-        (creds, existing)
-    };
+    let (creds, existing) = look_up(out, plan, config, &version_ref).await?;
     if let (Some(digest), false) = (&existing, opts.rebuild) {
-        let image = version_ref.pinned(digest);
-        out.emit(
-            &format!(
-                "{version_ref} is already in the registry as {digest}: reused, nothing built or pushed (--rebuild builds it again)"
-            ),
-            Event::ImageReused {
-                image: image.to_string(),
-                digest: digest.to_string(),
-                tag: version_tag.to_string(),
-            },
-        );
-        return Ok(PinnedImage {
-            image,
-            digest: digest.clone(),
-        });
+        return Ok(reused(out, &version_ref, version_tag, digest));
     }
 
     // The repository's tag mutability (ECR DescribeRepositories), before anything is built or
@@ -163,100 +133,21 @@ async fn run(
         out,
         log: &log,
     };
-    {
-        let _step = Step::begin(out, &format!("checking the builder `{}`", spec.cli));
-        builder.check().await?;
-    }
-    // podman and buildah have one builder (buildah's), whatever build.builder asks of
-    // docker: nothing to probe for; docker's legacy builder, asked for, needs no probe either.
-    let containers = crate::plan::containers_cli(&spec.cli).is_some();
-    let choice = if spec.builder == BuilderMode::Legacy && !containers {
-        choice::Choice::legacy()
-    } else {
-        let _step =
-            (!containers).then(|| Step::begin(out, "checking whether it can build with BuildKit"));
-        choose(out, plan, spec, &builder.probe().await)?
-    };
-    // Rendered now, not with the plan: only a build needs their variables. Their values are
-    // hidden in the output of every command from here on: the `before` commands inherit the
-    // environment they came from, and BuildKit does not mask what a RUN step prints.
-    let secrets = plan.build_secrets()?;
-    let redactor = (!secrets.is_empty()).then(|| {
-        Redactor::new(
-            secrets
-                .iter()
-                .map(|(_, value)| String::from_utf8_lossy(value.expose()).into_owned()),
-        )
-    });
-
-    // 1. The `before` commands.
-    for command in &spec.before {
-        let shown = before::shown(command, redactor.as_ref());
-        let _step = Step::begin(out, &format!("running before: {shown}"));
-        before::run(
-            out,
-            &log,
-            spec,
-            plan.version.as_str(),
-            command,
-            redactor.as_ref(),
-        )
-        .await?;
-    }
-
-    // 2. Build with every tag.
+    let choice = ready(out, plan, spec, &builder).await?;
+    // 1-2. The `before` commands, then the build with every tag.
     let references: Vec<String> = tags.iter().map(|t| format!("{repository}:{t}")).collect();
-    {
-        let _step = Step::begin(
-            out,
-            &format!(
-                "building {repository}:{} with {} ({})",
-                tags.join(","),
-                spec.cli,
-                choice.kind.describe()
-            ),
-        );
-        builder
-            .build(spec, &choice, &references, &secrets, redactor.as_ref())
-            .await?;
-        drop(secrets);
-        drop(redactor);
-    }
+    before_and_build(out, plan, spec, &builder, &log, &choice, &references).await?;
 
     // A version's tag is immutable: compare before pushing anything.
     if let Some(existing) = &existing {
-        if opts.retag && !version_immutable {
-            out.warn(&format!(
-                "--retag: {version_ref} holds {existing}; it will point at the new build"
-            ));
-        } else {
-            let _step = Step::begin(
-                out,
-                &format!("comparing the rebuilt image with {version_ref}"),
-            );
-            let local_id = builder.image_id(&references[0]).await?;
-            verify::version_tag_unchanged(&version_ref, existing, &local_id, creds.as_ref())
-                .await
-                .map_err(|f| match mutability.as_ref() {
-                    // --retag cannot help: the repository keeps the tag where it is.
-                    Some(m) if version_immutable && f.code == ExitCode::Digest => {
-                        verify::immutable_version_tag(
-                            &version_ref,
-                            existing,
-                            m,
-                            if opts.retag {
-                                "the rebuilt image, which differs from it, cannot replace it (not even with --retag): nothing was pushed"
-                            } else {
-                                "the rebuilt image, which differs from it, cannot replace it: nothing was pushed"
-                            },
-                        )
-                    }
-                    _ => f,
-                })?;
-            out.info(&format!(
-                "the rebuilt image is the one {version_ref} holds ({local_id}): pushing it again"
-            ));
-        }
+        let rebuilt = Rebuilt {
+            version_ref: &version_ref,
+            existing,
+            local: &references[0],
+            mutability: mutability.as_ref(),
+            version_immutable,
+        };
+        rebuilt.compare(out, opts, &builder, creds.as_ref()).await?;
     }
 
     // 3. Log in (ECR's token, in a private docker config), or use the user's credentials.
@@ -272,51 +163,17 @@ async fn run(
 
     // 4. Push every tag the repository lets move (the version's first) and take the digest
     // from the push output.
-    let (to_push, skipped) = mutability::tags_to_push(tags, mutability.as_ref());
-    if let (false, Some(m)) = (skipped.is_empty(), mutability.as_ref()) {
-        let names = skipped
-            .iter()
-            .map(|t| t.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let key = mutability::warning_key(repository);
-        let said = format!(
-            "ECR repository {} is {}: {names} will not be pushed (ECR refuses to overwrite a tag that exists: ImageTagAlreadyExistsException); {version_tag} is pushed once and never moved",
-            ecr_location(repository).name,
-            m.describe()
-        );
-        if !out.warn_once(&key, &said) {
-            out.info(&format!(
-                "not pushing {names} (tag mutability, see the warning above)"
-            ));
-        }
-    }
-    let pushed_tags: Vec<String> = to_push.iter().map(|t| t.to_string()).collect();
-    let mut pushed: Option<String> = None;
-    for (tag, reference) in tags
-        .iter()
-        .zip(&references)
-        .filter(|(t, _)| pushed_tags.contains(t))
-    {
-        let _step = Step::begin(out, &format!("pushing {reference}"));
-        let digest = builder.push(reference, tag, private.as_ref()).await?;
-        out.debug(&format!("{reference}: {digest}"));
-        match &pushed {
-            Some(first) if *first != digest => {
-                return Err(Failure::new(
-                    ExitCode::Digest,
-                    format!(
-                        "the push of {reference} reported {digest}, but {} reported {first}: stopping; nothing was registered",
-                        references[0]
-                    ),
-                ))
-            }
-            Some(_) => {}
-            None => pushed = Some(digest),
-        }
-    }
+    let pushed_tags = tags_to_push(out, repository, tags, mutability.as_ref());
+    let digest = push(
+        out,
+        &builder,
+        tags,
+        &references,
+        &pushed_tags,
+        private.as_ref(),
+    )
+    .await?;
     drop(private);
-    let digest = pushed.expect("a plan has at least one tag");
 
     {
         let _step = Step::begin(
@@ -353,6 +210,248 @@ async fn run(
         },
     );
     Ok(pinned)
+}
+
+/// The version's tag is in the registry and no rebuild was asked: its image is the release's.
+fn reused(out: &Output, version_ref: &ImageRef, tag: &str, digest: &str) -> PinnedImage {
+    let image = version_ref.pinned(digest);
+    out.emit(
+        &format!(
+            "{version_ref} is already in the registry as {digest}: reused, nothing built or pushed (--rebuild builds it again)"
+        ),
+        Event::ImageReused {
+            image: image.to_string(),
+            digest: digest.to_string(),
+            tag: tag.to_string(),
+        },
+    );
+    PinnedImage {
+        image,
+        digest: digest.to_string(),
+    }
+}
+
+/// The builder answers, and which of its builders builds. podman and buildah have one
+/// builder (buildah's), whatever build.builder asks of docker: nothing to probe for; docker's
+/// legacy builder, asked for, needs no probe either.
+async fn ready(
+    out: &Output,
+    plan: &Plan,
+    spec: &BuildSpec,
+    builder: &Builder<'_>,
+) -> Result<choice::Choice> {
+    {
+        let _step = Step::begin(out, &format!("checking the builder `{}`", spec.cli));
+        builder.check().await?;
+    }
+    let containers = crate::plan::containers_cli(&spec.cli).is_some();
+    if spec.builder == BuilderMode::Legacy && !containers {
+        return Ok(choice::Choice::legacy());
+    }
+    let _step =
+        (!containers).then(|| Step::begin(out, "checking whether it can build with BuildKit"));
+    choose(out, plan, spec, &builder.probe().await)
+}
+
+/// The tags to push: those the repository lets move, the version's first. Tags an immutable
+/// ECR repository keeps are left out, said once.
+fn tags_to_push(
+    out: &Output,
+    repository: &str,
+    tags: &[String],
+    mutability: Option<&TagMutability>,
+) -> Vec<String> {
+    let (to_push, skipped) = mutability::tags_to_push(tags, mutability);
+    if let (false, Some(m)) = (skipped.is_empty(), mutability) {
+        let names = skipped
+            .iter()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let key = mutability::warning_key(repository);
+        let said = format!(
+            "ECR repository {} is {}: {names} will not be pushed (ECR refuses to overwrite a tag that exists: ImageTagAlreadyExistsException); {} is pushed once and never moved",
+            ecr_location(repository).name,
+            m.describe(),
+            tags[0]
+        );
+        if !out.warn_once(&key, &said) {
+            out.info(&format!(
+                "not pushing {names} (tag mutability, see the warning above)"
+            ));
+        }
+    }
+    to_push.iter().map(|t| t.to_string()).collect()
+}
+
+/// The registry's credentials, and the digest the version's tag holds there (None: not
+/// pushed yet).
+async fn look_up(
+    out: &Output,
+    plan: &Plan,
+    config: &SdkConfig,
+    version_ref: &ImageRef,
+) -> Result<(Option<registry::Credentials>, Option<String>)> {
+    let _step = Step::begin(out, &format!("looking for {version_ref} in the registry"));
+    let creds = resolve::credentials(plan, config, version_ref)
+        .await
+        .map_err(|f| {
+            Failure::new(
+                ExitCode::Login,
+                format!("cannot log in to {}: {}", version_ref.host, f.message),
+            )
+        })?;
+    let existing = match registry::resolve_digest(version_ref, creds.as_ref()).await {
+        Ok(d) => Some(d),
+        Err(ResolveError::NotFound(_)) => None,
+        Err(e) => return Err(verify::registry_failure(e)),
+    };
+    Ok((creds, existing))
+}
+
+/// The `before` commands, then the build with every tag, with the build secrets rendered
+/// now (not with the plan: only a build needs their variables). Their values are hidden in
+/// the output of every command from here on: the `before` commands inherit the environment
+/// they came from, and BuildKit does not mask what a RUN step prints.
+async fn before_and_build(
+    out: &Output,
+    plan: &Plan,
+    spec: &BuildSpec,
+    builder: &Builder<'_>,
+    log: &BuildLog,
+    choice: &choice::Choice,
+    references: &[String],
+) -> Result<()> {
+    let secrets = plan.build_secrets()?;
+    let redactor = (!secrets.is_empty()).then(|| {
+        Redactor::new(
+            secrets
+                .iter()
+                .map(|(_, value)| String::from_utf8_lossy(value.expose()).into_owned()),
+        )
+    });
+    for command in &spec.before {
+        let shown = before::shown(command, redactor.as_ref());
+        let _step = Step::begin(out, &format!("running before: {shown}"));
+        before::run(
+            out,
+            log,
+            spec,
+            plan.version.as_str(),
+            command,
+            redactor.as_ref(),
+        )
+        .await?;
+    }
+    let _step = Step::begin(
+        out,
+        &format!(
+            "building {}:{} with {} ({})",
+            plan.image.repository,
+            plan.image.tags.join(","),
+            spec.cli,
+            choice.kind.describe()
+        ),
+    );
+    builder
+        .build(spec, choice, references, &secrets, redactor.as_ref())
+        .await
+}
+
+/// A rebuild of a version whose tag the registry already has.
+struct Rebuilt<'a> {
+    version_ref: &'a ImageRef,
+    /// The digest the version's tag holds.
+    existing: &'a str,
+    /// The local reference of the rebuilt image.
+    local: &'a str,
+    mutability: Option<&'a TagMutability>,
+    /// The repository keeps the version's tag where it is (tag immutability).
+    version_immutable: bool,
+}
+
+impl Rebuilt<'_> {
+    /// A version's tag is immutable: the rebuilt image must be the one it holds (compared
+    /// before anything is pushed), unless `--retag` and a repository that lets it move.
+    async fn compare(
+        &self,
+        out: &Output,
+        opts: &BuildOptions,
+        builder: &Builder<'_>,
+        creds: Option<&registry::Credentials>,
+    ) -> Result<()> {
+        let (version_ref, existing) = (self.version_ref, self.existing);
+        let version_immutable = self.version_immutable;
+        if opts.retag && !version_immutable {
+            out.warn(&format!(
+                "--retag: {version_ref} holds {existing}; it will point at the new build"
+            ));
+            return Ok(());
+        }
+        let _step = Step::begin(
+            out,
+            &format!("comparing the rebuilt image with {version_ref}"),
+        );
+        let local_id = builder.image_id(self.local).await?;
+        verify::version_tag_unchanged(version_ref, existing, &local_id, creds)
+            .await
+            .map_err(|f| match self.mutability {
+                // --retag cannot help: the repository keeps the tag where it is.
+                Some(m) if version_immutable && f.code == ExitCode::Digest => {
+                    verify::immutable_version_tag(
+                        version_ref,
+                        existing,
+                        m,
+                        if opts.retag {
+                            "the rebuilt image, which differs from it, cannot replace it (not even with --retag): nothing was pushed"
+                        } else {
+                            "the rebuilt image, which differs from it, cannot replace it: nothing was pushed"
+                        },
+                    )
+                }
+                _ => f,
+            })?;
+        out.info(&format!(
+            "the rebuilt image is the one {version_ref} holds ({local_id}): pushing it again"
+        ));
+        Ok(())
+    }
+}
+
+/// Pushes every tag to push (the version's first) and returns the digest the pushes
+/// reported: they must all report the same one.
+async fn push(
+    out: &Output,
+    builder: &Builder<'_>,
+    tags: &[String],
+    references: &[String],
+    pushed_tags: &[String],
+    private: Option<&PrivateConfig>,
+) -> Result<String> {
+    let mut pushed: Option<String> = None;
+    for (tag, reference) in tags
+        .iter()
+        .zip(references)
+        .filter(|(t, _)| pushed_tags.contains(t))
+    {
+        let _step = Step::begin(out, &format!("pushing {reference}"));
+        let digest = builder.push(reference, tag, private).await?;
+        out.debug(&format!("{reference}: {digest}"));
+        match &pushed {
+            Some(first) if *first != digest => {
+                return Err(Failure::new(
+                    ExitCode::Digest,
+                    format!(
+                        "the push of {reference} reported {digest}, but {} reported {first}: stopping; nothing was registered",
+                        references[0]
+                    ),
+                ))
+            }
+            Some(_) => {}
+            None => pushed = Some(digest),
+        }
+    }
+    Ok(pushed.expect("a plan has at least one tag"))
 }
 
 /// The pushed image's `os`/`architecture` (its config, from the registry) against the
