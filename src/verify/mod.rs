@@ -51,16 +51,7 @@ pub async fn run_with(
     known: Option<Known<'_>>,
 ) -> Result<Report> {
     let http_checks = plan.http_checks()?;
-    let redactor = Redactor::new(http_checks.iter().flat_map(|c| {
-        let headers = c
-            .headers
-            .iter()
-            .filter(|(_, _, secret)| *secret)
-            .map(|(_, v, _)| v.clone());
-        headers
-            .chain(redact::url_secrets(&c.url))
-            .collect::<Vec<_>>()
-    }));
+    let redactor = http_redactor(&http_checks);
     let (cluster, name) = (&plan.service.cluster, &plan.service.name);
     let mut report = Checks::new(Stage::Verify, out);
     out.step(&format!(
@@ -68,31 +59,7 @@ pub async fn run_with(
         plan.version
     ));
 
-    // Steady is re-read a few times: availability-zone rebalancing or a replaced task can
-    // briefly list a second deployment or one task short on a healthy service.
-    let mut reads = 0;
-    let (service, steady) = loop {
-        reads += 1;
-        let service = match (&known, reads) {
-            (Some(k), 1) => k.service.clone(),
-            _ => ecs
-                .existing_service(cluster, name, "nothing to verify")
-                .await
-                .map_err(|f| {
-                    // A missing service fails verify (6); AWS errors stay 7.
-                    if f.code == ExitCode::Preflight {
-                        Failure::new(ExitCode::Verify, f.message)
-                    } else {
-                        f
-                    }
-                })?,
-        };
-        let steady = running::steady(&service);
-        if steady.is_ok() || reads >= STEADY_READS {
-            break (service, steady);
-        }
-        tokio::time::sleep(plan.rollout.poll).await;
-    };
+    let (service, steady, reads) = read_until_steady(plan, ecs, known.as_ref()).await?;
     report.record(CheckResult::judged(
         "service is steady",
         steady.is_ok(),
@@ -120,27 +87,12 @@ pub async fn run_with(
     } else {
         find_release_revision(ecs, &plan.task_definition.family, version).await?
     };
-    let current = short_task_definition(&service.task_definition).to_string();
-    match (&running_version, &release_revision) {
-        (Some(v), _) if v == version => report.record(CheckResult::judged(
-            "running revision is the release",
-            true,
-            format!("{current} is release {version}"),
-        )),
-        (v, rel) => report.record(CheckResult::judged(
-            "running revision is the release",
-            false,
-            format!(
-                "the service runs {current} ({}); the plan's release {version} is {}",
-                v.as_ref()
-                    .map(|v| format!("release:version {v}"))
-                    .unwrap_or_else(|| "no release:version tag".into()),
-                rel.as_ref()
-                    .map(|r| short_task_definition(r).to_string())
-                    .unwrap_or_else(|| "not registered in the family".into())
-            ),
-        )),
-    }
+    report.record(release_check(
+        &service.task_definition,
+        version,
+        running_version.as_deref(),
+        release_revision.as_deref(),
+    ));
 
     let expected_revision = release_revision
         .clone()
@@ -171,32 +123,10 @@ pub async fn run_with(
     for w in &checked.warnings {
         out.warn(w);
     }
-    let problems = checked.problems;
-    let detail = if problems.is_empty() {
-        format!(
-            "{} running tasks run {} with the pinned digests{}",
-            running_tasks.len(),
-            short_task_definition(&expected_revision),
-            if checked.warnings.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    " ({} containers' digests not reported by ECS)",
-                    checked.warnings.len()
-                )
-            }
-        )
-    } else {
-        problems.join("; ")
-    };
-    report.record(CheckResult::judged(
-        "tasks run the release's digests",
-        problems.is_empty() && !running_tasks.is_empty(),
-        if running_tasks.is_empty() {
-            "no RUNNING tasks".into()
-        } else {
-            detail
-        },
+    report.record(digests_check(
+        running_tasks.len(),
+        &expected_revision,
+        &checked,
     ));
 
     for check in &http_checks {
@@ -221,6 +151,109 @@ pub async fn run_with(
     Ok(report)
 }
 
+/// Hides the secret header values and URL secrets of the plan's HTTP checks in what they show.
+fn http_redactor(checks: &[crate::plan::HttpCheck]) -> Redactor {
+    Redactor::new(checks.iter().flat_map(|c| {
+        let headers = c
+            .headers
+            .iter()
+            .filter(|(_, _, secret)| *secret)
+            .map(|(_, v, _)| v.clone());
+        headers
+            .chain(redact::url_secrets(&c.url))
+            .collect::<Vec<_>>()
+    }))
+}
+
+/// The service, read until it is steady or [`STEADY_READS`] reads have found it not
+/// (availability-zone rebalancing or a replaced task can briefly list a second deployment or
+/// one task short on a healthy service); the first read may be the caller's. Returns the
+/// last reading, whether it is steady (and why or why not), and how many reads it took.
+async fn read_until_steady(
+    plan: &Plan,
+    ecs: &Ecs,
+    known: Option<&Known<'_>>,
+) -> Result<(
+    crate::rollout::observation::Service,
+    std::result::Result<String, String>,
+    u32,
+)> {
+    let (cluster, name) = (&plan.service.cluster, &plan.service.name);
+    let mut reads = 0;
+    loop {
+        reads += 1;
+        let service = match (known, reads) {
+            (Some(k), 1) => k.service.clone(),
+            _ => ecs
+                .existing_service(cluster, name, "nothing to verify")
+                .await
+                .map_err(|f| {
+                    // A missing service fails verify (6); AWS errors stay 7.
+                    if f.code == ExitCode::Preflight {
+                        Failure::new(ExitCode::Verify, f.message)
+                    } else {
+                        f
+                    }
+                })?,
+        };
+        let steady = running::steady(&service);
+        if steady.is_ok() || reads >= STEADY_READS {
+            return Ok((service, steady, reads));
+        }
+        tokio::time::sleep(plan.rollout.poll).await;
+    }
+}
+
+/// "running revision is the release": the service runs a revision tagged with the plan's
+/// version; else which it runs and where the release is, if anywhere.
+fn release_check(
+    running: &str,
+    version: &str,
+    running_version: Option<&str>,
+    release_revision: Option<&str>,
+) -> CheckResult {
+    const NAME: &str = "running revision is the release";
+    let current = short_task_definition(running);
+    if running_version == Some(version) {
+        return CheckResult::passed(NAME, format!("{current} is release {version}"));
+    }
+    CheckResult::failed(
+        NAME,
+        format!(
+            "the service runs {current} ({}); the plan's release {version} is {}",
+            running_version
+                .map(|v| format!("release:version {v}"))
+                .unwrap_or_else(|| "no release:version tag".into()),
+            release_revision
+                .map(|r| short_task_definition(r).to_string())
+                .unwrap_or_else(|| "not registered in the family".into())
+        ),
+    )
+}
+
+/// "tasks run the release's digests": RUNNING tasks, every one of the release revision and
+/// the digests it pins (what ECS does not report is counted, not failed).
+fn digests_check(running: usize, revision: &str, checked: &running::TaskCheck) -> CheckResult {
+    const NAME: &str = "tasks run the release's digests";
+    if running == 0 {
+        return CheckResult::failed(NAME, "no RUNNING tasks");
+    }
+    if !checked.problems.is_empty() {
+        return CheckResult::failed(NAME, checked.problems.join("; "));
+    }
+    let unreported = match checked.warnings.len() {
+        0 => String::new(),
+        n => format!(" ({n} containers' digests not reported by ECS)"),
+    };
+    CheckResult::passed(
+        NAME,
+        format!(
+            "{running} running tasks run {} with the pinned digests{unreported}",
+            short_task_definition(revision)
+        ),
+    )
+}
+
 async fn find_release_revision(ecs: &Ecs, family: &str, version: &str) -> Result<Option<String>> {
     let arns = ecs.revisions(family, TaskDefinitionStatus::Active).await?;
     for arn in arns.iter().rev().take(10) {
@@ -235,4 +268,66 @@ async fn find_release_revision(ecs: &Ecs, family: &str, version: &str) -> Result
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RUNNING: &str = "arn:aws:ecs:us-east-1:1:task-definition/app:8";
+
+    #[test]
+    fn the_running_revision_is_the_release_when_its_version_tag_says_so() {
+        let c = release_check(RUNNING, "1.2.0", Some("1.2.0"), Some(RUNNING));
+        assert_eq!(
+            c.line(),
+            "passed  running revision is the release: app:8 is release 1.2.0"
+        );
+        let c = release_check(
+            RUNNING,
+            "1.2.0",
+            Some("1.1.0"),
+            Some("arn:aws:ecs:us-east-1:1:task-definition/app:9"),
+        );
+        assert_eq!(c.status, Status::Failed);
+        assert_eq!(
+            c.detail,
+            "the service runs app:8 (release:version 1.1.0); the plan's release 1.2.0 is app:9"
+        );
+        let c = release_check(RUNNING, "1.2.0", None, None);
+        assert_eq!(
+            c.detail,
+            "the service runs app:8 (no release:version tag); the plan's release 1.2.0 is not registered in the family"
+        );
+    }
+
+    #[test]
+    fn the_digests_check_needs_running_tasks_and_no_problem_and_counts_what_ecs_did_not_report() {
+        let clean = running::TaskCheck::default();
+        assert_eq!(
+            digests_check(0, RUNNING, &clean).line(),
+            "failed  tasks run the release's digests: no RUNNING tasks"
+        );
+        assert_eq!(
+            digests_check(2, RUNNING, &clean).detail,
+            "2 running tasks run app:8 with the pinned digests"
+        );
+        let unreported = running::TaskCheck {
+            problems: vec![],
+            warnings: vec!["task 1 container app: no digest".into()],
+        };
+        let c = digests_check(2, RUNNING, &unreported);
+        assert_eq!(c.status, Status::Passed);
+        assert!(c
+            .detail
+            .ends_with("(1 containers' digests not reported by ECS)"));
+        let wrong = running::TaskCheck {
+            problems: vec!["task 1 runs app:7".into(), "task 2 runs app:7".into()],
+            warnings: vec![],
+        };
+        assert_eq!(
+            digests_check(2, RUNNING, &wrong).detail,
+            "task 1 runs app:7; task 2 runs app:7"
+        );
+    }
 }
