@@ -827,6 +827,59 @@ fn assert_secret_nowhere(value: &str, what: &str, text: &str) {
     }
 }
 
+/// Appends to the case's Dockerfile a RUN step (BuildKit syntax, which buildah's builder also
+/// takes) that reads the build secret NPM_TOKEN, checks it against its sha256 (the build arg
+/// TOKEN_SHA256) and records that it did in /token-checked; the value itself is never in the
+/// Dockerfile or an argument. Returns the plan: `build_keys` in `[build]`, the secret from
+/// RELEASE_TEST_NPM_TOKEN, and the sha256 of `value` as TOKEN_SHA256.
+fn secret_checking_plan(case: &Case, value: &str, build_keys: &str) -> TestPlan {
+    use sha2::Digest;
+    let sha = format!("{:x}", sha2::Sha256::digest(value.as_bytes()));
+    let dockerfile = case.app.path().join("Dockerfile");
+    let mut text = std::fs::read_to_string(&dockerfile).unwrap();
+    text.push_str(
+        "ARG TOKEN_SHA256\nRUN --mount=type=secret,id=NPM_TOKEN test \"$(busybox sha256sum < /run/secrets/NPM_TOKEN)\" = \"$TOKEN_SHA256  -\" && echo checked > /token-checked\n",
+    );
+    std::fs::write(&dockerfile, text).unwrap();
+    let plan = case.plan(&format!(
+        "{build_keys}\nsecrets = {{ NPM_TOKEN = \"{{{{ env('RELEASE_TEST_NPM_TOKEN') }}}}\" }}\n"
+    ));
+    let text = std::fs::read_to_string(&plan.path).unwrap().replace(
+        "args     = { VERSION",
+        &format!("args     = {{ TOKEN_SHA256 = \"{sha}\", VERSION"),
+    );
+    std::fs::write(&plan.path, text).unwrap();
+    plan
+}
+
+/// What `<cli> ARGS` printed on stdout; it must succeed.
+fn cli_output(cli: &str, args: &[&str]) -> String {
+    let o = std::process::Command::new(cli).args(args).output().unwrap();
+    assert!(o.status.success(), "{cli} {args:?}: {o:?}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// The image's history shows the secret mount, and neither its history nor its inspect
+/// output (config) holds the secret in any form (`cli`: docker, or podman for
+/// containers-storage, which podman and buildah share).
+fn image_holds_no_secret(cli: &str, image: &str, value: &str) {
+    let history = cli_output(cli, &["history", "--no-trunc", image]);
+    assert!(history.contains("/run/secrets/NPM_TOKEN"), "{history}");
+    assert_secret_nowhere(value, &format!("{cli} history"), &history);
+    let inspect = cli_output(cli, &["image", "inspect", image]);
+    assert_secret_nowhere(value, &format!("{cli} image inspect"), &inspect);
+}
+
+/// Everything release wrote holds the secret in no form: stdout (NDJSON), stderr (the
+/// verbose log), and its files (build logs, docker configs, GitHub outputs) under its TMPDIR.
+fn release_wrote_no_secret(case: &Case, run: &Run, value: &str) {
+    assert_secret_nowhere(value, "stdout (--output json)", &run.stdout);
+    assert_secret_nowhere(value, "stderr (--verbose)", &run.stderr);
+    for (path, text) in files_under(case.tmp.path()) {
+        assert_secret_nowhere(value, &path.display().to_string(), &text);
+    }
+}
+
 /// A secret value unique to the run, with characters JSON, URLs and shells treat specially,
 /// so that every escaped form differs; letters for the digits, so that no run of 8 bytes is
 /// shared with a version or a timestamp.
@@ -847,26 +900,12 @@ fn unusual_secret() -> String {
 async fn a_build_secret_reaches_its_run_step_with_buildkit_and_appears_nowhere() {
     let case = Case::new("buildsecret");
     let value = unusual_secret();
-    use sha2::Digest;
-    let sha = format!("{:x}", sha2::Sha256::digest(value.as_bytes()));
-    // A RUN step (BuildKit only) that reads the secret, checks it by its sha256 and records
-    // that it did; the value itself is never in the Dockerfile or an argument.
-    let dockerfile = case.app.path().join("Dockerfile");
-    let mut text = std::fs::read_to_string(&dockerfile).unwrap();
-    text.push_str(
-        "ARG TOKEN_SHA256\nRUN --mount=type=secret,id=NPM_TOKEN test \"$(busybox sha256sum < /run/secrets/NPM_TOKEN)\" = \"$TOKEN_SHA256  -\" && echo checked > /token-checked\n",
-    );
-    std::fs::write(&dockerfile, text).unwrap();
-    let cli = buildkit_cli();
     // network = "none": the RUN step needs no network, and the sandbox's dockerd has no bridge.
-    let plan = case.plan(&format!(
-        "cli = \"{cli}\"\nnetwork = \"none\"\nsecrets = {{ NPM_TOKEN = \"{{{{ env('RELEASE_TEST_NPM_TOKEN') }}}}\" }}\n"
-    ));
-    let text = std::fs::read_to_string(&plan.path).unwrap().replace(
-        "args     = { VERSION",
-        &format!("args     = {{ TOKEN_SHA256 = \"{sha}\", VERSION"),
+    let plan = secret_checking_plan(
+        &case,
+        &value,
+        &format!("cli = \"{}\"\nnetwork = \"none\"", buildkit_cli()),
     );
-    std::fs::write(&plan.path, text).unwrap();
     let outputs = case.tmp.path().join("github");
     std::fs::create_dir_all(&outputs).unwrap();
     let (gh_output, gh_summary) = (outputs.join("output"), outputs.join("summary"));
@@ -900,22 +939,8 @@ async fn a_build_secret_reaches_its_run_step_with_buildkit_and_appears_nowhere()
     let image = format!("{}@{digest}", case.repository());
 
     // The RUN step read the secret (its file is in the image), and the image holds no trace.
-    let docker = |args: &[&str]| {
-        let o = std::process::Command::new("docker")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "docker {args:?}: {o:?}");
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
-    let history = docker(&["history", "--no-trunc", &image]);
-    assert!(history.contains("/run/secrets/NPM_TOKEN"), "{history}");
-    assert_secret_nowhere(&value, "docker history", &history);
-    assert_secret_nowhere(
-        &value,
-        "docker image inspect",
-        &docker(&["image", "inspect", &image]),
-    );
+    let docker = |args: &[&str]| cli_output("docker", args);
+    image_holds_no_secret("docker", &image, &value);
     let container = docker(&["create", &image]).trim().to_string();
     let checked = std::process::Command::new("docker")
         .args(["cp", &format!("{container}:/token-checked"), "-"])
@@ -963,12 +988,8 @@ async fn a_build_secret_reaches_its_run_step_with_buildkit_and_appears_nowhere()
 
     // Everything release wrote: stdout (NDJSON), stderr (the verbose log), and its files
     // (build logs, docker configs, GitHub outputs) under its TMPDIR.
-    assert_secret_nowhere(&value, "stdout (--output json)", &run.stdout);
-    assert_secret_nowhere(&value, "stderr (--verbose)", &run.stderr);
     assert!(gh_summary.is_file());
-    for (path, text) in files_under(case.tmp.path()) {
-        assert_secret_nowhere(&value, &path.display().to_string(), &text);
-    }
+    release_wrote_no_secret(&case, &run, &value);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -991,24 +1012,13 @@ async fn buildah_builds_with_a_secret_and_the_release_deploys() {
 async fn containers_tool_builds_with_a_secret_and_the_release_deploys(tool: &str, kind: &str) {
     let case = Case::new(tool);
     let value = unusual_secret();
-    use sha2::Digest;
-    let sha = format!("{:x}", sha2::Sha256::digest(value.as_bytes()));
-    // The same secret-reading RUN step as the BuildKit test: podman's builder (buildah)
-    // mounts the secret too.
-    let dockerfile = case.app.path().join("Dockerfile");
-    let mut text = std::fs::read_to_string(&dockerfile).unwrap();
-    text.push_str(
-        "ARG TOKEN_SHA256\nRUN --mount=type=secret,id=NPM_TOKEN test \"$(busybox sha256sum < /run/secrets/NPM_TOKEN)\" = \"$TOKEN_SHA256  -\" && echo checked > /token-checked\n",
+    // The same secret-reading RUN step as the BuildKit test: buildah's builder mounts the
+    // secret too.
+    let plan = secret_checking_plan(
+        &case,
+        &value,
+        &format!("builder = \"{tool}\"\nnetwork = \"none\""),
     );
-    std::fs::write(&dockerfile, text).unwrap();
-    let plan = case.plan(&format!(
-        "builder = \"{tool}\"\nnetwork = \"none\"\nsecrets = {{ NPM_TOKEN = \"{{{{ env('RELEASE_TEST_NPM_TOKEN') }}}}\" }}\n",
-    ));
-    let text = std::fs::read_to_string(&plan.path).unwrap().replace(
-        "args     = { VERSION",
-        &format!("args     = {{ TOKEN_SHA256 = \"{sha}\", VERSION"),
-    );
-    std::fs::write(&plan.path, text).unwrap();
     let run = case.run_env(
         &[
             "--verbose",
@@ -1036,30 +1046,12 @@ async fn containers_tool_builds_with_a_secret_and_the_release_deploys(tool: &str
     // The RUN step ran with the secret, and the image keeps no trace of it (podman reads
     // the containers-storage both tools write).
     let image = format!("{}:{}", case.repository(), case.version);
-    let podman = |args: &[&str]| {
-        let o = std::process::Command::new("podman")
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "podman {args:?}: {o:?}");
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
-    let history = podman(&["history", "--no-trunc", &image]);
-    assert!(history.contains("/run/secrets/NPM_TOKEN"), "{history}");
-    assert_secret_nowhere(&value, "podman history", &history);
-    assert_secret_nowhere(
-        &value,
-        "podman image inspect",
-        &podman(&["image", "inspect", &image]),
-    );
-    assert_secret_nowhere(&value, "stdout (--output json)", &run.stdout);
-    assert_secret_nowhere(&value, "stderr (--verbose)", &run.stderr);
-    for (path, text) in files_under(case.tmp.path()) {
-        assert_secret_nowhere(&value, &path.display().to_string(), &text);
-    }
+    image_holds_no_secret("podman", &image, &value);
+    release_wrote_no_secret(&case, &run, &value);
 
     // The same content again (every layer from the builder's cache): the local image is the
-    // one the version's tag holds (`image inspect`, or `buildah images`), so it is pushed.
+    // one the version's tag holds (`image inspect`, or buildah's `inspect --type image`), so
+    // it is pushed.
     let again = case.run_env(
         &["build", path_str(&plan.path), "--rebuild"],
         &[("RELEASE_TEST_NPM_TOKEN", &value)],
@@ -1127,12 +1119,8 @@ async fn a_run_step_that_prints_its_build_secret_shows_it_redacted() {
         &[("RELEASE_TEST_NPM_TOKEN", &value)],
     );
     assert_eq!(run.code, 8, "the build fails: {}", run.all());
-    assert_secret_nowhere(&value, "stdout (--output json)", &run.stdout);
-    assert_secret_nowhere(&value, "stderr (--verbose)", &run.stderr);
+    release_wrote_no_secret(&case, &run, &value);
     let files = files_under(case.tmp.path());
-    for (path, text) in &files {
-        assert_secret_nowhere(&value, &path.display().to_string(), text);
-    }
     // The lines were printed, and shown with the value hidden: in --verbose, the error's tail
     // and the log.
     assert!(

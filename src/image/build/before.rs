@@ -16,16 +16,15 @@ pub async fn run(
     spec: &BuildSpec,
     version: &str,
     command: &str,
-    redactor: Option<&Redactor>,
+    redactor: &Redactor,
 ) -> Result<()> {
-    let mut child = Child::new("sh")
+    let child = Child::new("sh")
         .args(["-c", command])
         .current_dir(&spec.context)
-        .env("RELEASE_VERSION", version);
-    if let Some(r) = redactor {
-        child = child.redact(r.clone());
-    }
-    let shown = shown(command, redactor);
+        .env("RELEASE_VERSION", version)
+        .redact(redactor.clone());
+    // Rendered from the plan, the command may hold a build secret's value.
+    let shown = redactor.apply(command);
     let fail = |detail: String| {
         Failure::new(
             ExitCode::BeforeFailed,
@@ -45,13 +44,5 @@ pub async fn run(
         ))),
         Err(RunError::Spawn(e)) => Err(fail(format!("could not start `sh`: {e}"))),
         Err(e) => Err(fail(format!("failed: {e}"))),
-    }
-}
-
-/// A `before` command as shown: rendered from the plan, it may hold a build secret's value.
-pub fn shown(command: &str, redactor: Option<&Redactor>) -> String {
-    match redactor {
-        Some(r) => r.apply(command),
-        None => command.to_string(),
     }
 }

@@ -154,7 +154,7 @@ impl Builder<'_> {
         choice: &Choice,
         references: &[String],
         secrets: &[(String, SecretValue)],
-        redactor: Option<&Redactor>,
+        redactor: &Redactor,
     ) -> Result<()> {
         // Absolute, so that the paths hold whatever the builder's working directory.
         let absolute = |p: &Path| {
@@ -186,11 +186,9 @@ impl Builder<'_> {
                 std::ffi::OsStr::from_bytes(value.expose()),
             );
         }
-        if let Some(r) = redactor {
-            // BuildKit does not mask what a RUN step prints: should one print a secret, it
-            // is hidden here before any line is shown or written to the build log.
-            child = child.redact(r.clone());
-        }
+        // BuildKit does not mask what a RUN step prints: should one print a secret, it is
+        // hidden here before any line is shown or written to the build log.
+        child = child.redact(redactor.clone());
         let done = self.finish(child, ExitCode::Build, "build").await?;
         if done.status.success() {
             return Ok(());

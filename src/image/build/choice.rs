@@ -54,6 +54,15 @@ pub enum Kind {
     Buildah,
 }
 
+impl From<ContainersCli> for Kind {
+    fn from(tool: ContainersCli) -> Kind {
+        match tool {
+            ContainersCli::Podman => Kind::Podman,
+            ContainersCli::Buildah => Kind::Buildah,
+        }
+    }
+}
+
 impl Kind {
     /// Whether `RUN --mount=type=secret` works: BuildKit and buildah's builder (podman,
     /// buildah), not docker's legacy builder.
@@ -100,14 +109,8 @@ fn major(version: &str) -> Option<u32> {
         .ok()
 }
 
-/// How the CLI can build with BuildKit, or why it cannot.
+/// How a docker CLI can build with BuildKit, or why it cannot.
 fn buildkit(cli: &str, probe: &Probe) -> Result<Kind, String> {
-    if let Some(tool) = probe.containers {
-        return Err(format!(
-            "`{cli}` is {}, which builds with buildah's builder, not BuildKit",
-            tool.name()
-        ));
-    }
     if probe.buildx {
         return Ok(Kind::Buildx);
     }
@@ -129,49 +132,40 @@ fn buildkit(cli: &str, probe: &Probe) -> Result<Kind, String> {
 /// `build.builder` and the probe → the builder, or why `buildkit` (or `podman`, `buildah`)
 /// cannot be had.
 pub fn choose(mode: BuilderMode, cli: &str, probe: &Probe) -> Result<Choice, String> {
-    // podman and buildah have one builder each, whatever auto or legacy would ask of docker.
-    let containers = probe.containers.map(|tool| Choice {
-        kind: match tool {
-            ContainersCli::Podman => Kind::Podman,
-            ContainersCli::Buildah => Kind::Buildah,
-        },
+    let chosen = |kind| Choice {
+        kind,
         fallback: None,
-    });
-    if let Some(c) = containers
-        .clone()
-        .filter(|_| matches!(mode, BuilderMode::Legacy | BuilderMode::Auto))
-    {
-        return Ok(c);
+    };
+    let mismatch = |name: &str| {
+        format!(
+            "build.builder is \"{name}\", but build.cli `{cli}` is not {name}: set build.cli = \"{name}\" (or remove it)"
+        )
+    };
+    // podman and buildah have one builder each (buildah's), whatever auto or legacy would
+    // ask of docker.
+    if let Some(tool) = probe.containers {
+        let name = tool.name();
+        return match mode {
+            BuilderMode::Auto | BuilderMode::Legacy => Ok(chosen(tool.into())),
+            BuilderMode::BuildKit => Err(format!(
+                "build.builder is \"buildkit\", but `{cli}` is {name}, which builds with buildah's builder, not BuildKit: set build.builder = \"{name}\" (or \"auto\")"
+            )),
+            m if m.containers_cli() == Some(tool) => Ok(chosen(tool.into())),
+            m => Err(mismatch(m.containers_cli().map(ContainersCli::name).unwrap_or_default())),
+        };
     }
     match mode {
-        BuilderMode::Podman | BuilderMode::Buildah => containers
-            .filter(|_| probe.containers == mode.containers_cli())
-            .ok_or_else(|| {
-                let name = mode.containers_cli().map(ContainersCli::name).unwrap_or_default();
-                format!(
-                    "build.builder is \"{name}\", but build.cli `{cli}` is not {name}: set build.cli = \"{name}\" (or remove it)"
-                )
-            }),
+        BuilderMode::Podman | BuilderMode::Buildah => Err(mismatch(
+            mode.containers_cli().map(ContainersCli::name).unwrap_or_default(),
+        )),
         BuilderMode::Legacy => Ok(Choice::legacy()),
-        BuilderMode::BuildKit => buildkit(cli, probe)
-            .map(|kind| Choice {
-                kind,
-                fallback: None,
-            })
-            .map_err(|why| match probe.containers {
-                Some(tool) => format!(
-                    "build.builder is \"buildkit\", but {why}: set build.builder = \"{}\" (or \"auto\")",
-                    tool.name()
-                ),
-                None => format!(
-                    "build.builder is \"buildkit\", but {why}: install the buildx plugin (https://docs.docker.com/go/buildx/), or set build.builder = \"auto\" to fall back to the legacy builder"
-                ),
-            }),
+        BuilderMode::BuildKit => buildkit(cli, probe).map(chosen).map_err(|why| {
+            format!(
+                "build.builder is \"buildkit\", but {why}: install the buildx plugin (https://docs.docker.com/go/buildx/), or set build.builder = \"auto\" to fall back to the legacy builder"
+            )
+        }),
         BuilderMode::Auto => Ok(match buildkit(cli, probe) {
-            Ok(kind) => Choice {
-                kind,
-                fallback: None,
-            },
+            Ok(kind) => chosen(kind),
             Err(why) => Choice {
                 kind: Kind::Legacy,
                 fallback: Some(why),

@@ -118,9 +118,6 @@ async fn run(
     // pushed: tags it will not let move are left out, and a version's tag it will not let move
     // stops a rebuild that would have to move it.
     let mutability = tag_mutability(out, plan, config).await;
-    let version_immutable = mutability
-        .as_ref()
-        .is_some_and(|m| m.is_immutable(version_tag));
 
     let log = BuildLog::create(&plan.task_definition.family, plan.version.as_str())?;
     out.info(&format!(
@@ -145,7 +142,6 @@ async fn run(
             existing,
             local: &references[0],
             mutability: mutability.as_ref(),
-            version_immutable,
         };
         rebuilt.compare(out, opts, &builder, creds.as_ref()).await?;
     }
@@ -323,25 +319,16 @@ async fn before_and_build(
     references: &[String],
 ) -> Result<()> {
     let secrets = plan.build_secrets()?;
-    let redactor = (!secrets.is_empty()).then(|| {
-        Redactor::new(
-            secrets
-                .iter()
-                .map(|(_, value)| String::from_utf8_lossy(value.expose()).into_owned()),
-        )
-    });
+    // Without secrets it hides nothing.
+    let redactor = Redactor::new(
+        secrets
+            .iter()
+            .map(|(_, value)| String::from_utf8_lossy(value.expose()).into_owned()),
+    );
     for command in &spec.before {
-        let shown = before::shown(command, redactor.as_ref());
+        let shown = redactor.apply(command);
         let _step = Step::begin(out, &format!("running before: {shown}"));
-        before::run(
-            out,
-            log,
-            spec,
-            plan.version.as_str(),
-            command,
-            redactor.as_ref(),
-        )
-        .await?;
+        before::run(out, log, spec, plan.version.as_str(), command, &redactor).await?;
     }
     let _step = Step::begin(
         out,
@@ -354,7 +341,7 @@ async fn before_and_build(
         ),
     );
     builder
-        .build(spec, choice, references, &secrets, redactor.as_ref())
+        .build(spec, choice, references, &secrets, &redactor)
         .await
 }
 
@@ -366,8 +353,6 @@ struct Rebuilt<'a> {
     /// The local reference of the rebuilt image.
     local: &'a str,
     mutability: Option<&'a TagMutability>,
-    /// The repository keeps the version's tag where it is (tag immutability).
-    version_immutable: bool,
 }
 
 impl Rebuilt<'_> {
@@ -381,7 +366,13 @@ impl Rebuilt<'_> {
         creds: Option<&registry::Credentials>,
     ) -> Result<()> {
         let (version_ref, existing) = (self.version_ref, self.existing);
-        let version_immutable = self.version_immutable;
+        // The repository keeps the version's tag where it is (tag immutability).
+        let version_immutable = self.mutability.is_some_and(|m| {
+            version_ref
+                .tag
+                .as_deref()
+                .is_some_and(|t| m.is_immutable(t))
+        });
         if opts.retag && !version_immutable {
             out.warn(&format!(
                 "--retag: {version_ref} holds {existing}; it will point at the new build"
